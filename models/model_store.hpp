@@ -1,0 +1,39 @@
+#pragma once
+// Finding, listing and installing weights.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowstyle::models {
+
+enum class ModelKind { LossNetwork, StyleNetwork };
+
+struct ModelEntry {
+  std::string name;        // file stem, e.g. vgg19-caffe-conv1_1-conv5_1, wave
+  ModelKind kind = ModelKind::LossNetwork;
+  std::string arch;        // vgg19 | squeezenet1_1 | johnson_ml5
+  std::string preprocess;  // caffe_bgr | torchvision | rgb_0_255
+  std::vector<std::string> layers;  // loss networks: layers served
+  std::uintmax_t bytes = 0;
+  std::string path;
+};
+
+// Search order: an explicit path; then each folder in $FLOWSTYLE_MODELS (':'-separated);
+// then the per-user cache ($XDG_CACHE_HOME/flowstyle/models, else ~/.cache/flowstyle/models).
+std::vector<std::string> modelSearchDirs();
+std::string userCacheDir();
+
+// nameOrPath: an existing file/folder path, or a name: the file stem, or an
+// architecture alias ("vgg19", "squeezenet") matched on metadata. Throws an error that
+// lists every place it looked and the `flowstyle models install` command to run.
+std::string resolveModel(const std::string& nameOrPath, ModelKind kind);
+
+std::vector<ModelEntry> listModels();
+
+// Copies .safetensors files (verified by loading: shapes, finite values), imports ml5
+// checkpoint folders, and recurses into folders holding either, into `destDir`
+// (empty = userCacheDir()). Returns what was installed. Throws naming the bad file.
+std::vector<ModelEntry> installModels(const std::vector<std::string>& paths,
+                                      const std::string& destDir = {});
+
+}  // namespace flowstyle::models

@@ -1,0 +1,87 @@
+#pragma once
+// Gatys et al. optimization with Ruder et al.'s temporal term. Torch-free interface:
+// images cross as cv::Mat. Loss normalization and default weights: DESIGN.md.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace flowstyle::models {
+
+class LossNetwork;
+
+enum class OptimizerKind { Lbfgs, Adam };
+enum class InitKind { Content, Random, Image };
+
+struct OptimizeConfig {
+  std::string contentLayer;                 // empty: the network's default (relu4_2)
+  std::vector<std::string> styleLayers;     // empty: the network's default
+  std::vector<double> styleLayerWeights;    // empty: equal (mean over layers)
+  double contentWeight = 1.0;
+  double styleWeight = 10.0;
+  double tvWeight = 5.0;
+  double temporalWeight = 100.0;            // used only when guides are given
+  double styleScale = 1.0;                  // style long side = scale * content long side
+  OptimizerKind optimizer = OptimizerKind::Lbfgs;
+  double learningRate = 0.02;               // Adam, on [0,1] pixels
+  int iterations = 150;                     // cap per run() (per scale)
+  double tolerance = 1e-4;                  // stop when relative loss change < tolerance (0: never)
+  std::uint64_t seed = 0;
+  bool preserveColors = false;              // keep content chroma (YUV), transfer luminance
+  int scales = 1;                           // coarse-to-fine levels (factor 2)
+  InitKind init = InitKind::Content;
+  std::string device = "auto";
+};
+
+// A previous stylized frame warped into the current frame, with its certainty.
+struct TemporalGuide {
+  cv::Mat warped;     // CV_32FC3 RGB in [0,1], content size
+  cv::Mat certainty;  // CV_32FC1 in [0,1], content size; already excludes pixels
+                      // covered by a nearer guide (long-term rule applied by caller)
+};
+
+struct LossTerms {
+  double total = 0, content = 0, style = 0, tv = 0, temporal = 0;
+};
+
+struct OptimizeProgress {
+  int iteration = 0;
+  int iterations = 0;  // cap
+  LossTerms loss;
+};
+
+struct OptimizeResult {
+  cv::Mat image;       // CV_8UC3 RGB, content size
+  cv::Mat imageFloat;  // CV_32FC3 RGB in [0,1] (for warping into the next frame)
+  int iterations = 0;  // iterations actually run (summed over scales)
+  LossTerms loss;      // at the end
+};
+
+class StyleOptimizer {
+ public:
+  // styles: CV_8UC3 RGB images; blend: one weight per style (normalized to sum 1),
+  // empty = equal. Throws on empty styles, blend size mismatch, bad layer names.
+  StyleOptimizer(std::shared_ptr<LossNetwork> network, const OptimizeConfig& config,
+                 std::vector<cv::Mat> styles, std::vector<double> blend = {});
+  ~StyleOptimizer();
+
+  // content: CV_8UC3 RGB. init: empty = config.init (content / random / ...), else
+  // CV_32FC3 RGB [0,1] of content size (e.g. warped previous output).
+  // iterations: <= 0 means config.iterations. Deterministic for a fixed seed on CPU.
+  OptimizeResult run(const cv::Mat& content, const cv::Mat& init = {},
+                     const std::vector<TemporalGuide>& guides = {}, int iterations = 0,
+                     const std::function<void(const OptimizeProgress&)>& progress = {});
+
+  // Loss terms of an image without optimizing (for evaluation and tests).
+  LossTerms evaluate(const cv::Mat& content, const cv::Mat& image,
+                     const std::vector<TemporalGuide>& guides = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowstyle::models
