@@ -22,10 +22,15 @@ struct WarpingErrorReport {
   double meanOriginal = 0;
 };
 
-// Feed frame pairs in order. Certainty V is computed from flows on the *original*
-// frames (hard mask). E_t = sum V * |O_t - warp(O_{t+1}, flow(t, t+1))|^2 / (3 sum V),
-// images in [0, 1]. Frames of the two videos must have the same size (stylized is
-// resized to the original's size if it differs? No: a size mismatch throws).
+// Feed frames in order. For each consecutive pair (t, t+1) the flows
+// F = flow(orig_t, orig_{t+1}) and B = flow(orig_{t+1}, orig_t) are computed once on the
+// *original* frames, V = certaintyHard(F, B), and for O = stylized and O = original:
+//   E_t = sum V * |O_t - warp(O_{t+1}, F)|^2 / (3 sum V), images as float in [0, 1].
+// The original's E_t is the floor (what the flow cannot explain). A pair with sum V == 0
+// gets E_t = 0 and visibleFraction 0 and is left out of the means (the means average the
+// pairs with visibleFraction > 0; 0 when there are none).
+// Size rule: original and stylized must be CV_8UC3 of the same size, and every frame the
+// size of the first; any mismatch throws std::runtime_error (resize before feeding).
 class WarpingErrorMeter {
  public:
   explicit WarpingErrorMeter(const FlowConfig& flow);
