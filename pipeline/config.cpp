@@ -1,0 +1,124 @@
+#include "pipeline/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace flowstyle::pipeline {
+namespace {
+
+[[noreturn]] void invalid(const std::string& option, const std::string& what) {
+  throw std::invalid_argument("--" + option + ": " + what);
+}
+
+}  // namespace
+
+Method parseMethod(const std::string& name) {
+  if (name == "copy") return Method::Copy;
+  if (name == "optimize") return Method::Optimize;
+  if (name == "fast") return Method::Fast;
+  if (name == "hybrid") return Method::Hybrid;
+  invalid("method", "unknown method '" + name + "' (valid: copy, optimize, fast, hybrid)");
+}
+
+std::string toString(Method method) {
+  switch (method) {
+    case Method::Copy: return "copy";
+    case Method::Optimize: return "optimize";
+    case Method::Fast: return "fast";
+    case Method::Hybrid: return "hybrid";
+  }
+  return "?";
+}
+
+ProgressMode parseProgressMode(const std::string& name) {
+  if (name == "auto") return ProgressMode::Auto;
+  if (name == "bar") return ProgressMode::Bar;
+  if (name == "json") return ProgressMode::Json;
+  if (name == "none") return ProgressMode::None;
+  invalid("progress", "unknown mode '" + name + "' (valid: auto, bar, json, none)");
+}
+
+void workingSize(const SizeConfig& size, int w, int h, int& outW, int& outH) {
+  if (size.width > 0 && size.height > 0) {
+    outW = size.width;
+    outH = size.height;
+    return;
+  }
+  outW = w;
+  outH = h;
+  const int longSide = std::max(w, h);
+  if (size.maxSide > 0 && longSide > size.maxSide) {
+    const double scale = static_cast<double>(size.maxSide) / longSide;
+    outW = std::max(2, static_cast<int>(std::lround(w * scale)));
+    outH = std::max(2, static_cast<int>(std::lround(h * scale)));
+  }
+}
+
+void validate(const Config& c) {
+  if (c.size.maxSide < 0) invalid("max-side", "must be positive");
+  if ((c.size.width > 0) != (c.size.height > 0) || c.size.width < 0 || c.size.height < 0) {
+    invalid("size", "expected WxH with both sides positive, e.g. 640x360");
+  }
+  if ((c.size.width > 0 && c.size.width < 2) || (c.size.height > 0 && c.size.height < 2)) {
+    invalid("size", "each side must be at least 2 pixels");
+  }
+  if (c.size.maxSide > 0 && c.size.maxSide < 2) invalid("max-side", "must be at least 2");
+  const stages::FrameSelection& s = c.reader.selection;
+  if (s.first < 0) invalid("frames", "the first frame must be >= 0");
+  if (s.last >= 0 && s.last < s.first) invalid("frames", "expected A-B with A <= B");
+  if (s.startSeconds && *s.startSeconds < 0) invalid("start", "must be >= 0 seconds");
+  if (s.durationSeconds && *s.durationSeconds <= 0) invalid("duration", "must be > 0 seconds");
+  if (c.writer.crf < 0 || c.writer.crf > 63) invalid("crf", "must be in 0..63");
+  if (c.run.threads < 0) invalid("threads", "must be >= 0 (0 = all cores)");
+  if (c.run.maxInFlight < 1 || c.run.maxInFlight > 256) invalid("in-flight", "must be in 1..256");
+  if (c.fast.batch < 1 || c.fast.batch > 64) invalid("batch", "must be in 1..64");
+
+  const bool stylizes = c.method != Method::Copy;
+  const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
+  const bool fast = c.method == Method::Fast || c.method == Method::Hybrid;
+  if (optimizes && c.style.styles.empty()) {
+    invalid("style", "at least one style image is needed for --method " + toString(c.method));
+  }
+  if (fast && c.fast.model.empty()) {
+    invalid("model", "a style network name or path is needed for --method " + toString(c.method) +
+                         " (see: flowstyle models list)");
+  }
+  if (!c.style.blend.empty() && c.style.blend.size() != c.style.styles.size()) {
+    invalid("style-blend", "needs one weight per --style (" + std::to_string(c.style.styles.size()) +
+                               " styles, " + std::to_string(c.style.blend.size()) + " weights)");
+  }
+  for (double w : c.style.blend) {
+    if (!(w >= 0) || !std::isfinite(w)) invalid("style-blend", "weights must be >= 0");
+  }
+  if (!c.style.blend.empty()) {
+    double sum = 0;
+    for (double w : c.style.blend) sum += w;
+    if (sum <= 0) invalid("style-blend", "weights must not all be 0");
+  }
+  const models::OptimizeConfig& o = c.style.optimize;
+  auto nonNegative = [](double v, const char* name) {
+    if (!(v >= 0) || !std::isfinite(v)) invalid(name, "must be a finite number >= 0");
+  };
+  nonNegative(o.contentWeight, "content-weight");
+  nonNegative(o.styleWeight, "style-weight");
+  nonNegative(o.tvWeight, "tv-weight");
+  nonNegative(o.temporalWeight, "temporal-weight");
+  nonNegative(o.tolerance, "tolerance");
+  if (!(o.styleScale > 0) || o.styleScale > 8) invalid("style-scale", "must be in (0, 8]");
+  if (!(o.learningRate > 0)) invalid("learning-rate", "must be > 0");
+  if (o.iterations < 1 || o.iterations > 100000) invalid("iterations", "must be in 1..100000");
+  if (o.scales < 1 || o.scales > 6) invalid("scales", "must be in 1..6");
+  if (stylizes && optimizes) {
+    if (c.style.iterationsFirst < 1) invalid("iterations-first", "must be >= 1");
+    if (c.style.iterations < 1) invalid("iterations", "must be >= 1");
+  }
+  for (int j : c.style.longTerm) {
+    if (j < 1 || j > 100) invalid("long-term", "offsets must be in 1..100");
+  }
+  if (c.method == Method::Fast && !(c.fast.temporalWeight >= 0 && c.fast.temporalWeight <= 1)) {
+    invalid("temporal-weight", "for --method fast it is a blend weight in [0, 1]");
+  }
+}
+
+}  // namespace flowstyle::pipeline

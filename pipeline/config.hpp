@@ -1,0 +1,71 @@
+#pragma once
+// The typed configuration a command line fills. One sub-struct per stage; each stage
+// constructor takes only its own part. Range checks live in validate(const Config&).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/style_transfer.hpp"
+#include "stages/flow.hpp"
+#include "stages/video_reader.hpp"
+#include "stages/video_writer.hpp"
+
+namespace flowstyle::pipeline {
+
+enum class Method { Copy, Optimize, Fast, Hybrid };
+Method parseMethod(const std::string& name);  // copy | optimize | fast | hybrid
+std::string toString(Method method);
+
+enum class ProgressMode { Auto, Bar, Json, None };
+ProgressMode parseProgressMode(const std::string& name);  // auto | bar | json | none
+
+// Working resolution. Neither set: the input's size.
+struct SizeConfig {
+  int maxSide = 0;  // scale so the long side is at most this (never upscale)
+  int width = 0;    // --size WxH: exact size
+  int height = 0;
+};
+
+// Style inputs shared by optimize/hybrid (and the image command).
+struct StyleConfig {
+  std::vector<std::string> styles;  // style image paths
+  std::vector<double> blend;        // one weight per style; empty = equal
+  std::string lossNet = "vgg19";    // name or path (models::resolveModel)
+  models::OptimizeConfig optimize;  // weights, layers, optimizer, seed, ...
+  int iterationsFirst = 150;        // video: budget of frame 0
+  int iterations = 30;              // video: budget of later frames (warm start)
+  std::vector<int> longTerm = {1};  // video: earlier frames used by the temporal term
+  std::string initPath;             // --init PATH: starting image of the first frame
+};
+
+struct FastConfig {
+  std::string model;           // style network name or path (--model)
+  int batch = 1;               // frames per network call
+  double temporalWeight = 0.6; // stabilization blend in [0,1]; 0 = off
+};
+
+struct RunConfig {
+  int threads = 0;             // LibTorch intra-op threads; 0 = cores available
+  std::string device = "auto";
+  int maxInFlight = 6;         // frames between decode and encode
+  ProgressMode progress = ProgressMode::Auto;
+};
+
+struct Config {
+  stages::ReaderConfig reader;
+  stages::WriterConfig writer;
+  SizeConfig size;
+  Method method = Method::Optimize;
+  stages::FlowConfig flow;
+  StyleConfig style;
+  FastConfig fast;
+  RunConfig run;
+};
+
+// Throws std::invalid_argument naming the option and the allowed range.
+void validate(const Config& config);
+
+// The working size for an input of w x h under `size` (even values are not forced).
+void workingSize(const SizeConfig& size, int w, int h, int& outW, int& outH);
+
+}  // namespace flowstyle::pipeline

@@ -1,0 +1,180 @@
+#include "pipeline/frame_stylizer.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "models/fast_network.hpp"
+#include "models/loss_network.hpp"
+#include "models/model_store.hpp"
+
+namespace flowstyle::pipeline {
+namespace {
+
+cv::Mat toFloat01(const cv::Mat& rgb8) {
+  cv::Mat f;
+  rgb8.convertTo(f, CV_32FC3, 1.0 / 255.0);
+  return f;
+}
+
+// out = a * (1 - w) + b * w, per pixel.
+cv::Mat blend(const cv::Mat& a, const cv::Mat& b, const cv::Mat& w) {
+  cv::Mat w3;
+  cv::merge(std::vector<cv::Mat>{w, w, w}, w3);
+  return a + (b - a).mul(w3);
+}
+
+class CopyStylizer final : public FrameStylizer {
+ public:
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    StylizeOutcome out;
+    out.image = toFloat01(request.content);
+    return out;
+  }
+};
+
+class OptimizeStylizer : public FrameStylizer {
+ public:
+  OptimizeStylizer(const Config& config, IterationCallback onIteration)
+      : style_(config.style), onIteration_(std::move(onIteration)) {
+    models::OptimizeConfig optimize = config.style.optimize;
+    optimize.device = config.run.device;
+    const std::string netPath =
+        models::resolveModel(config.style.lossNet, models::ModelKind::LossNetwork);
+    std::shared_ptr<models::LossNetwork> network = models::loadLossNetwork(netPath);
+    optimizer_ = std::make_unique<models::StyleOptimizer>(
+        std::move(network), optimize, loadStyleImages(config.style.styles), config.style.blend);
+    if (!config.style.initPath.empty()) initImage_ = loadRgbImage(config.style.initPath, "init image");
+  }
+
+  std::vector<int> temporalOffsets() const override { return style_.longTerm; }
+
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    const bool first = request.guides.empty();
+    cv::Mat init = request.init;
+    if (first && !initImage_.empty()) {
+      cv::Mat resized;
+      cv::resize(initImage_, resized, request.content.size(), 0, 0, cv::INTER_AREA);
+      init = toFloat01(resized);
+    }
+    return optimizeFrom(request, init, first ? style_.iterationsFirst : style_.iterations);
+  }
+
+ protected:
+  StylizeOutcome optimizeFrom(const StylizeRequest& request, const cv::Mat& init, int iterations) {
+    models::OptimizeResult result =
+        optimizer_->run(request.content, init, request.guides, iterations, onIteration_);
+    StylizeOutcome out;
+    out.image = result.imageFloat;
+    out.iterations = result.iterations;
+    out.loss = result.loss;
+    return out;
+  }
+
+  StyleConfig style_;
+
+ private:
+  IterationCallback onIteration_;
+  std::unique_ptr<models::StyleOptimizer> optimizer_;
+  cv::Mat initImage_;  // CV_8UC3 RGB, --init PATH
+};
+
+class FastStylizer : public FrameStylizer {
+ public:
+  explicit FastStylizer(const Config& config)
+      : fast_(config.fast),
+        network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
+                 config.run.device) {}
+
+  int batchSize() const override { return fast_.batch; }
+  std::vector<int> temporalOffsets() const override {
+    return fast_.temporalWeight > 0 ? std::vector<int>{1} : std::vector<int>{};
+  }
+  std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
+    return network_(contents);
+  }
+
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    StylizeOutcome out;
+    cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
+    out.image = toFloat01(net);
+    if (!request.guides.empty() && fast_.temporalWeight > 0) {
+      // Where the motion is reliable, hold on to the previous output warped into place.
+      const models::TemporalGuide& g = request.guides.front();
+      out.image = blend(out.image, g.warped, g.certainty * fast_.temporalWeight);
+    }
+    return out;
+  }
+
+ protected:
+  FastConfig fast_;
+  models::FastStyleNetwork network_;
+};
+
+// The optimizer started from the fast network's output (blended with the warped
+// previous result where certain) and stopped early.
+class HybridStylizer final : public OptimizeStylizer {
+ public:
+  HybridStylizer(const Config& config, IterationCallback onIteration)
+      : OptimizeStylizer(config, std::move(onIteration)),
+        fast_(config.fast),
+        network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
+                 config.run.device) {}
+
+  int batchSize() const override { return fast_.batch; }
+  std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
+    return network_(contents);
+  }
+
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
+    cv::Mat init = toFloat01(net);
+    if (!request.guides.empty()) {
+      const models::TemporalGuide& g = request.guides.front();
+      init = blend(init, g.warped, g.certainty);
+    }
+    const bool first = request.guides.empty();
+    return optimizeFrom(request, init, first ? style_.iterationsFirst : style_.iterations);
+  }
+
+ private:
+  FastConfig fast_;
+  models::FastStyleNetwork network_;
+};
+
+}  // namespace
+
+cv::Mat loadRgbImage(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw std::runtime_error(path + ": " + what + " not found");
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error(path + ": is a directory, expected a " + what + " (JPEG/PNG)");
+  }
+  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+  if (bgr.empty()) {
+    throw std::runtime_error(path + ": cannot decode the " + what + " (not a JPEG/PNG/... file?)");
+  }
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+std::vector<cv::Mat> loadStyleImages(const std::vector<std::string>& paths) {
+  std::vector<cv::Mat> images;
+  for (const std::string& path : paths) images.push_back(loadRgbImage(path, "style image"));
+  return images;
+}
+
+std::unique_ptr<FrameStylizer> makeStylizer(const Config& config, IterationCallback onIteration) {
+  switch (config.method) {
+    case Method::Copy: return std::make_unique<CopyStylizer>();
+    case Method::Optimize: return std::make_unique<OptimizeStylizer>(config, std::move(onIteration));
+    case Method::Fast: return std::make_unique<FastStylizer>(config);
+    case Method::Hybrid: return std::make_unique<HybridStylizer>(config, std::move(onIteration));
+  }
+  throw std::logic_error("unknown method");
+}
+
+}  // namespace flowstyle::pipeline

@@ -1,0 +1,128 @@
+#include "pipeline/jobs.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "stages/video_reader.hpp"
+
+namespace flowstyle::pipeline {
+namespace fs = std::filesystem;
+
+void checkImageOutputPath(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  static const char* kExts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"};
+  if (std::find(std::begin(kExts), std::end(kExts), ext) == std::end(kExts)) {
+    throw std::runtime_error(path + ": unknown image format '" + ext +
+                             "' (use .png, .jpg, .jpeg, .bmp, .tif, .tiff or .webp)");
+  }
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw std::runtime_error(path + ": output folder '" + dir.string() + "' does not exist");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw std::runtime_error(path + ": output folder '" + dir.string() + "' is not writable");
+  }
+}
+
+ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
+                    const IterationCallback& onIteration) {
+  checkImageOutputPath(output);
+  std::error_code ec;
+  cv::Mat rgb = loadRgbImage(content, "content image");
+  int w = 0, h = 0;
+  workingSize(config.size, rgb.cols, rgb.rows, w, h);
+  if (w != rgb.cols || h != rgb.rows) {
+    cv::Mat resized;
+    cv::resize(rgb, resized, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    rgb = resized;
+  }
+
+  Config imageConfig = config;
+  // A still is a "first frame": its budget is the optimizer's iteration cap.
+  imageConfig.style.iterationsFirst = config.style.optimize.iterations;
+  std::unique_ptr<FrameStylizer> stylizer = makeStylizer(imageConfig, onIteration);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  StylizeRequest request;
+  request.content = rgb;
+  std::vector<cv::Mat> prepared = stylizer->prepareBatch({rgb});
+  if (!prepared.empty()) request.prepared = prepared.front();
+  StylizeOutcome outcome = stylizer->stylize(request);
+
+  cv::Mat out8, outBgr;
+  outcome.image.convertTo(out8, CV_8UC3, 255.0);
+  cv::cvtColor(out8, outBgr, cv::COLOR_RGB2BGR);
+  const fs::path final(output);
+  const fs::path tmp = final.parent_path() /
+                       ("." + final.stem().string() + ".flowstyle-tmp-" +
+                        std::to_string(::getpid()) + final.extension().string());
+  bool written = false;
+  try {
+    written = cv::imwrite(tmp.string(), outBgr);
+  } catch (const cv::Exception& e) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot write the image: " + e.what());
+  }
+  if (!written) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot write the image");
+  }
+  fs::rename(tmp, final, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot move the finished image into place");
+  }
+  ImageStats stats;
+  stats.width = w;
+  stats.height = h;
+  stats.iterations = outcome.iterations;
+  stats.loss = outcome.loss;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
+
+stages::WarpingErrorReport runEval(const std::string& original, const std::string& stylized,
+                                   const stages::FlowConfig& flow) {
+  stages::ReaderConfig ra, rb;
+  ra.path = original;
+  rb.path = stylized;
+  stages::VideoReader a(ra), b(rb);
+  stages::WarpingErrorMeter meter(flow);
+  std::int64_t na = 0, nb = 0;
+  while (true) {
+    std::optional<stages::Frame> fa = a.next();
+    std::optional<stages::Frame> fb = b.next();
+    if (fa) ++na;
+    if (fb) ++nb;
+    if (!fa || !fb) {
+      while (fa && (fa = a.next())) ++na;
+      while (fb && (fb = b.next())) ++nb;
+      break;
+    }
+    if (fa->rgb.size() != fb->rgb.size()) {
+      throw std::runtime_error(stylized + ": frame size " + std::to_string(fb->rgb.cols) + "x" +
+                               std::to_string(fb->rgb.rows) + " differs from " + original + "'s " +
+                               std::to_string(fa->rgb.cols) + "x" + std::to_string(fa->rgb.rows));
+    }
+    meter.add(fa->rgb, fb->rgb);
+  }
+  if (na != nb) {
+    throw std::runtime_error(stylized + ": has " + std::to_string(nb) + " frames but " + original +
+                             " has " + std::to_string(na) + "; eval needs the same frames");
+  }
+  if (na < 2) throw std::runtime_error(original + ": eval needs at least 2 frames");
+  return meter.report();
+}
+
+}  // namespace flowstyle::pipeline

@@ -1,0 +1,32 @@
+#pragma once
+// The still-image and evaluation jobs (no graph needed).
+#include <string>
+
+#include "pipeline/config.hpp"
+#include "pipeline/frame_stylizer.hpp"
+#include "stages/warping_error.hpp"
+
+namespace flowstyle::pipeline {
+
+struct ImageStats {
+  int width = 0, height = 0;
+  int iterations = 0;
+  double seconds = 0;
+  models::LossTerms loss;
+};
+
+// content -> output (PNG/JPEG/BMP/TIFF by extension). config.size sets the working
+// size; config.method is optimize, fast or hybrid. Writes to a temporary name in the
+// output folder and renames when complete. Errors name the file.
+ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
+                    const IterationCallback& onIteration);
+
+// Temporal warping error of `stylized` against the flow of `original` (DESIGN.md).
+// Both are read whole, frame by frame; sizes and frame counts must match.
+stages::WarpingErrorReport runEval(const std::string& original, const std::string& stylized,
+                                   const stages::FlowConfig& flow);
+
+// Checks that `path`'s extension is an image format OpenCV writes; throws otherwise.
+void checkImageOutputPath(const std::string& path);
+
+}  // namespace flowstyle::pipeline

@@ -1,0 +1,53 @@
+#pragma once
+// The oneTBB flow graph that streams a video through the stages:
+//
+//   decode ─► limiter ─► prepare ─► sequencer ─► pair ─► flow ─► sequencer ─► batch ─► stylize ─► encode ─► limiter.decrement
+//   serial    N frames   parallel   by index     serial  parallel by index     serial   serial     serial
+//             in flight  resize                  window  fwd+bwd               (fast    (temporal
+//                        + gray                  of      + certainty           net)     state)
+//                                                earlier frames
+//
+// Only this folder knows TBB.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "pipeline/config.hpp"
+#include "pipeline/frame_stylizer.hpp"
+
+namespace flowstyle::pipeline {
+
+struct Progress {
+  std::int64_t frame = 0;    // frames written so far
+  std::int64_t total = -1;   // expected, -1 unknown
+  double fps = 0;
+  double etaSeconds = -1;
+  double elapsedSeconds = 0;
+};
+
+struct JobStats {
+  std::int64_t framesDecoded = 0;
+  std::int64_t framesWritten = 0;
+  double seconds = 0;          // wall time of the graph
+  double stylizeSeconds = 0;   // time inside the stylize node (the bottleneck)
+  double flowSeconds = 0;      // summed over flow tasks
+  double networkSeconds = 0;   // summed over batch pre-pass calls
+  std::int64_t iterations = 0; // optimizer iterations, all frames
+  int outputWidth = 0;
+  int outputHeight = 0;
+};
+
+// Thrown when the cancel flag was raised (SIGINT/SIGTERM). No output is left.
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+// Runs the whole job; returns when the output is complete and renamed into place.
+// Throws the first error of any node (after the graph has stopped); the output's
+// temporary file is removed. `cancel` is polled between frames (and by the
+// stylizer's iteration callback); when set, throws Cancelled.
+JobStats runVideo(const Config& config, FrameStylizer& stylizer,
+                  const std::function<void(const Progress&)>& onProgress,
+                  const std::atomic<bool>* cancel);
+
+}  // namespace flowstyle::pipeline

@@ -1,0 +1,353 @@
+#include "tools/options.hpp"
+
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace flowstyle::tools {
+namespace po = boost::program_options;
+
+namespace {
+
+std::vector<double> parseDoubleList(const std::string& text, const std::string& option) {
+  std::vector<double> values;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    try {
+      std::size_t used = 0;
+      values.push_back(std::stod(part, &used));
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw UsageError("--" + option + ": '" + part + "' is not a number (expected e.g. 0.7,0.3)");
+    }
+  }
+  return values;
+}
+
+std::vector<int> parseIntList(const std::string& text, const std::string& option) {
+  std::vector<int> values;
+  for (double v : parseDoubleList(text, option)) {
+    if (v != static_cast<int>(v)) throw UsageError("--" + option + ": expected whole numbers, e.g. 1,10,20");
+    values.push_back(static_cast<int>(v));
+  }
+  return values;
+}
+
+std::vector<std::string> splitNames(const std::string& text) {
+  std::vector<std::string> names;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    if (!part.empty()) names.push_back(part);
+  }
+  return names;
+}
+
+// Options every stylizing command shares (the style core).
+struct StyleOptionValues {
+  std::string blend, init = "content", optimizer = "lbfgs", styleLayers;
+  std::string method;
+};
+
+po::options_description styleOptions(pipeline::Config& c, StyleOptionValues& v, bool video) {
+  models::OptimizeConfig& o = c.style.optimize;
+  po::options_description d("Style (optimize / hybrid)");
+  d.add_options()
+    ("style", po::value(&c.style.styles)->composing(), "style image (repeat for several styles)")
+    ("style-blend", po::value(&v.blend), "blend weights of the styles, e.g. 0.7,0.3 (default: equal)")
+    ("style-scale", po::value(&o.styleScale)->default_value(1.0), "style image size relative to the content")
+    ("content-weight", po::value(&o.contentWeight)->default_value(1.0), "weight of the content loss")
+    ("style-weight", po::value(&o.styleWeight)->default_value(10.0), "weight of the style loss")
+    ("tv-weight", po::value(&o.tvWeight)->default_value(5.0), "weight of the total-variation loss")
+    ("loss-net", po::value(&c.style.lossNet)->default_value("vgg19"),
+     "loss network: a name (vgg19, squeezenet) or a .safetensors path")
+    ("content-layer", po::value(&o.contentLayer), "content layer (default: relu4_2 for VGG19)")
+    ("style-layers", po::value(&v.styleLayers), "comma-separated style layers (default: relu1_1..relu5_1)")
+    ("init", po::value(&v.init)->default_value("content"), "first image: content | random | PATH")
+    ("optimizer", po::value(&v.optimizer)->default_value("lbfgs"), "lbfgs | adam")
+    ("learning-rate", po::value(&o.learningRate)->default_value(0.02), "Adam step size (pixels in [0,1])")
+    ("tolerance", po::value(&o.tolerance)->default_value(1e-4),
+     "stop when the relative loss change falls below this (0 = never)")
+    ("seed", po::value(&o.seed)->default_value(0), "random seed (same seed, same output)")
+    ("preserve-colors", po::bool_switch(&o.preserveColors), "transfer luminance only, keep the content's colours")
+    ("scales", po::value(&o.scales)->default_value(1), "coarse-to-fine levels (each halves the size)");
+  if (video) {
+    d.add_options()
+      ("iterations", po::value(&c.style.iterations)->default_value(30), "iterations per frame after the first")
+      ("iterations-first", po::value(&c.style.iterationsFirst)->default_value(150), "iterations of the first frame");
+  } else {
+    d.add_options()
+      ("iterations", po::value(&o.iterations)->default_value(150), "iteration cap");
+  }
+  return d;
+}
+
+po::options_description runOptions(pipeline::Config& c, std::string& progress, bool video) {
+  po::options_description d("Run");
+  d.add_options()
+    ("threads", po::value(&c.run.threads)->default_value(0), "LibTorch CPU threads (0 = all cores)")
+    ("device", po::value(&c.run.device)->default_value("auto"), "auto | cpu | cuda | cuda:N");
+  if (video) {
+    d.add_options()
+      ("progress", po::value(&progress)->default_value("auto"),
+       "auto (a bar on a terminal) | bar | json (one object per line on stdout) | none")
+      ("in-flight", po::value(&c.run.maxInFlight)->default_value(6), "frames in flight between decode and encode");
+  }
+  return d;
+}
+
+void applyStyleValues(pipeline::Config& c, const StyleOptionValues& v) {
+  models::OptimizeConfig& o = c.style.optimize;
+  if (!v.blend.empty()) c.style.blend = parseDoubleList(v.blend, "style-blend");
+  if (!v.styleLayers.empty()) o.styleLayers = splitNames(v.styleLayers);
+  if (v.optimizer == "lbfgs") o.optimizer = models::OptimizerKind::Lbfgs;
+  else if (v.optimizer == "adam") o.optimizer = models::OptimizerKind::Adam;
+  else throw UsageError("--optimizer: unknown optimizer '" + v.optimizer + "' (valid: lbfgs, adam)");
+  if (v.init == "content") o.init = models::InitKind::Content;
+  else if (v.init == "random") o.init = models::InitKind::Random;
+  else {
+    o.init = models::InitKind::Image;
+    c.style.initPath = v.init;
+  }
+}
+
+// Parses `args` with `visible` options and `positional` names; prints help on --help.
+bool parseInto(const std::vector<std::string>& args, po::options_description& visible,
+               const std::vector<std::string>& positional, const std::string& usage,
+               po::variables_map& vm) {
+  po::positional_options_description pos;
+  for (const std::string& name : positional) pos.add(name.c_str(), 1);
+  try {
+    po::store(po::command_line_parser(args).options(visible).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << visible << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+}  // namespace
+
+void parseFrameRange(const std::string& text, std::int64_t& first, std::int64_t& last) {
+  const auto dash = text.find('-');
+  try {
+    std::size_t used = 0;
+    if (dash == std::string::npos) {
+      first = last = std::stoll(text, &used);
+      if (used != text.size()) throw std::invalid_argument(text);
+    } else {
+      const std::string a = text.substr(0, dash), b = text.substr(dash + 1);
+      first = std::stoll(a, &used);
+      if (used != a.size()) throw std::invalid_argument(a);
+      if (b.empty()) {
+        last = -1;
+      } else {
+        last = std::stoll(b, &used);
+        if (used != b.size()) throw std::invalid_argument(b);
+      }
+    }
+  } catch (const std::exception&) {
+    throw UsageError("--frames: '" + text + "' is not a range (expected A-B, e.g. 0-99, or A- to the end)");
+  }
+  if (first < 0 || (last >= 0 && last < first)) {
+    throw UsageError("--frames: '" + text + "' needs 0 <= A <= B");
+  }
+}
+
+void parseSize(const std::string& text, int& width, int& height) {
+  const auto x = text.find('x');
+  try {
+    if (x == std::string::npos) throw std::invalid_argument(text);
+    std::size_t ua = 0, ub = 0;
+    const std::string a = text.substr(0, x), b = text.substr(x + 1);
+    width = std::stoi(a, &ua);
+    height = std::stoi(b, &ub);
+    if (ua != a.size() || ub != b.size() || width < 2 || height < 2) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw UsageError("--size: '" + text + "' is not WxH with sides >= 2 (e.g. 640x360)");
+  }
+}
+
+bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
+  pipeline::Config& c = cmd.config;
+  std::string method = "optimize", frames, size, flow = "dis", progress, codecOpts;
+  std::vector<std::string> codecOptList;
+  double start = -1, duration = -1, temporalWeight = -1;
+  bool noAudio = false;
+  StyleOptionValues sv;
+  std::string longTerm;
+
+  po::options_description io("Input and output");
+  io.add_options()
+    ("help,h", "show this help")
+    ("input", po::value(&cmd.input), "input video (or image sequence pattern, e.g. frames/%05d.png)")
+    ("output,o", po::value(&c.writer.path), "output file (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
+    ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid | copy")
+    ("frames", po::value(&frames), "frames A-B (inclusive, 0-based, clamped to the clip)")
+    ("start", po::value(&start), "start time in seconds")
+    ("duration", po::value(&duration), "duration in seconds")
+    ("max-side", po::value(&c.size.maxSide),
+     "working size: long side at most N px (default: 384 for optimize/hybrid, the input's size otherwise)")
+    ("size", po::value(&size), "working size WxH exactly")
+    ("codec", po::value(&c.writer.codec), "video codec (default libx264; ffv1 lossless; png for sequences)")
+    ("crf", po::value(&c.writer.crf)->default_value(18), "quality for x264/x265/vpx (lower is better)")
+    ("preset", po::value(&c.writer.preset)->default_value("medium"), "x264/x265 preset")
+    ("pix-fmt", po::value(&c.writer.pixFmt), "output pixel format (default yuv420p for H.264)")
+    ("codec-opt", po::value(&codecOptList)->composing(), "encoder option KEY=VALUE (repeatable)")
+    ("no-audio", po::bool_switch(&noAudio), "do not copy audio and other streams");
+  po::options_description temporal("Temporal consistency");
+  temporal.add_options()
+    ("temporal-weight", po::value(&temporalWeight),
+     "optimize/hybrid: weight of the temporal loss (default 100); fast: blend with the warped previous output in [0,1] (default 0.6; 0 = off)")
+    ("long-term", po::value(&longTerm), "earlier frames for the temporal term, e.g. 1,10,20 (default 1)")
+    ("flow", po::value(&flow)->default_value("dis"), "optical flow: dis | deepflow | farneback")
+    ("flow-preset", po::value(&c.flow.disPreset)->default_value("medium"), "DIS preset: ultrafast | fast | medium")
+    ("flow-max-side", po::value(&c.flow.maxSide)->default_value(640), "flow is computed at most at this long side");
+  po::options_description fast("Fast (feed-forward network)");
+  fast.add_options()
+    ("model", po::value(&c.fast.model), "style network name or path (flowstyle models list)")
+    ("batch", po::value(&c.fast.batch)->default_value(1), "frames per network call");
+  po::options_description all;
+  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, true));
+
+  po::variables_map vm;
+  if (!parseInto(args, all, {"input"}, "Usage: flowstyle video IN -o OUT [options]\n\n"
+                 "Stylizes a video (or re-encodes it with --method copy), keeping its frames,\n"
+                 "timestamps, orientation and audio.", vm)) {
+    return false;
+  }
+  if (cmd.input.empty()) throw UsageError("video: missing input file (flowstyle video IN -o OUT)");
+  if (c.writer.path.empty()) throw UsageError("video: missing -o OUT");
+  try {
+    c.method = pipeline::parseMethod(method);
+    c.flow.method = stages::parseFlowMethod(flow);
+    c.run.progress = pipeline::parseProgressMode(progress);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+  c.reader.path = cmd.input;
+  if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
+  if (vm.count("start")) c.reader.selection.startSeconds = start;
+  if (vm.count("duration")) c.reader.selection.durationSeconds = duration;
+  if (!size.empty()) parseSize(size, c.size.width, c.size.height);
+  if (!vm.count("max-side") && size.empty() &&
+      (c.method == pipeline::Method::Optimize || c.method == pipeline::Method::Hybrid)) {
+    c.size.maxSide = 384;
+  }
+  for (const std::string& kv : codecOptList) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--codec-opt: expected KEY=VALUE, got '" + kv + "'");
+    c.writer.codecOptions[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  c.writer.copyAudio = !noAudio;
+  if (vm.count("temporal-weight")) {
+    if (c.method == pipeline::Method::Fast) c.fast.temporalWeight = temporalWeight;
+    else c.style.optimize.temporalWeight = temporalWeight;
+  }
+  if (!longTerm.empty()) c.style.longTerm = parseIntList(longTerm, "long-term");
+  applyStyleValues(c, sv);
+  if (c.method == pipeline::Method::Hybrid && vm["iterations"].defaulted()) {
+    // Hybrid starts from the fast network's painting: far fewer iterations do.
+    c.style.iterations = 10;
+    if (vm["iterations-first"].defaulted()) c.style.iterationsFirst = 50;
+  }
+  try {
+    pipeline::validate(c);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
+  pipeline::Config& c = cmd.config;
+  std::string method = "optimize", size, progress;
+  StyleOptionValues sv;
+  po::options_description io("Input and output");
+  io.add_options()
+    ("help,h", "show this help")
+    ("content", po::value(&cmd.content), "content image")
+    ("output,o", po::value(&cmd.output), "output image (.png .jpg ...)")
+    ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid")
+    ("model", po::value(&c.fast.model), "style network for --method fast/hybrid (flowstyle models list)")
+    ("max-side", po::value(&c.size.maxSide)->default_value(512), "working size: long side at most N px")
+    ("size", po::value(&size), "working size WxH exactly");
+  po::options_description all;
+  all.add(io).add(styleOptions(c, sv, false)).add(runOptions(c, progress, false));
+  po::variables_map vm;
+  if (!parseInto(args, all, {"content"}, "Usage: flowstyle image CONTENT --style STYLE... -o OUT [options]\n\n"
+                 "Paints a still image in the style of one or more style images (Gatys et al.).", vm)) {
+    return false;
+  }
+  if (cmd.content.empty()) throw UsageError("image: missing content image (flowstyle image CONTENT --style S -o OUT)");
+  if (cmd.output.empty()) throw UsageError("image: missing -o OUT");
+  try {
+    c.method = pipeline::parseMethod(method);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+  if (c.method == pipeline::Method::Copy) throw UsageError("--method: copy is not a method for images (optimize, fast, hybrid)");
+  if (!size.empty()) parseSize(size, c.size.width, c.size.height);
+  applyStyleValues(c, sv);
+  c.style.iterationsFirst = c.style.optimize.iterations;
+  if (c.method == pipeline::Method::Hybrid && vm["iterations"].defaulted()) c.style.optimize.iterations = 50;
+  try {
+    pipeline::validate(c);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+bool parseEval(const std::vector<std::string>& args, EvalCommand& cmd) {
+  std::string flow = "dis";
+  po::options_description d("Options");
+  d.add_options()
+    ("help,h", "show this help")
+    ("original", po::value(&cmd.original), "the input video")
+    ("stylized", po::value(&cmd.stylized), "the stylized video")
+    ("flow", po::value(&flow)->default_value("dis"), "optical flow: dis | deepflow | farneback")
+    ("flow-max-side", po::value(&cmd.flow.maxSide)->default_value(640), "flow is computed at most at this long side")
+    ("json", po::bool_switch(&cmd.json), "print per-pair values as JSON");
+  po::variables_map vm;
+  if (!parseInto(args, d, {"original", "stylized"}, "Usage: flowstyle eval ORIGINAL STYLIZED [--flow NAME] [--json]\n\n"
+                 "Temporal warping error (Lai et al. 2018) of STYLIZED, with visibility from ORIGINAL's\n"
+                 "optical flow; the original's own error is the floor.", vm)) {
+    return false;
+  }
+  if (cmd.original.empty() || cmd.stylized.empty()) throw UsageError("eval: needs ORIGINAL and STYLIZED");
+  try {
+    cmd.flow.method = stages::parseFlowMethod(flow);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+void printMainHelp() {
+  std::cout <<
+R"(flowstyle: neural style transfer for video, steady from frame to frame
+
+Usage:
+  flowstyle video IN -o OUT --style STYLE.jpg [options]   stylize a video (optimization, temporal loss)
+  flowstyle video IN -o OUT --method fast --model wave     stylize with a pretrained network (fast)
+  flowstyle video IN -o OUT --method copy                  decode and re-encode (timing, audio kept)
+  flowstyle image CONTENT --style STYLE -o OUT.png         stylize a still image
+  flowstyle eval ORIGINAL STYLIZED [--json]                temporal warping error of a result
+  flowstyle models list                                    installed weights
+  flowstyle models install PATH...                         install weights (.safetensors, ml5 folders)
+  flowstyle --version
+
+Run 'flowstyle COMMAND --help' for the options of a command.
+Exit codes: 0 done, 1 error (bad input, missing weights...), 2 usage error,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
+)";
+}
+
+}  // namespace flowstyle::tools

@@ -1,0 +1,43 @@
+#pragma once
+// Command-line parsing into the typed pipeline::Config (Boost.Program_options).
+#include <string>
+#include <vector>
+
+#include "pipeline/config.hpp"
+
+namespace flowstyle::tools {
+
+// Thrown for usage errors (exit code 2): unknown option, bad value, missing argument.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct VideoCommand {
+  std::string input;
+  pipeline::Config config;
+};
+struct ImageCommand {
+  std::string content;
+  std::string output;
+  pipeline::Config config;
+};
+struct EvalCommand {
+  std::string original;
+  std::string stylized;
+  stages::FlowConfig flow;
+  bool json = false;
+};
+
+// Each returns false when --help was printed (nothing to run).
+bool parseVideo(const std::vector<std::string>& args, VideoCommand& out);
+bool parseImage(const std::vector<std::string>& args, ImageCommand& out);
+bool parseEval(const std::vector<std::string>& args, EvalCommand& out);
+
+void printMainHelp();
+
+// "A-B" -> first, last (inclusive). Throws UsageError.
+void parseFrameRange(const std::string& text, std::int64_t& first, std::int64_t& last);
+// "WxH" -> width, height. Throws UsageError.
+void parseSize(const std::string& text, int& width, int& height);
+
+}  // namespace flowstyle::tools
