@@ -28,7 +28,11 @@ std::string userCacheDir();
 // lists every place it looked and the `flowstyle models install` command to run.
 std::string resolveModel(const std::string& nameOrPath, ModelKind kind);
 
+// Every *.safetensors in the search folders (first of a name wins), read from headers only.
 std::vector<ModelEntry> listModels();
+// Same; files that cannot be read or are not a known model are skipped and described in
+// `problems` ("PATH: fault") when it is not null.
+std::vector<ModelEntry> listModels(std::vector<std::string>* problems);
 
 // Copies .safetensors files (verified by loading: shapes, finite values), imports ml5
 // checkpoint folders, and recurses into folders holding either, into `destDir`
