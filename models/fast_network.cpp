@@ -1,1 +1,458 @@
-// placeholder: implementation pending
+#include "models/fast_network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "models/device.hpp"
+
+namespace flowstyle::models {
+namespace {
+
+namespace fs = std::filesystem;
+using Shape = std::vector<std::int64_t>;
+
+constexpr double kInstanceNormEps = 1e-3;
+constexpr const char* kArch = "johnson_ml5";
+
+// One convolution (no bias) and the instance norm after it.
+struct LayerSpec {
+  std::string conv;  // key prefix of the weight: "<conv>.weight"
+  std::string norm;  // key prefix of the norm: "<norm>.shift", "<norm>.scale"
+  int variable;      // ml5 index of the kernel; shift = +1, scale = +2
+  int kernel;
+  int in;
+  int out;
+  bool transposed;
+
+  Shape torchShape() const {
+    // Conv2d: [out,in,k,k]; ConvTranspose2d: [in,out,k,k].
+    return transposed ? Shape{in, out, kernel, kernel} : Shape{out, in, kernel, kernel};
+  }
+  Shape ml5Shape() const {
+    // TF conv: [k,k,in,out]; TF conv2d_transpose: [k,k,out,in].
+    return transposed ? Shape{kernel, kernel, out, in} : Shape{kernel, kernel, in, out};
+  }
+};
+
+const std::vector<LayerSpec>& layerSpecs() {
+  static const std::vector<LayerSpec> specs = [] {
+    std::vector<LayerSpec> s = {
+        {"conv1", "in1", 0, 9, 3, 32, false},
+        {"conv2", "in2", 3, 3, 32, 64, false},
+        {"conv3", "in3", 6, 3, 64, 128, false},
+    };
+    for (int b = 1; b <= 5; ++b) {
+      const std::string p = "res" + std::to_string(b);
+      const int base = 9 + 6 * (b - 1);
+      s.push_back({p + ".conv1", p + ".in1", base, 3, 128, 128, false});
+      s.push_back({p + ".conv2", p + ".in2", base + 3, 3, 128, 128, false});
+    }
+    s.push_back({"deconv1", "in4", 39, 3, 128, 64, true});
+    s.push_back({"deconv2", "in5", 42, 3, 64, 32, true});
+    s.push_back({"conv4", "in6", 45, 9, 32, 3, false});
+    return s;
+  }();
+  return specs;
+}
+
+std::string ml5VariableName(int index) {
+  return index == 0 ? std::string("Variable") : "Variable_" + std::to_string(index);
+}
+
+std::string shapeString(const Shape& shape) {
+  std::ostringstream os;
+  os << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? "," : "") << shape[i];
+  os << ']';
+  return os.str();
+}
+
+bool hostIsLittleEndian() {
+  const std::uint32_t one = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+// Reads one raw little-endian float32 variable file of the expected shape.
+torch::Tensor readMl5Variable(const fs::path& file, const std::string& variable,
+                              const Shape& shape) {
+  std::int64_t count = 1;
+  for (auto d : shape) count *= d;
+  const auto expectedBytes = static_cast<std::uintmax_t>(count) * 4;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    throw std::runtime_error(file.string() + ": file of '" + variable +
+                             "' is missing (the ml5 checkpoint is incomplete; download it again)");
+  }
+  const auto bytes = fs::file_size(file, ec);
+  if (ec || bytes != expectedBytes) {
+    throw std::runtime_error(file.string() + ": '" + variable + "' has " +
+                             std::to_string(ec ? 0 : bytes) + " bytes, expected " +
+                             std::to_string(expectedBytes) + " (float32 " + shapeString(shape) +
+                             "); the file is truncated or not this variable");
+  }
+  torch::Tensor t = torch::empty(shape, torch::kFloat);
+  std::ifstream in(file, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(t.data_ptr<float>()),
+               static_cast<std::streamsize>(expectedBytes))) {
+    throw std::runtime_error(file.string() + ": cannot read '" + variable + "'");
+  }
+  if (!hostIsLittleEndian()) {
+    auto* p = reinterpret_cast<unsigned char*>(t.data_ptr<float>());
+    for (std::int64_t i = 0; i < count; ++i) std::reverse(p + 4 * i, p + 4 * i + 4);
+  }
+  if (!torch::isfinite(t).all().item<bool>()) {
+    throw std::runtime_error(file.string() + ": '" + variable + "' holds NaN or infinite values");
+  }
+  return t;
+}
+
+// "auto" / "cpu" / "cuda[:N]" -> torch device.
+// TODO(fast): switch to models::resolveDevice once device.cpp lands.
+torch::Device pickDevice(const std::string& spec) {
+  if (spec == "auto" || spec == "cpu") return torch::kCPU;
+  throw std::runtime_error("device '" + spec + "': only cpu is available here");
+}
+
+// TF "SAME" zero padding for one spatial dimension: {before, after}.
+std::pair<std::int64_t, std::int64_t> samePadding(std::int64_t in, std::int64_t kernel,
+                                                  std::int64_t stride) {
+  const std::int64_t out = (in + stride - 1) / stride;
+  const std::int64_t total = std::max<std::int64_t>((out - 1) * stride + kernel - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+torch::Tensor convSame(const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride) {
+  const std::int64_t k = w.size(2);
+  const auto [top, bottom] = samePadding(x.size(2), k, stride);
+  const auto [left, right] = samePadding(x.size(3), k, stride);
+  if (top == bottom && left == right) {
+    return torch::conv2d(x, w, {}, torch::IntArrayRef{stride, stride},
+                         torch::IntArrayRef{top, left});
+  }
+  // Asymmetric (stride 2 on an even size): pad explicitly, then a valid convolution.
+  return torch::conv2d(torch::constant_pad_nd(x, {left, right, top, bottom}, 0.0), w, {},
+                       torch::IntArrayRef{stride, stride}, torch::IntArrayRef{0, 0});
+}
+
+cv::Mat toMat8(const torch::Tensor& chw) {  // [3,H,W] float CPU in [0,255]
+  auto hwc = chw.round().clamp(0, 255).to(torch::kByte).permute({1, 2, 0}).contiguous();
+  cv::Mat out(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3);
+  std::memcpy(out.data, hwc.data_ptr<std::uint8_t>(), static_cast<std::size_t>(hwc.numel()));
+  return out;
+}
+
+cv::Mat toMat32(const torch::Tensor& chw) {  // [3,H,W] float CPU
+  auto hwc = chw.to(torch::kFloat).permute({1, 2, 0}).contiguous();
+  cv::Mat out(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_32FC3);
+  std::memcpy(out.data, hwc.data_ptr<float>(), static_cast<std::size_t>(hwc.numel()) * 4);
+  return out;
+}
+
+// CV_8UC3 frames of one size -> owned float [N,3,H,W] in [0,255] (CPU).
+torch::Tensor toTensor(const std::vector<cv::Mat>& frames, const char* what) {
+  const cv::Size size = frames.front().size();
+  auto batch = torch::empty({static_cast<std::int64_t>(frames.size()), 3, size.height,
+                             size.width}, torch::kFloat);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const cv::Mat& f = frames[i];
+    if (f.type() != CV_8UC3) {
+      throw std::runtime_error(std::string(what) + ": frame " + std::to_string(i) +
+                               " is not CV_8UC3 RGB");
+    }
+    if (f.size() != size) {
+      throw std::runtime_error(std::string(what) + ": frame " + std::to_string(i) + " is " +
+                               std::to_string(f.cols) + "x" + std::to_string(f.rows) +
+                               ", frame 0 is " + std::to_string(size.width) + "x" +
+                               std::to_string(size.height) + " (a batch must be one size)");
+    }
+    auto view = torch::from_blob(const_cast<std::uint8_t*>(f.ptr<std::uint8_t>()),
+                                 {f.rows, f.cols, 3},
+                                 {static_cast<std::int64_t>(f.step1()), 3, 1}, torch::kByte);
+    batch[static_cast<std::int64_t>(i)].copy_(view.permute({2, 0, 1}));
+  }
+  return batch;
+}
+
+}  // namespace
+
+namespace detail {
+
+torch::Tensor transposedConvAsConvWeight(const torch::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3,
+              "transposedConvAsConvWeight: expected [in,out,3,3]");
+  // Output row 2m+a of conv_transpose2d(stride 2, padding 0) gets input row i through
+  // kernel row kh = 2m+a-2i. With the input padded by one zero row on top, a 2x2 conv
+  // tap u at output m reads input row m+u-1. Phase a=0: u=0 -> row m-1 (kh=2),
+  // u=1 -> row m (kh=0); phase a=1: u=0 -> nothing, u=1 -> row m (kh=1). Same for columns.
+  // tap[a][u] = kernel index or -1.
+  const int tap[2][2] = {{2, 0}, {-1, 1}};
+  const std::int64_t in = weight.size(0), out = weight.size(1);
+  auto wt = weight.permute({1, 0, 2, 3});  // [out,in,3,3]
+  auto wc = torch::zeros({out, 2, 2, in, 2, 2}, weight.options());
+  using torch::indexing::Slice;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      for (int u = 0; u < 2; ++u)
+        for (int v = 0; v < 2; ++v) {
+          if (tap[a][u] < 0 || tap[b][v] < 0) continue;
+          wc.index_put_({Slice(), a, b, Slice(), u, v},
+                        wt.index({Slice(), Slice(), tap[a][u], tap[b][v]}));
+        }
+  // Channel o*4 + a*2 + b is what pixel_shuffle(2) puts at (2m+a, 2n+b) of channel o.
+  return wc.reshape({out * 4, in, 2, 2}).contiguous();
+}
+
+torch::Tensor transposedConvByShuffle(const torch::Tensor& x, const torch::Tensor& convWeight) {
+  auto padded = torch::constant_pad_nd(x, {1, 0, 1, 0}, 0.0);  // left 1, top 1
+  return torch::pixel_shuffle(torch::conv2d(padded, convWeight), 2);
+}
+
+}  // namespace detail
+
+TensorFile importMl5Checkpoint(const std::string& folder) {
+  const fs::path dir(folder);
+  const fs::path manifestPath = dir / "manifest.json";
+  boost::property_tree::ptree manifest;
+  {
+    std::ifstream in(manifestPath);
+    if (!in) {
+      throw std::runtime_error(manifestPath.string() +
+                               ": cannot open (an ml5 style checkpoint folder holds "
+                               "manifest.json and Variable, Variable_1, ... Variable_47)");
+    }
+    try {
+      boost::property_tree::read_json(in, manifest);
+    } catch (const boost::property_tree::json_parser_error& e) {
+      throw std::runtime_error(manifestPath.string() + ": bad JSON: " + e.message() +
+                               " at line " + std::to_string(e.line()));
+    }
+  }
+
+  auto readEntry = [&](int index, const Shape& expected) {
+    const std::string var = ml5VariableName(index);
+    const auto entry = manifest.get_child_optional(boost::property_tree::ptree::path_type(var, '\0'));
+    if (!entry) {
+      throw std::runtime_error(manifestPath.string() + ": '" + var +
+                               "' is missing (expected shape " + shapeString(expected) + ")");
+    }
+    const auto filename = entry->get_optional<std::string>("filename");
+    const auto shapeNode = entry->get_child_optional("shape");
+    if (!filename || filename->empty() || !shapeNode) {
+      throw std::runtime_error(manifestPath.string() + ": '" + var +
+                               "' lacks \"filename\" or \"shape\"");
+    }
+    Shape shape;
+    try {
+      for (const auto& d : *shapeNode) shape.push_back(d.second.get_value<std::int64_t>());
+    } catch (const boost::property_tree::ptree_error&) {
+      throw std::runtime_error(manifestPath.string() + ": '" + var + "' has a non-integer shape");
+    }
+    if (shape != expected) {
+      throw std::runtime_error(manifestPath.string() + ": '" + var + "' has shape " +
+                               shapeString(shape) + ", expected " + shapeString(expected) +
+                               " (not a johnson_ml5 style network)");
+    }
+    if (fs::path(*filename).filename().string() != *filename) {
+      throw std::runtime_error(manifestPath.string() + ": '" + var + "' names file '" +
+                               *filename + "' outside the folder");
+    }
+    return readMl5Variable(dir / *filename, var, shape);
+  };
+
+  TensorFile file;
+  for (const auto& layer : layerSpecs()) {
+    const Shape channels{layer.out};
+    // ml5 [kh,kw,in,out] / [kh,kw,out,in] -> [out,in,kh,kw] / [in,out,kh,kw].
+    file.tensors[layer.conv + ".weight"] =
+        readEntry(layer.variable, layer.ml5Shape()).permute({3, 2, 0, 1}).contiguous();
+    file.tensors[layer.norm + ".shift"] = readEntry(layer.variable + 1, channels);
+    file.tensors[layer.norm + ".scale"] = readEntry(layer.variable + 2, channels);
+  }
+
+  fs::path abs = fs::absolute(dir).lexically_normal();
+  if (abs.filename().empty()) abs = abs.parent_path();
+  file.metadata["flowstyle.arch"] = kArch;
+  file.metadata["flowstyle.name"] = abs.filename().string();
+  file.metadata["flowstyle.preprocess"] = "rgb_0_255";
+  file.metadata["source"] = "ml5 style-transfer checkpoint " + abs.string() +
+                            " (ml5js/ml5-data-and-models models/style-transfer)";
+  return file;
+}
+
+struct FastStyleNetwork::Impl {
+  std::string name;
+  torch::Device device{torch::kCPU};
+  FastNetworkOptions options;
+  std::map<std::string, torch::Tensor> w;  // on device; deconvs also as "<name>.shuffle"
+
+  torch::Tensor norm(const torch::Tensor& x, const std::string& prefix, bool relu) const {
+    const auto& scale = w.at(prefix + ".scale");
+    const auto& shift = w.at(prefix + ".shift");
+    torch::Tensor y;
+    if (!options.channelsLast) {
+      y = torch::instance_norm(x, scale, shift, {}, {}, true, 0.0, kInstanceNormEps, false);
+    } else {
+      // instance_norm makes its input contiguous (NCHW); keep channels-last instead.
+      auto [var, mean] = torch::var_mean(x, {2, 3}, /*unbiased=*/false, /*keepdim=*/true);
+      auto a = scale.view({1, -1, 1, 1}) * torch::rsqrt(var + kInstanceNormEps);
+      auto b = shift.view({1, -1, 1, 1}) - mean * a;
+      y = torch::addcmul(b, x, a);
+    }
+    return relu ? y.relu_() : y;
+  }
+
+  torch::Tensor conv(const torch::Tensor& x, const LayerSpec& l, std::int64_t stride) const {
+    return convSame(x, w.at(l.conv + ".weight"), stride);
+  }
+
+  torch::Tensor deconv(const torch::Tensor& x, const LayerSpec& l) const {
+    if (options.nativeTransposedConv) {
+      auto y = torch::conv_transpose2d(x, w.at(l.conv + ".weight"), {}, 2, 0);
+      using torch::indexing::Slice;
+      return y.index({Slice(), Slice(), Slice(0, 2 * x.size(2)), Slice(0, 2 * x.size(3))});
+    }
+    return detail::transposedConvByShuffle(x, w.at(l.conv + ".shuffle"));
+  }
+
+  torch::Tensor forward(torch::Tensor x) const {
+    const auto& L = layerSpecs();
+    if (options.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = norm(conv(x, L[0], 1), L[0].norm, true);
+    x = norm(conv(x, L[1], 2), L[1].norm, true);
+    x = norm(conv(x, L[2], 2), L[2].norm, true);
+    for (int b = 0; b < 5; ++b) {
+      const auto& c1 = L[3 + 2 * b];
+      const auto& c2 = L[4 + 2 * b];
+      auto y = norm(conv(x, c1, 1), c1.norm, true);
+      y = norm(conv(y, c2, 1), c2.norm, false);
+      x = y.add_(x);
+    }
+    x = norm(deconv(x, L[13]), L[13].norm, true);
+    x = norm(deconv(x, L[14]), L[14].norm, true);
+    x = norm(conv(x, L[15], 1), L[15].norm, false);
+    return x.tanh_().mul_(150.0).add_(127.5).clamp_(0.0, 255.0).contiguous();
+  }
+};
+
+FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& device)
+    : FastStyleNetwork(path, device, FastNetworkOptions{}) {}
+
+FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& device,
+                                   const FastNetworkOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->device = pickDevice(device);
+  std::error_code ec;
+  TensorFile file;
+  if (fs::is_directory(path, ec)) {
+    file = importMl5Checkpoint(path);
+  } else {
+    file = readSafetensors(path);
+    auto arch = file.metadata.find("flowstyle.arch");
+    if (arch != file.metadata.end() && arch->second != kArch) {
+      throw std::runtime_error(path + ": flowstyle.arch is '" + arch->second + "', expected '" +
+                               kArch + "' (this is not a fast style network)");
+    }
+  }
+
+  // Every expected key, with its shape; nothing else.
+  std::map<std::string, Shape> expected;
+  for (const auto& l : layerSpecs()) {
+    expected[l.conv + ".weight"] = l.torchShape();
+    expected[l.norm + ".shift"] = {l.out};
+    expected[l.norm + ".scale"] = {l.out};
+  }
+  for (const auto& [key, t] : file.tensors) {
+    if (!expected.count(key)) {
+      throw std::runtime_error(path + ": unexpected tensor '" + key + "' (not part of " + kArch +
+                               ")");
+    }
+  }
+  for (const auto& [key, shape] : expected) {
+    auto it = file.tensors.find(key);
+    if (it == file.tensors.end()) {
+      throw std::runtime_error(path + ": '" + key + "' is missing (" + kArch +
+                               " needs shape " + shapeString(shape) + ")");
+    }
+    const Shape actual(it->second.sizes().begin(), it->second.sizes().end());
+    if (actual != shape) {
+      throw std::runtime_error(path + ": '" + key + "' has shape " + shapeString(actual) +
+                               ", expected " + shapeString(shape));
+    }
+    if (!it->second.is_floating_point()) {
+      throw std::runtime_error(path + ": '" + key + "' is not a floating-point tensor");
+    }
+    auto t = it->second.to(torch::kFloat);
+    if (!torch::isfinite(t).all().item<bool>()) {
+      throw std::runtime_error(path + ": '" + key + "' holds NaN or infinite values");
+    }
+    impl_->w[key] = t;
+  }
+  for (const auto& l : layerSpecs()) {
+    if (l.transposed) {
+      impl_->w[l.conv + ".shuffle"] =
+          detail::transposedConvAsConvWeight(impl_->w.at(l.conv + ".weight"));
+    }
+  }
+  const auto format =
+      options.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto& [key, t] : impl_->w) {
+    t = t.to(impl_->device);
+    if (t.dim() == 4) t = t.contiguous(format);
+  }
+
+  auto name = file.metadata.find("flowstyle.name");
+  impl_->name = name != file.metadata.end() && !name->second.empty()
+                    ? name->second
+                    : fs::path(path).stem().string();
+}
+
+FastStyleNetwork::~FastStyleNetwork() = default;
+
+std::string FastStyleNetwork::name() const { return impl_->name; }
+
+torch::Tensor FastStyleNetwork::forward(const torch::Tensor& rgb255) {
+  TORCH_CHECK(rgb255.dim() == 4 && rgb255.size(1) == 3,
+              "FastStyleNetwork::forward: expected [N,3,H,W], got ", rgb255.sizes());
+  c10::InferenceMode guard;
+  return impl_->forward(rgb255.to(impl_->device, torch::kFloat));
+}
+
+std::vector<cv::Mat> FastStyleNetwork::operator()(const std::vector<cv::Mat>& frames) {
+  if (frames.empty()) return {};
+  c10::InferenceMode guard;
+  auto x = toTensor(frames, "FastStyleNetwork").to(impl_->device);
+  const std::int64_t h = x.size(2), w = x.size(3);
+  // Pad bottom/right to a multiple of 4 by repeating the edge: works for any size down
+  // to 1x1 (reflection needs the image to be larger than the pad), and continues the
+  // border's colour instead of inventing structure; the crop removes it again.
+  const std::int64_t padH = (4 - h % 4) % 4, padW = (4 - w % 4) % 4;
+  if (padH || padW) x = torch::replication_pad2d(x, {0, padW, 0, padH});
+  using torch::indexing::Slice;
+  auto y = impl_->forward(x).index({Slice(), Slice(), Slice(0, h), Slice(0, w)}).to(torch::kCPU);
+  std::vector<cv::Mat> out;
+  out.reserve(frames.size());
+  for (std::int64_t i = 0; i < y.size(0); ++i) out.push_back(toMat8(y[i]));
+  return out;
+}
+
+cv::Mat FastStyleNetwork::raw(const cv::Mat& rgb) {
+  c10::InferenceMode guard;
+  auto x = toTensor({rgb}, "FastStyleNetwork::raw").to(impl_->device);
+  return toMat32(impl_->forward(x)[0].to(torch::kCPU));
+}
+
+}  // namespace flowstyle::models

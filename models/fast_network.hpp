@@ -14,13 +14,31 @@ namespace flowstyle::models {
 // file per variable) into PyTorch layout with flowstyle key names and metadata
 // (flowstyle.arch = johnson_ml5, flowstyle.name = folder name). Checks every
 // variable's presence, shape and file size; errors name the folder and variable.
+//
+// Keys (PyTorch layout; ml5 variable index in brackets), every conv without bias and
+// followed by an instance norm `inK.shift` / `inK.scale` of its output channels:
+//   conv1.weight [32,3,9,9] (0), in1 (1,2); conv2.weight [64,32,3,3] (3), in2 (4,5);
+//   conv3.weight [128,64,3,3] (6), in3 (7,8);
+//   resB.conv1.weight, resB.in1, resB.conv2.weight, resB.in2 for B = 1..5 ([128,128,3,3];
+//     block B starts at variable 9 + 6(B-1));
+//   deconv1.weight [128,64,3,3] (39, ConvTranspose2d layout [in,out,kh,kw]), in4 (40,41);
+//   deconv2.weight [64,32,3,3] (42), in5 (43,44); conv4.weight [3,32,9,9] (45), in6 (46,47).
 TensorFile importMl5Checkpoint(const std::string& folder);
+
+// How the stride-2 transposed convolutions and the tensors are laid out at run time.
+// The defaults are the fastest measured on CPU; the others exist for tests/benchmarks.
+struct FastNetworkOptions {
+  bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU)
+  bool channelsLast = false;          // channels-last memory format
+};
 
 class FastStyleNetwork {
  public:
   // path: a safetensors file written from importMl5Checkpoint, or an ml5 folder.
   // device: as models::resolveDevice. Shapes checked on load.
   FastStyleNetwork(const std::string& path, const std::string& device = "auto");
+  FastStyleNetwork(const std::string& path, const std::string& device,
+                   const FastNetworkOptions& options);
   ~FastStyleNetwork();
   std::string name() const;
 
@@ -32,9 +50,23 @@ class FastStyleNetwork {
   // (90x70 -> 92x72). Returns CV_32FC3 RGB in [0,255] (clipped). For golden tests.
   cv::Mat raw(const cv::Mat& rgb);
 
+  // The raw network on a float NCHW RGB batch in [0,255] (any device; moved to the
+  // network's). Returns NCHW in [0,255] on the network's device. No pad/crop.
+  torch::Tensor forward(const torch::Tensor& rgb255);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+namespace detail {
+// A stride-2 3x3 transposed convolution as TensorFlow's SAME conv2d_transpose computes
+// it (== torch conv_transpose2d(x, w, stride 2, padding 0) cropped to [:2H, :2W]),
+// rewritten as a 2x2 convolution on the input grid followed by a pixel shuffle.
+// weight: [in,out,3,3] (ConvTranspose2d layout) -> [4*out,in,2,2].
+torch::Tensor transposedConvAsConvWeight(const torch::Tensor& weight);
+// x: [N,in,H,W]; convWeight from transposedConvAsConvWeight. Returns [N,out,2H,2W].
+torch::Tensor transposedConvByShuffle(const torch::Tensor& x, const torch::Tensor& convWeight);
+}  // namespace detail
 
 }  // namespace flowstyle::models

@@ -1,2 +1,285 @@
 #include <gtest/gtest.h>
-// placeholder: tests pending
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "models/fast_network.hpp"
+
+namespace fs = std::filesystem;
+using flowstyle::models::FastNetworkOptions;
+using flowstyle::models::FastStyleNetwork;
+using flowstyle::models::importMl5Checkpoint;
+
+namespace {
+
+const std::string kShared = FLOWSTYLE_SHARED_DIR;
+const std::string kMl5 = kShared + "/models/ml5/";
+const std::string kReference = kShared + "/models/reference/";
+
+std::string scratchDir(const std::string& name) {
+  const fs::path dir = fs::path(FLOWSTYLE_TEST_TMP) / ("models_fast_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+cv::Mat readRgb(const std::string& path) {
+  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+  if (bgr.empty()) throw std::runtime_error(path + ": cannot read");
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+struct Diff {
+  double maxAbs = 0, meanAbs = 0;
+};
+
+Diff diff8(const cv::Mat& a, const cv::Mat& b) {
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.type(), b.type());
+  cv::Mat d;
+  cv::absdiff(a, b, d);
+  Diff r;
+  cv::minMaxLoc(d.reshape(1), nullptr, &r.maxAbs);
+  r.meanAbs = cv::mean(d.reshape(1))[0];
+  return r;
+}
+
+// What the network is asked to produce: the ml5 variables, each a symlink to the real
+// file, plus a manifest that a test may alter.
+struct BrokenCheckpoint {
+  std::string dir;
+  boost::property_tree::ptree manifest;
+
+  explicit BrokenCheckpoint(const std::string& name) : dir(scratchDir(name)) {
+    const std::string good = kMl5 + "wave";
+    boost::property_tree::read_json(good + "/manifest.json", manifest);
+    for (const auto& entry : fs::directory_iterator(good)) {
+      if (entry.path().filename() == "manifest.json") continue;
+      fs::create_symlink(entry.path(), fs::path(dir) / entry.path().filename());
+    }
+  }
+  boost::property_tree::ptree& variable(const std::string& name) {
+    return manifest.get_child(boost::property_tree::ptree::path_type(name, '\0'));
+  }
+  void writeManifest() { boost::property_tree::write_json(dir + "/manifest.json", manifest); }
+  void replaceFile(const std::string& name, const std::vector<float>& data) {
+    fs::remove(fs::path(dir) / name);
+    std::ofstream out(fs::path(dir) / name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(float)));
+  }
+};
+
+std::string importError(const std::string& dir) {
+  try {
+    importMl5Checkpoint(dir);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// Golden outputs from an independent numpy implementation (SOURCES.md, reference/).
+TEST(Models_FastStyleNetwork, MatchesReferenceOutputs) {
+  boost::property_tree::ptree reference;
+  boost::property_tree::read_json(kReference + "reference.json", reference);
+  for (const std::string style : {"wave", "udnie"}) {
+    FastStyleNetwork net(kMl5 + style, "cpu");
+    EXPECT_EQ(net.name(), style);
+    for (const std::string size : {"96x72", "90x70"}) {
+      SCOPED_TRACE(style + " " + size);
+      const std::string key = style + "_tubingen_" + size + ".png";
+      const cv::Mat input = readRgb(kReference + "tubingen_" + size + ".png");
+      const cv::Mat expected = readRgb(kReference + key);
+      const cv::Mat out = net.raw(input);
+      ASSERT_EQ(out.type(), CV_32FC3);
+      // The raw network rounds each stride-2 conv up: 90x70 -> 92x72.
+      ASSERT_EQ(out.size(), expected.size());
+      if (size == "90x70") {
+        EXPECT_EQ(out.size(), cv::Size(92, 72));
+      }
+      cv::Mat out8;
+      out.convertTo(out8, CV_8UC3);  // rounds to nearest
+      const Diff d = diff8(out8, expected);
+      EXPECT_LE(d.maxAbs, 2.0);
+      EXPECT_LT(d.meanAbs, 0.5);
+      const double refMean =
+          reference.get_child(boost::property_tree::ptree::path_type(key, '\0'))
+              .get<double>("mean");
+      EXPECT_NEAR(cv::mean(out.reshape(1))[0], refMean, 0.05);
+      double lo = 0, hi = 0;
+      cv::minMaxLoc(out.reshape(1), &lo, &hi);
+      EXPECT_GE(lo, 0.0);
+      EXPECT_LE(hi, 255.0);
+    }
+  }
+}
+
+TEST(Models_FastStyleNetwork, ImportNamesKeysAndMetadata) {
+  const auto file = importMl5Checkpoint(kMl5 + "wave/");
+  EXPECT_EQ(file.metadata.at("flowstyle.arch"), "johnson_ml5");
+  EXPECT_EQ(file.metadata.at("flowstyle.name"), "wave");
+  EXPECT_EQ(file.metadata.at("flowstyle.preprocess"), "rgb_0_255");
+  EXPECT_EQ(file.tensors.size(), 48u);
+  EXPECT_EQ(file.tensors.at("conv1.weight").sizes(), torch::IntArrayRef({32, 3, 9, 9}));
+  EXPECT_EQ(file.tensors.at("deconv1.weight").sizes(), torch::IntArrayRef({128, 64, 3, 3}));
+  EXPECT_EQ(file.tensors.at("res5.in2.scale").sizes(), torch::IntArrayRef({128}));
+  // Layout: ml5 Variable [kh,kw,in,out] element (kh=1,kw=2,in=0,out=5) is PyTorch [5,0,1,2].
+  std::ifstream raw(kMl5 + "wave/Variable", std::ios::binary);
+  std::vector<float> v(9 * 9 * 3 * 32);
+  raw.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  const float expected = v[((1 * 9 + 2) * 3 + 0) * 32 + 5];
+  EXPECT_EQ(file.tensors.at("conv1.weight")[5][0][1][2].item<float>(), expected);
+}
+
+TEST(Models_FastStyleNetwork, ImportErrorsNameTheVariable) {
+  {
+    BrokenCheckpoint c("missing_file");
+    c.writeManifest();
+    fs::remove(fs::path(c.dir) / "Variable_12");
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("Variable_12"), std::string::npos) << e;
+    EXPECT_NE(e.find("missing"), std::string::npos) << e;
+  }
+  {
+    BrokenCheckpoint c("wrong_shape");
+    auto& shape = c.variable("Variable_15").get_child("shape");
+    shape.back().second.put_value(64);
+    c.writeManifest();
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("manifest.json: 'Variable_15' has shape [3,3,128,64], expected [3,3,128,128]"),
+              std::string::npos)
+        << e;
+  }
+  {
+    BrokenCheckpoint c("truncated");
+    c.writeManifest();
+    c.replaceFile("Variable_20", std::vector<float>(100, 0.5f));
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("Variable_20: 'Variable_20' has 400 bytes, expected 512"), std::string::npos)
+        << e;
+  }
+  {
+    BrokenCheckpoint c("not_finite");
+    c.writeManifest();
+    std::vector<float> v(128, 1.0f);
+    v[7] = std::nanf("");
+    c.replaceFile("Variable_38", v);
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("'Variable_38' holds NaN"), std::string::npos) << e;
+  }
+  {
+    BrokenCheckpoint c("missing_entry");
+    c.manifest.erase("Variable_47");
+    c.writeManifest();
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("manifest.json: 'Variable_47' is missing"), std::string::npos) << e;
+  }
+  {
+    const std::string e = importError(scratchDir("no_manifest"));
+    EXPECT_NE(e.find("manifest.json: cannot open"), std::string::npos) << e;
+  }
+}
+
+// The stride-2 transposed conv as conv + pixel shuffle equals torch's own.
+TEST(Models_FastStyleNetwork, TransposedConvByShuffleEqualsConvTranspose2d) {
+  torch::manual_seed(7);
+  using torch::indexing::Slice;
+  for (auto [h, w] : {std::pair<int, int>{7, 6}, {1, 1}, {2, 5}, {12, 9}}) {
+    SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(w));
+    auto x = torch::randn({2, 5, h, w});
+    auto weight = torch::randn({5, 4, 3, 3});
+    auto expected = torch::conv_transpose2d(x, weight, {}, 2, 0)
+                        .index({Slice(), Slice(), Slice(0, 2 * h), Slice(0, 2 * w)});
+    auto got = flowstyle::models::detail::transposedConvByShuffle(
+        x, flowstyle::models::detail::transposedConvAsConvWeight(weight));
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_LT((got - expected).abs().max().item<float>(), 1e-4);
+  }
+}
+
+TEST(Models_FastStyleNetwork, OptionsGiveTheSameOutput) {
+  const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
+  FastStyleNetwork base(kMl5 + "wave", "cpu");
+  const cv::Mat expected = base.raw(input);
+  for (const FastNetworkOptions opt :
+       {FastNetworkOptions{true, false}, FastNetworkOptions{false, true},
+        FastNetworkOptions{true, true}}) {
+    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(opt.channelsLast));
+    FastStyleNetwork net(kMl5 + "wave", "cpu", opt);
+    const cv::Mat got = net.raw(input);
+    double maxAbs = 0;
+    cv::Mat d;
+    cv::absdiff(got, expected, d);
+    cv::minMaxLoc(d.reshape(1), nullptr, &maxAbs);
+    EXPECT_LT(maxAbs, 1e-2);
+  }
+}
+
+TEST(Models_FastStyleNetwork, KeepsFrameSizeAndPadsByReplicatingTheEdge) {
+  FastStyleNetwork net(kMl5 + "udnie", "cpu");
+  const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
+  // 90x70 is padded to 92x72 by repeating the last row/column, run, and cropped.
+  const cv::Mat out = net({input})[0];
+  ASSERT_EQ(out.size(), input.size());
+  ASSERT_EQ(out.type(), CV_8UC3);
+  cv::Mat padded;
+  cv::copyMakeBorder(input, padded, 0, 2, 0, 2, cv::BORDER_REPLICATE);
+  cv::Mat rawOut;
+  net.raw(padded)(cv::Rect(0, 0, 90, 70)).convertTo(rawOut, CV_8UC3);
+  EXPECT_LE(diff8(out, rawOut).maxAbs, 1.0);
+  // Multiples of 4 go through unchanged: same as the raw network.
+  const cv::Mat input96 = readRgb(kReference + "tubingen_96x72.png");
+  cv::Mat raw96;
+  net.raw(input96).convertTo(raw96, CV_8UC3);
+  EXPECT_LE(diff8(net({input96})[0], raw96).maxAbs, 1.0);
+
+  for (const cv::Size size : {cv::Size(2, 2), cv::Size(1, 1), cv::Size(33, 17)}) {
+    SCOPED_TRACE(std::to_string(size.width) + "x" + std::to_string(size.height));
+    cv::Mat small;
+    cv::resize(input, small, size, 0, 0, cv::INTER_AREA);
+    const auto result = net({small});
+    ASSERT_EQ(result.size(), 1u);
+    EXPECT_EQ(result[0].size(), size);
+    EXPECT_EQ(result[0].type(), CV_8UC3);
+  }
+}
+
+TEST(Models_FastStyleNetwork, BatchEqualsSingleRuns) {
+  FastStyleNetwork net(kMl5 + "wave", "cpu");
+  const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
+  cv::Mat flipped, shifted;
+  cv::flip(input, flipped, 1);
+  cv::Mat(input + cv::Scalar(40, -30, 10)).copyTo(shifted);
+  const std::vector<cv::Mat> frames = {input, flipped, shifted};
+  const auto batch = net(frames);
+  ASSERT_EQ(batch.size(), 3u);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto single = net({frames[i]});
+    EXPECT_LE(diff8(batch[i], single[0]).maxAbs, 1.0);
+  }
+  // Different inputs give different outputs (the comparison above can fail).
+  EXPECT_GT(diff8(batch[0], batch[2]).meanAbs, 1.0);
+}
+
+TEST(Models_FastStyleNetwork, RejectsMixedSizesAndWrongTypes) {
+  FastStyleNetwork net(kMl5 + "wave", "cpu");
+  const cv::Mat a(8, 8, CV_8UC3, cv::Scalar(1, 2, 3));
+  const cv::Mat b(8, 9, CV_8UC3, cv::Scalar(1, 2, 3));
+  EXPECT_THROW(net({a, b}), std::runtime_error);
+  EXPECT_THROW(net({cv::Mat(8, 8, CV_8UC1, cv::Scalar(0))}), std::runtime_error);
+  EXPECT_TRUE(net({}).empty());
+}
