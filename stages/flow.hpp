@@ -24,10 +24,9 @@ struct FlowConfig {
 // from(p) ≈ to(p + F(p)), in pixels (x, y). So warp(to, F) ≈ from.
 // Methods: DIS (OpenCV, preset settings only), DeepFlow (opencv_contrib optflow),
 // Farneback (pyr 0.5, 4 levels, window 15, 3 iterations, poly 5 / 1.2).
-// Deterministic: the same inputs give bit-identical output for the same
-// cv::getNumThreads(). DIS splits its patch search into getNumThreads() stripes, so
-// a different OpenCV thread count changes the field slightly (within ~0.05 px mean on
-// textured input); fix cv::setNumThreads() where runs must match across machines.
+// Deterministic: the same inputs give bit-identical output; with OpenCV 4.6 (TBB
+// backend) all three methods also give bit-identical fields for 1, 2 and 8
+// cv::setNumThreads() (tested for 1 vs 2).
 // Frames smaller than 64 px on a side are padded (edge replicated) for the estimator
 // and the field cropped back.
 // Not thread-safe (keeps algorithm state): one instance per node or per task.
@@ -56,9 +55,9 @@ cv::Mat toGray(const cv::Mat& rgb);
 cv::Mat excludeCovered(const cv::Mat& certainty, const cv::Mat& coveredSoFar);
 
 // Backward warp: out(p) = image(p + flow(p)), bilinear (cv::remap, which resolves
-// positions to 1/32 pixel). Border rule: samples that
-// fall outside the image take the nearest edge pixel (BORDER_REPLICATE); such pixels
-// are marked uncertain by certainty(), so the replicated values never carry weight.
+// positions to 1/32 pixel). Border rule: samples that fall outside the image take the
+// nearest edge pixel (BORDER_REPLICATE); such pixels are marked uncertain by
+// certaintyHard(), so the replicated values never carry weight.
 // image: any depth, 1-4 channels; flow: CV_32FC2 of the output size.
 cv::Mat warp(const cv::Mat& image, const cv::Mat& flow);
 

@@ -166,11 +166,14 @@ TEST_P(Stages_FlowTranslation, RecoversShiftAndWarpsBack) {
 
 INSTANTIATE_TEST_SUITE_P(
     Methods, Stages_FlowTranslation,
-    ::testing::Values(MethodCase{fs::FlowMethod::Dis, "medium", 0.25, 3.0},
-                      MethodCase{fs::FlowMethod::Dis, "fast", 0.25, 3.0},
-                      MethodCase{fs::FlowMethod::Dis, "ultrafast", 0.25, 3.0},
-                      MethodCase{fs::FlowMethod::DeepFlow, "medium", 0.25, 3.0},
-                      MethodCase{fs::FlowMethod::Farneback, "medium", 0.25, 3.0}),
+    // Measured (EPE px / warp diff): DIS medium 0.044 / 0.75, fast 0.125 / 1.02,
+    // ultrafast 0.114 / 1.05, DeepFlow 0.045 / 0.75, Farneback 0.045 / 0.76;
+    // warping with the flow negated gives ~22.
+    ::testing::Values(MethodCase{fs::FlowMethod::Dis, "medium", 0.1, 1.5},
+                      MethodCase{fs::FlowMethod::Dis, "fast", 0.2, 1.5},
+                      MethodCase{fs::FlowMethod::Dis, "ultrafast", 0.2, 1.5},
+                      MethodCase{fs::FlowMethod::DeepFlow, "medium", 0.1, 1.5},
+                      MethodCase{fs::FlowMethod::Farneback, "medium", 0.1, 1.5}),
     [](const ::testing::TestParamInfo<MethodCase>& info) {
       return fs::toString(info.param.method) + "_" + info.param.preset;
     });
@@ -187,7 +190,8 @@ TEST(Stages_Flow, RescalesVectorsAboveMaxSide) {
   fs::FlowEstimator flow(c);
   const cv::Mat f = flow(aSmooth, b);
   ASSERT_EQ(f.size(), a.size());
-  EXPECT_LT(meanEndpointError(f, d, interior(a.size(), 40)), 0.6);
+  // Measured 0.17 px; without rescaling the vectors the error would be ~5 px.
+  EXPECT_LT(meanEndpointError(f, d, interior(a.size(), 40)), 0.35);
 }
 
 TEST(Stages_Flow, HandlesTinyFrames) {
@@ -201,9 +205,14 @@ TEST(Stages_Flow, HandlesTinyFrames) {
   }
 }
 
+// Rotation + zoom (a field that varies everywhere). OpenCV 4.6 gives bit-identical
+// fields for 1, 2 and 8 threads; we allow 1e-3 px mean in case a backend splits work
+// differently.
 TEST(Stages_Flow, DeterministicAndThreadCountAgrees) {
-  const cv::Mat a = texture({128, 96}, 4);
-  const cv::Mat b = translate(a, {3.5f, 1.75f});
+  const cv::Mat a = texture({160, 120}, 4);
+  cv::Mat b;
+  cv::warpAffine(a, b, cv::getRotationMatrix2D({80.f, 60.f}, 3.0, 1.04), a.size(), cv::INTER_CUBIC,
+                 cv::BORDER_REFLECT);
   const int saved = cv::getNumThreads();
   for (auto m : {fs::FlowMethod::Dis, fs::FlowMethod::DeepFlow, fs::FlowMethod::Farneback}) {
     fs::FlowEstimator flow(config(m));
@@ -216,7 +225,9 @@ TEST(Stages_Flow, DeterministicAndThreadCountAgrees) {
     EXPECT_EQ(cv::norm(one, oneAgain, cv::NORM_INF), 0.0) << fs::toString(m);
     cv::Mat diff;
     cv::absdiff(one, two, diff);
-    EXPECT_LT(cv::mean(diff.reshape(1))[0], 0.05) << fs::toString(m);
+    EXPECT_LT(cv::mean(diff.reshape(1))[0], 1e-3) << fs::toString(m);
+    // The field is not trivially zero: the zoom moves the corners by ~5 px.
+    EXPECT_GT(cv::norm(one.at<cv::Vec2f>(20, 20)), 2.0) << fs::toString(m);
   }
   cv::setNumThreads(saved);
 }
@@ -404,7 +415,8 @@ TEST(Stages_WarpingError, IdenticalEqualsFloorAndNoiseRaisesIt) {
   const double expected = 2 * (sigma * sigma + 1.0 / 12) / (255.0 * 255.0);
   EXPECT_NEAR(n.meanOriginal, r.meanOriginal, 1e-12);
   EXPECT_LT(r.meanOriginal, 0.1 * expected);
-  EXPECT_NEAR(n.meanStylized - n.meanOriginal, expected, 0.25 * expected);
+  // Measured 0.001961 vs 0.001971 expected.
+  EXPECT_NEAR(n.meanStylized - n.meanOriginal, expected, 0.1 * expected);
 }
 
 TEST(Stages_WarpingError, SizeMismatchThrows) {
