@@ -1,1 +1,837 @@
-// placeholder: implementation pending
+#include "stages/video_writer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <opencv2/core.hpp>
+
+#include "stages/av_ptr.hpp"
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace flowstyle::stages {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCodecHint = "try libx264, libx265, ffv1, libvpx-vp9, mpeg4, png";
+std::atomic<int> gWriterSerial{0};
+
+AVRational toAv(Rational r) { return AVRational{r.num, r.den}; }
+bool validTb(AVRational r) { return r.num > 0 && r.den > 0; }
+
+bool isYuv(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  return d != nullptr && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3;
+}
+
+bool codecSupports(const AVCodec* codec, AVPixelFormat fmt) {
+  if (codec->pix_fmts == nullptr) return true;  // unknown: let avcodec_open2 decide
+  for (const AVPixelFormat* p = codec->pix_fmts; *p != AV_PIX_FMT_NONE; ++p)
+    if (*p == fmt) return true;
+  return false;
+}
+
+std::string pixFmtList(const AVCodec* codec) {
+  std::string s;
+  if (codec->pix_fmts == nullptr) return s;
+  int n = 0;
+  for (const AVPixelFormat* p = codec->pix_fmts; *p != AV_PIX_FMT_NONE && n < 12; ++p, ++n) {
+    if (!s.empty()) s += ", ";
+    s += av_get_pix_fmt_name(*p);
+  }
+  return s;
+}
+
+// The pixel format used when none is asked for: 4:2:0 for the lossy video codecs
+// (what players expect), an exactly invertible RGB format for the lossless ones.
+AVPixelFormat defaultPixFmt(const AVCodec* codec) {
+  const std::string name = codec->name;
+  if (name == "ffv1") return AV_PIX_FMT_BGR0;  // FFV1 has no 8-bit gbrp; bgr0 is exact
+  if (name == "png" || name == "libx264rgb") {
+    if (codecSupports(codec, AV_PIX_FMT_RGB24)) return AV_PIX_FMT_RGB24;
+  }
+  if (name == "mjpeg" && codecSupports(codec, AV_PIX_FMT_YUVJ420P)) return AV_PIX_FMT_YUVJ420P;
+  const bool lossy = !(codec->capabilities & AV_CODEC_CAP_LOSSLESS) &&
+                     (name == "libx264" || name == "libx265" || name == "libvpx-vp9" ||
+                      name == "libvpx" || name == "mpeg4" || name == "libaom-av1" ||
+                      name == "libsvtav1" || name == "librav1e" || name == "libxvid" ||
+                      name == "mpeg2video" || name == "h264_nvenc" || name == "hevc_nvenc");
+  if (lossy && codecSupports(codec, AV_PIX_FMT_YUV420P)) return AV_PIX_FMT_YUV420P;
+  if (codec->pix_fmts == nullptr) return AV_PIX_FMT_YUV420P;
+  if (codecSupports(codec, AV_PIX_FMT_RGB24)) return AV_PIX_FMT_RGB24;
+  return avcodec_find_best_pix_fmt_of_list(codec->pix_fmts, AV_PIX_FMT_RGB24, 0, nullptr);
+}
+
+void warn(const std::string& path, const std::string& what) {
+  std::cerr << "warning: " << path << ": " << what << "\n";
+}
+
+// Audio stream handling in the output.
+enum class AudioPlan { CopyOrTranscode, TranscodeAll, VideoOnly };
+
+}  // namespace
+
+struct VideoWriter::Impl {
+  WriterConfig cfg;
+  VideoInfo src;
+  std::string finalPath;
+  std::string folder;
+  bool sequence = false;
+  std::string tmpPath;     // temp file, or temp folder for sequences
+  std::string muxTarget;   // what the muxer opens (temp file or pattern in temp folder)
+  const AVOutputFormat* ofmt = nullptr;
+  const AVCodec* codec = nullptr;
+  AVPixelFormat pixFmt = AV_PIX_FMT_NONE;
+
+  av::OutputFormatPtr oc;
+  av::CodecContextPtr enc;
+  AVStream* vst = nullptr;
+  av::SwsPtr sws;
+  av::FramePtr encFrame;
+  av::PacketPtr pkt = av::allocPacket();
+  AVRational encTb{0, 1};
+  int width = 0, height = 0;        // frame size
+  int encWidth = 0, encHeight = 0;  // padded to what the pixel format needs
+  std::int64_t written = 0;
+  std::int64_t lastPts = AV_NOPTS_VALUE;
+  std::int64_t lastEnd = AV_NOPTS_VALUE;  // last pts + duration, in encTb
+  std::int64_t firstPts = AV_NOPTS_VALUE;
+  std::map<std::int64_t, std::int64_t> durations;  // pts -> duration, for encoder packets
+  bool opened = false;
+  bool finished = false;
+
+  // Non-video streams copied (or transcoded) from the source.
+  struct Side {
+    int srcIndex = -1;
+    AVStream* out = nullptr;
+    AVRational srcTb{1, 1};
+    bool transcode = false;
+    bool broken = false;
+    // transcoding
+    av::CodecContextPtr dec, aenc;
+    av::SwrPtr swr;
+    av::AudioFifoPtr fifo;
+    av::FramePtr decFrame, encFrame;
+    std::int64_t nextPts = AV_NOPTS_VALUE;  // in aenc->time_base
+  };
+  av::InputFormatPtr side;  // second demuxer on the source
+  std::vector<Side> sides;
+  std::map<int, size_t> sideOf;  // source stream index -> sides[]
+  av::PacketPtr sidePkt = av::allocPacket();   // read from the source
+  av::PacketPtr audioPkt = av::allocPacket();  // out of an audio encoder
+  bool sidePending = false;
+  bool sideEof = true;
+
+  // ------------------------------------------------------------------ construction
+
+  void setup() {
+    finalPath = cfg.path;
+    if (finalPath.empty()) throw std::runtime_error("video writer: no output path given");
+    sequence = finalPath.find('%') != std::string::npos;
+    fs::path p(finalPath);
+    folder = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+    std::error_code ec;
+    if (!fs::exists(folder, ec))
+      throw std::runtime_error(finalPath + ": output folder '" + folder +
+                               "' does not exist (create it first)");
+    if (!fs::is_directory(folder, ec))
+      throw std::runtime_error(finalPath + ": '" + folder + "' is not a folder");
+    if (!sequence && fs::is_directory(p, ec))
+      throw std::runtime_error(finalPath + ": is a directory; give a file name such as " +
+                               (p / "out.mp4").string());
+
+    // Container.
+    if (sequence) {
+      ofmt = av_guess_format("image2", nullptr, nullptr);
+    } else {
+      ofmt = av_guess_format(nullptr, finalPath.c_str(), nullptr);
+      if (ofmt == nullptr)
+        throw std::runtime_error(finalPath + ": unknown container for extension '" +
+                                 p.extension().string() +
+                                 "' (use .mp4, .mkv, .mov, .webm, .avi, or an image-sequence "
+                                 "pattern such as frames/%05d.png)");
+    }
+
+    // Codec.
+    std::string name = cfg.codec;
+    if (name.empty()) {
+      if (sequence) {
+        const AVCodecID id = av_guess_codec(ofmt, nullptr, finalPath.c_str(), nullptr,
+                                            AVMEDIA_TYPE_VIDEO);
+        const AVCodec* c = avcodec_find_encoder(id);
+        name = c != nullptr ? c->name : "png";
+      } else if (std::string(ofmt->name) == "webm") {
+        name = "libvpx-vp9";
+      } else {
+        name = "libx264";
+      }
+    }
+    codec = avcodec_find_encoder_by_name(name.c_str());
+    if (codec == nullptr) {
+      const AVCodec* d = avcodec_find_decoder_by_name(name.c_str());
+      throw std::runtime_error(finalPath + ": unknown codec '" + name + "'" +
+                               (d != nullptr ? " (a decoder only)" : "") + " (" + kCodecHint +
+                               ")");
+    }
+    if (codec->type != AVMEDIA_TYPE_VIDEO)
+      throw std::runtime_error(finalPath + ": codec '" + name + "' is not a video codec (" +
+                               kCodecHint + ")");
+    if (avformat_query_codec(ofmt, codec->id, FF_COMPLIANCE_NORMAL) == 0)
+      throw std::runtime_error(finalPath + ": container '" + ofmt->name +
+                               "' cannot hold codec '" + name + "' (choose another codec or "
+                               "file extension; .mkv takes almost anything)");
+
+    // Pixel format.
+    if (!cfg.pixFmt.empty()) {
+      pixFmt = av_get_pix_fmt(cfg.pixFmt.c_str());
+      if (pixFmt == AV_PIX_FMT_NONE)
+        throw std::runtime_error(finalPath + ": unknown pixel format '" + cfg.pixFmt + "'");
+      if (!codecSupports(codec, pixFmt))
+        throw std::runtime_error(finalPath + ": codec '" + name + "' does not take pixel format '" +
+                                 cfg.pixFmt + "' (it takes " + pixFmtList(codec) + ")");
+    } else {
+      pixFmt = defaultPixFmt(codec);
+    }
+
+    // Pass-through options: every key must name an option of the codec.
+    {
+      av::CodecContextPtr probe = av::allocCodecContext(codec);
+      for (const auto& [key, value] : cfg.codecOptions) {
+        if (av_opt_find(probe.get(), key.c_str(), nullptr, 0, AV_OPT_SEARCH_CHILDREN) == nullptr)
+          throw std::runtime_error(finalPath + ": codec option '" + key +
+                                   "' is not an option of encoder '" + name + "'");
+      }
+    }
+
+    // Temporary output in the destination folder (also proves it is writable).
+    const std::string tag = ".flowstyle-tmp-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(gWriterSerial.fetch_add(1));
+    if (sequence) {
+      tmpPath = (fs::path(folder) / ("." + p.filename().string() + tag)).string();
+      // Pattern names may contain '%': keep a folder name without it.
+      std::string safe = tmpPath;
+      std::replace(safe.begin(), safe.end(), '%', '_');
+      tmpPath = safe;
+      if (!fs::create_directory(tmpPath, ec) || ec)
+        throw std::runtime_error(finalPath + ": output folder '" + folder +
+                                 "' is not writable (" + ec.message() + ")");
+      muxTarget = (fs::path(tmpPath) / p.filename()).string();
+    } else {
+      tmpPath = (fs::path(folder) / ("." + p.filename().string() + tag + p.extension().string()))
+                    .string();
+      const int fd = ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+      if (fd < 0)
+        throw std::runtime_error(finalPath + ": output folder '" + folder +
+                                 "' is not writable (" + std::strerror(errno) + ")");
+      ::close(fd);
+      muxTarget = tmpPath;
+    }
+  }
+
+  void removeTemp() noexcept {
+    std::error_code ec;
+    if (tmpPath.empty()) return;
+    if (sequence)
+      fs::remove_all(tmpPath, ec);
+    else
+      fs::remove(tmpPath, ec);
+  }
+
+  // ------------------------------------------------------------------ video encoder
+
+  void openEncoder(const Frame& f) {
+    width = f.rgb.cols;
+    height = f.rgb.rows;
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(pixFmt);
+    const int padW = (d != nullptr && d->log2_chroma_w > 0) ? (width & 1) : 0;
+    const int padH = (d != nullptr && d->log2_chroma_h > 0) ? (height & 1) : 0;
+    encWidth = width + padW;
+    encHeight = height + padH;
+
+    encTb = toAv(f.timeBase);
+    if (!validTb(encTb)) encTb = toAv(src.timeBase);
+    if (!validTb(encTb)) encTb = AVRational{1, 25};
+
+    enc = av::allocCodecContext(codec);
+    enc->width = encWidth;
+    enc->height = encHeight;
+    enc->pix_fmt = pixFmt;
+    enc->time_base = encTb;
+    if (src.avgFrameRate.valid() && src.avgFrameRate.num > 0)
+      enc->framerate = toAv(src.avgFrameRate);
+    if (src.sampleAspect.valid() && src.sampleAspect.num > 0)
+      enc->sample_aspect_ratio = toAv(src.sampleAspect);
+    if (isYuv(pixFmt)) {
+      enc->color_range = static_cast<AVColorRange>(src.color.range);
+      if (pixFmt == AV_PIX_FMT_YUVJ420P || pixFmt == AV_PIX_FMT_YUVJ422P ||
+          pixFmt == AV_PIX_FMT_YUVJ444P)
+        enc->color_range = AVCOL_RANGE_JPEG;
+      enc->colorspace = static_cast<AVColorSpace>(src.color.space);
+    } else {
+      enc->colorspace = AVCOL_SPC_RGB;
+    }
+    enc->color_primaries = static_cast<AVColorPrimaries>(src.color.primaries);
+    enc->color_trc = static_cast<AVColorTransferCharacteristic>(src.color.transfer);
+    enc->thread_count = 0;
+    if (ofmt->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+
+    // Quality settings the codec understands.
+    void* priv = enc->priv_data;
+    const std::string name = codec->name;
+    if (priv != nullptr && av_opt_find(priv, "crf", nullptr, 0, 0) != nullptr) {
+      av_opt_set_int(priv, "crf", cfg.crf, 0);
+      if (name == "libvpx-vp9" || name == "libvpx") enc->bit_rate = 0;  // constant quality
+    } else if (name == "mpeg4" || name == "mpeg2video" || name == "mjpeg" || name == "libxvid") {
+      enc->flags |= AV_CODEC_FLAG_QSCALE;
+      enc->global_quality = FF_QP2LAMBDA * std::clamp(cfg.crf / 6, 2, 31);
+    }
+    if (priv != nullptr && !cfg.preset.empty() &&
+        av_opt_find(priv, "preset", nullptr, 0, 0) != nullptr && (name == "libx264" ||
+                                                                   name == "libx265" ||
+                                                                   name == "libx264rgb")) {
+      av::check(av_opt_set(priv, "preset", cfg.preset.c_str(), 0), "setting the encoder preset",
+                finalPath);
+    }
+    if ((name == "libvpx-vp9" || name == "libvpx") && priv != nullptr) {
+      const bool fast = cfg.preset == "ultrafast" || cfg.preset == "superfast" ||
+                        cfg.preset == "veryfast";
+      av_opt_set_int(priv, "cpu-used", fast ? 8 : 4, 0);
+      av_opt_set(priv, "deadline", fast ? "realtime" : "good", 0);
+      if (name == "libvpx-vp9") av_opt_set_int(priv, "row-mt", 1, 0);
+    }
+
+    av::Dict opts;
+    for (const auto& [key, value] : cfg.codecOptions) opts.set(key, value);
+    av::check(avcodec_open2(enc.get(), codec, opts.slot()), "avcodec_open2 (video encoder)",
+              finalPath);
+    if (opts.count() > 0) {
+      const AVDictionaryEntry* e = av_dict_get(opts.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX);
+      throw std::runtime_error(finalPath + ": codec option '" + std::string(e->key) +
+                               "' was not used by encoder '" + name + "'");
+    }
+
+    encFrame = av::allocFrame();
+    encFrame->format = pixFmt;
+    encFrame->width = encWidth;
+    encFrame->height = encHeight;
+    av::check(av_frame_get_buffer(encFrame.get(), 0), "av_frame_get_buffer", finalPath);
+
+    sws.reset(sws_getContext(encWidth, encHeight, AV_PIX_FMT_RGB24, encWidth, encHeight, pixFmt,
+                             SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr,
+                             nullptr, nullptr));
+    if (!sws)
+      throw std::runtime_error(finalPath + ": cannot convert RGB to pixel format '" +
+                               av_get_pix_fmt_name(pixFmt) + "'");
+    if (isYuv(pixFmt)) {
+      const int dstFull = enc->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
+      sws_setColorspaceDetails(sws.get(), sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                               sws_getCoefficients(enc->colorspace), dstFull, 0, 1 << 16,
+                               1 << 16);
+    }
+
+    openOutput();
+    opened = true;
+  }
+
+  // ------------------------------------------------------------------ muxer
+
+  // Builds the output context with the given plan for the source's other streams.
+  // Returns false when the header could not be written (caller retries a simpler plan).
+  bool tryOpenOutput(AudioPlan plan, std::string* error) {
+    oc.reset();
+    sides.clear();
+    sideOf.clear();
+    side.reset();
+    sidePending = false;
+    sideEof = true;
+
+    AVFormatContext* raw = nullptr;
+    av::check(avformat_alloc_output_context2(&raw, ofmt, nullptr, muxTarget.c_str()),
+              "avformat_alloc_output_context2", finalPath);
+    oc.reset(raw);
+
+    vst = avformat_new_stream(oc.get(), nullptr);
+    if (vst == nullptr) throw std::runtime_error(finalPath + ": avformat_new_stream failed");
+    av::check(avcodec_parameters_from_context(vst->codecpar, enc.get()),
+              "avcodec_parameters_from_context", finalPath);
+    vst->time_base = encTb;
+    if (std::string(ofmt->name) == "avi" && src.avgFrameRate.valid() &&
+        src.avgFrameRate.num > 0)
+      vst->time_base = AVRational{src.avgFrameRate.den, src.avgFrameRate.num};
+    if (enc->framerate.num > 0) vst->avg_frame_rate = enc->framerate;
+    vst->sample_aspect_ratio = enc->sample_aspect_ratio;
+    if (src.rotationDegrees != 0) {
+      uint8_t* m = av_stream_new_side_data(vst, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+      // av_display_rotation_set takes the angle clockwise, av_display_rotation_get returns
+      // it counter-clockwise (libav 5.x): negate so a reader gets rotationDegrees back.
+      if (m != nullptr)
+        av_display_rotation_set(reinterpret_cast<int32_t*>(m), -src.rotationDegrees);
+    }
+
+    if (plan != AudioPlan::VideoOnly && cfg.copyAudio && !sequence) addSideStreams(plan);
+
+    if (!(ofmt->flags & AVFMT_NOFILE)) {
+      av::check(avio_open(&oc->pb, muxTarget.c_str(), AVIO_FLAG_WRITE), "avio_open", finalPath);
+    }
+    int ret = avformat_write_header(oc.get(), nullptr);
+    if (ret < 0) {
+      *error = av::errorText(ret);
+      return false;
+    }
+    return true;
+  }
+
+  void openOutput() {
+    std::string error;
+    if (tryOpenOutput(AudioPlan::CopyOrTranscode, &error)) return;
+    if (!sides.empty()) {
+      warn(finalPath, "the container refused the copied audio/subtitle streams (" + error +
+                          "); transcoding the audio instead");
+      if (tryOpenOutput(AudioPlan::TranscodeAll, &error)) return;
+      warn(finalPath, "writing the audio failed too (" + error + "); writing video only");
+      if (tryOpenOutput(AudioPlan::VideoOnly, &error)) return;
+    }
+    throw std::runtime_error(finalPath + ": avformat_write_header failed: " + error);
+  }
+
+  // Opens the source a second time and adds its audio (and subtitle) streams.
+  void addSideStreams(AudioPlan plan) {
+    if (src.path.empty() || src.path.find('%') != std::string::npos) return;
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, src.path.c_str(), nullptr, nullptr) < 0) {
+      warn(finalPath, "cannot reopen " + src.path + " for its audio; writing video only");
+      return;
+    }
+    side.reset(raw);
+    if (avformat_find_stream_info(side.get(), nullptr) < 0) {
+      warn(finalPath, "cannot read the streams of " + src.path + "; writing video only");
+      side.reset();
+      return;
+    }
+    const bool webm = std::string(ofmt->name) == "webm";
+    const bool mp4like = std::string(ofmt->name) == "mp4" || std::string(ofmt->name) == "mov" ||
+                         std::string(ofmt->name) == "ipod";
+    std::string dropped;
+    for (unsigned i = 0; i < side->nb_streams; ++i) {
+      AVStream* in = side->streams[i];
+      const AVCodecParameters* par = in->codecpar;
+      in->discard = AVDISCARD_ALL;
+      const bool audio = par->codec_type == AVMEDIA_TYPE_AUDIO;
+      const bool subtitle = par->codec_type == AVMEDIA_TYPE_SUBTITLE;
+      if (!audio && !subtitle) continue;
+      const int q = avformat_query_codec(ofmt, par->codec_id, FF_COMPLIANCE_NORMAL);
+      bool copy = q != 0;
+      // Known to be refused at header time (experimental in MP4).
+      if (mp4like && (par->codec_id == AV_CODEC_ID_VORBIS)) copy = false;
+      if (plan == AudioPlan::TranscodeAll) copy = false;
+      Side s;
+      s.srcIndex = static_cast<int>(i);
+      s.srcTb = in->time_base;
+      if (copy) {
+        s.out = avformat_new_stream(oc.get(), nullptr);
+        if (s.out == nullptr || avcodec_parameters_copy(s.out->codecpar, par) < 0) {
+          dropped += std::string(dropped.empty() ? "" : ", ") + "stream " + std::to_string(i);
+          continue;
+        }
+        s.out->codecpar->codec_tag = 0;
+        s.out->time_base = in->time_base;
+        s.out->disposition = in->disposition;
+        av_dict_copy(&s.out->metadata, in->metadata, 0);
+      } else if (audio) {
+        try {
+          setupTranscode(s, in, webm);
+        } catch (const std::exception& e) {
+          warn(finalPath, std::string("cannot transcode audio stream ") + std::to_string(i) +
+                              ": " + e.what() + "; dropping it");
+          continue;
+        }
+        warn(finalPath, std::string("the container cannot take ") +
+                            avcodec_get_name(par->codec_id) + " audio; transcoding to " +
+                            s.aenc->codec->name);
+      } else {
+        dropped += std::string(dropped.empty() ? "" : ", ") + avcodec_get_name(par->codec_id) +
+                   " subtitles";
+        continue;
+      }
+      in->discard = AVDISCARD_DEFAULT;
+      sideOf[s.srcIndex] = sides.size();
+      sides.push_back(std::move(s));
+    }
+    if (!dropped.empty())
+      warn(finalPath, "not copied (the container cannot hold them): " + dropped);
+    if (sides.empty()) {
+      side.reset();
+      return;
+    }
+    sideEof = false;
+  }
+
+  void setupTranscode(Side& s, AVStream* in, bool webm) {
+    const AVCodecParameters* par = in->codecpar;
+    const AVCodec* dcodec = avcodec_find_decoder(par->codec_id);
+    if (dcodec == nullptr) throw std::runtime_error("no decoder");
+    s.dec = av::allocCodecContext(dcodec);
+    av::check(avcodec_parameters_to_context(s.dec.get(), par), "avcodec_parameters_to_context",
+              src.path);
+    s.dec->pkt_timebase = in->time_base;
+    av::check(avcodec_open2(s.dec.get(), dcodec, nullptr), "avcodec_open2 (audio decoder)",
+              src.path);
+
+    const AVCodec* ecodec = webm ? avcodec_find_encoder_by_name("libopus")
+                                 : avcodec_find_encoder_by_name("aac");
+    if (ecodec == nullptr) throw std::runtime_error(webm ? "no libopus encoder" : "no aac encoder");
+    s.aenc = av::allocCodecContext(ecodec);
+    int rate = s.dec->sample_rate > 0 ? s.dec->sample_rate : 48000;
+    if (ecodec->supported_samplerates != nullptr) {
+      int best = 0;
+      for (const int* r = ecodec->supported_samplerates; *r != 0; ++r) {
+        if (*r == rate) {
+          best = rate;
+          break;
+        }
+        if (best == 0 || std::abs(*r - rate) < std::abs(best - rate)) best = *r;
+      }
+      rate = best;
+    }
+    s.aenc->sample_rate = rate;
+    s.aenc->sample_fmt = ecodec->sample_fmts != nullptr ? ecodec->sample_fmts[0]
+                                                        : AV_SAMPLE_FMT_FLTP;
+    AVChannelLayout layout;
+    if (s.dec->ch_layout.nb_channels > 0) {
+      av_channel_layout_default(&layout, std::min(s.dec->ch_layout.nb_channels, 2));
+    } else {
+      av_channel_layout_default(&layout, 2);
+    }
+    av::check(av_channel_layout_copy(&s.aenc->ch_layout, &layout), "av_channel_layout_copy",
+              finalPath);
+    s.aenc->bit_rate = 64000LL * layout.nb_channels;
+    s.aenc->time_base = AVRational{1, rate};
+    if (ofmt->flags & AVFMT_GLOBALHEADER) s.aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av::check(avcodec_open2(s.aenc.get(), ecodec, nullptr), "avcodec_open2 (audio encoder)",
+              finalPath);
+
+    SwrContext* swr = nullptr;
+    av::check(swr_alloc_set_opts2(&swr, &s.aenc->ch_layout, s.aenc->sample_fmt, rate,
+                                  &s.dec->ch_layout, s.dec->sample_fmt, s.dec->sample_rate, 0,
+                                  nullptr),
+              "swr_alloc_set_opts2", finalPath);
+    s.swr.reset(swr);
+    av::check(swr_init(s.swr.get()), "swr_init", finalPath);
+    s.fifo.reset(av_audio_fifo_alloc(s.aenc->sample_fmt, layout.nb_channels, 4096));
+    if (!s.fifo) throw std::runtime_error("av_audio_fifo_alloc failed");
+    s.decFrame = av::allocFrame();
+    s.encFrame = av::allocFrame();
+
+    s.out = avformat_new_stream(oc.get(), nullptr);
+    if (s.out == nullptr) throw std::runtime_error("avformat_new_stream failed");
+    av::check(avcodec_parameters_from_context(s.out->codecpar, s.aenc.get()),
+              "avcodec_parameters_from_context", finalPath);
+    s.out->time_base = s.aenc->time_base;
+    s.out->disposition = in->disposition;
+    av_dict_copy(&s.out->metadata, in->metadata, 0);
+  }
+
+  // ------------------------------------------------------------------ side streams
+
+  // Time of a source packet (pts, else dts) in its stream time base, or NOPTS.
+  static std::int64_t packetTime(const AVPacket* p) {
+    return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+  }
+
+  // Writes side-stream packets whose time is <= limit (in limitTb); with final=true,
+  // everything up to the end of the written video.
+  void pumpSide(std::int64_t limit, AVRational limitTb, bool final) {
+    if (side == nullptr || firstPts == AV_NOPTS_VALUE) return;
+    while (!sideEof) {
+      if (!sidePending) {
+        int ret = av_read_frame(side.get(), sidePkt.get());
+        if (ret == AVERROR(EAGAIN)) continue;
+        if (ret < 0) {
+          sideEof = true;
+          break;
+        }
+        if (sideOf.find(sidePkt->stream_index) == sideOf.end()) {
+          av_packet_unref(sidePkt.get());
+          continue;
+        }
+        sidePending = true;
+      }
+      const std::int64_t t = packetTime(sidePkt.get());
+      const Side& s = sides[sideOf[sidePkt->stream_index]];
+      if (!final && t != AV_NOPTS_VALUE && av_compare_ts(t, s.srcTb, limit, limitTb) > 0) break;
+      sidePending = false;
+      handleSidePacket(sidePkt.get());
+      av_packet_unref(sidePkt.get());
+    }
+  }
+
+  void handleSidePacket(AVPacket* p) {
+    Side& s = sides[sideOf[p->stream_index]];
+    if (s.broken) return;
+    // Keep packets overlapping [firstPts, lastEnd) of the video (lastEnd known at finish).
+    const std::int64_t t = packetTime(p);
+    if (t != AV_NOPTS_VALUE) {
+      const std::int64_t end = t + std::max<std::int64_t>(0, p->duration);
+      if (av_compare_ts(end, s.srcTb, firstPts, encTb) < 0) return;
+      if (finishing && lastEnd != AV_NOPTS_VALUE && av_compare_ts(t, s.srcTb, lastEnd, encTb) >= 0)
+        return;
+    }
+    try {
+      if (s.transcode || s.aenc) {
+        transcodePacket(s, p);
+      } else {
+        p->stream_index = s.out->index;
+        av_packet_rescale_ts(p, s.srcTb, s.out->time_base);
+        p->pos = -1;
+        int ret = av_interleaved_write_frame(oc.get(), p);
+        if (ret < 0) throw std::runtime_error("writing a packet failed: " + av::errorText(ret));
+      }
+    } catch (const std::exception& e) {
+      s.broken = true;
+      warn(finalPath, std::string("stream ") + std::to_string(s.srcIndex) + " of " + src.path +
+                          " stopped: " + e.what() + " (the video is unaffected)");
+    }
+  }
+
+  void transcodePacket(Side& s, const AVPacket* p) {
+    int ret = avcodec_send_packet(s.dec.get(), p);
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
+      if (ret == AVERROR_INVALIDDATA) return;  // skip a damaged packet
+      throw std::runtime_error("audio decoding failed: " + av::errorText(ret));
+    }
+    drainDecoder(s);
+  }
+
+  void drainDecoder(Side& s) {
+    for (;;) {
+      int ret = avcodec_receive_frame(s.dec.get(), s.decFrame.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
+      if (ret == AVERROR_INVALIDDATA) continue;
+      av::check(ret, "avcodec_receive_frame (audio)", src.path);
+      if (s.nextPts == AV_NOPTS_VALUE) {
+        std::int64_t t = s.decFrame->best_effort_timestamp;
+        if (t == AV_NOPTS_VALUE) t = av_rescale_q(firstPts, encTb, s.srcTb);
+        s.nextPts = av_rescale_q(t, s.srcTb, s.aenc->time_base);
+      }
+      convertAndQueue(s, s.decFrame.get());
+      av_frame_unref(s.decFrame.get());
+      encodeFifo(s, false);
+    }
+  }
+
+  void convertAndQueue(Side& s, const AVFrame* in) {
+    const int maxOut = swr_get_out_samples(s.swr.get(), in != nullptr ? in->nb_samples : 0);
+    if (maxOut <= 0) return;
+    uint8_t** buf = nullptr;
+    int linesize = 0;
+    av::check(av_samples_alloc_array_and_samples(&buf, &linesize, s.aenc->ch_layout.nb_channels,
+                                                 maxOut, s.aenc->sample_fmt, 0),
+              "av_samples_alloc", finalPath);
+    int got = swr_convert(s.swr.get(), buf, maxOut,
+                          in != nullptr ? const_cast<const uint8_t**>(in->extended_data) : nullptr,
+                          in != nullptr ? in->nb_samples : 0);
+    if (got > 0) av_audio_fifo_write(s.fifo.get(), reinterpret_cast<void**>(buf), got);
+    av_freep(&buf[0]);
+    av_freep(&buf);
+    if (got < 0) throw std::runtime_error("audio resampling failed: " + av::errorText(got));
+  }
+
+  void encodeFifo(Side& s, bool flush) {
+    const int frameSize = s.aenc->frame_size > 0 ? s.aenc->frame_size : 1024;
+    while (av_audio_fifo_size(s.fifo.get()) >= frameSize ||
+           (flush && av_audio_fifo_size(s.fifo.get()) > 0)) {
+      const int n = std::min(frameSize, av_audio_fifo_size(s.fifo.get()));
+      AVFrame* f = s.encFrame.get();
+      av_frame_unref(f);
+      f->nb_samples = (n < frameSize && !(s.aenc->codec->capabilities &
+                                          AV_CODEC_CAP_VARIABLE_FRAME_SIZE) &&
+                       !(s.aenc->codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME))
+                          ? frameSize
+                          : n;
+      f->format = s.aenc->sample_fmt;
+      f->sample_rate = s.aenc->sample_rate;
+      av::check(av_channel_layout_copy(&f->ch_layout, &s.aenc->ch_layout),
+                "av_channel_layout_copy", finalPath);
+      av::check(av_frame_get_buffer(f, 0), "av_frame_get_buffer (audio)", finalPath);
+      av_samples_set_silence(f->extended_data, 0, f->nb_samples, s.aenc->ch_layout.nb_channels,
+                             s.aenc->sample_fmt);
+      av_audio_fifo_read(s.fifo.get(), reinterpret_cast<void**>(f->extended_data), n);
+      f->pts = s.nextPts;
+      s.nextPts += f->nb_samples;
+      av::check(avcodec_send_frame(s.aenc.get(), f), "avcodec_send_frame (audio)", finalPath);
+      drainAudioEncoder(s);
+    }
+  }
+
+  void drainAudioEncoder(Side& s) {
+    for (;;) {
+      int ret = avcodec_receive_packet(s.aenc.get(), audioPkt.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
+      av::check(ret, "avcodec_receive_packet (audio)", finalPath);
+      audioPkt->stream_index = s.out->index;
+      av_packet_rescale_ts(audioPkt.get(), s.aenc->time_base, s.out->time_base);
+      ret = av_interleaved_write_frame(oc.get(), audioPkt.get());
+      av_packet_unref(audioPkt.get());
+      if (ret < 0) throw std::runtime_error("writing audio failed: " + av::errorText(ret));
+    }
+  }
+
+  void flushTranscoders() {
+    for (Side& s : sides) {
+      if (!s.aenc || s.broken) continue;
+      try {
+        avcodec_send_packet(s.dec.get(), nullptr);
+        drainDecoder(s);
+        if (s.nextPts != AV_NOPTS_VALUE) {
+          convertAndQueue(s, nullptr);
+          encodeFifo(s, true);
+        }
+        avcodec_send_frame(s.aenc.get(), nullptr);
+        drainAudioEncoder(s);
+      } catch (const std::exception& e) {
+        s.broken = true;
+        warn(finalPath, std::string("finishing the transcoded audio failed: ") + e.what());
+      }
+    }
+  }
+
+  bool finishing = false;
+
+  // ------------------------------------------------------------------ video path
+
+  void write(const Frame& f) {
+    if (finished) throw std::runtime_error(finalPath + ": write() after finish()");
+    if (f.rgb.empty() || f.rgb.type() != CV_8UC3)
+      throw std::runtime_error(finalPath + ": frame " + std::to_string(written) +
+                               " is not an 8-bit 3-channel RGB image");
+    if (!opened) openEncoder(f);
+    if (f.rgb.cols != width || f.rgb.rows != height)
+      throw std::runtime_error(finalPath + ": frame " + std::to_string(written) + " is " +
+                               std::to_string(f.rgb.cols) + "x" + std::to_string(f.rgb.rows) +
+                               ", the video is " + std::to_string(width) + "x" +
+                               std::to_string(height));
+
+    AVRational ftb = toAv(f.timeBase);
+    std::int64_t pts = validTb(ftb) ? av_rescale_q(f.pts, ftb, encTb) : f.pts;
+    std::int64_t dur = f.duration > 0 ? (validTb(ftb) ? av_rescale_q(f.duration, ftb, encTb)
+                                                      : f.duration)
+                                      : 0;
+    if (lastPts != AV_NOPTS_VALUE && pts <= lastPts)
+      throw std::runtime_error(finalPath + ": frame " + std::to_string(written) + " has pts " +
+                               std::to_string(f.pts) + ", not after the previous frame's");
+    if (dur <= 0 && enc->framerate.num > 0)
+      dur = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(enc->framerate), encTb));
+    if (firstPts == AV_NOPTS_VALUE) firstPts = pts;
+    lastPts = pts;
+    lastEnd = pts + dur;
+    durations[pts] = dur;
+
+    // RGB -> encoder format, padding odd sizes by edge replication.
+    cv::Mat rgb = f.rgb;
+    if (encWidth != width || encHeight != height)
+      cv::copyMakeBorder(f.rgb, rgb, 0, encHeight - height, 0, encWidth - width,
+                         cv::BORDER_REPLICATE);
+    av::check(av_frame_make_writable(encFrame.get()), "av_frame_make_writable", finalPath);
+    const uint8_t* srcData[4] = {rgb.data, nullptr, nullptr, nullptr};
+    const int srcStride[4] = {static_cast<int>(rgb.step[0]), 0, 0, 0};
+    sws_scale(sws.get(), srcData, srcStride, 0, encHeight, encFrame->data, encFrame->linesize);
+    encFrame->pts = pts;
+    encFrame->pkt_duration = dur;
+    av::check(avcodec_send_frame(enc.get(), encFrame.get()), "avcodec_send_frame", finalPath);
+    ++written;
+    drainEncoder();
+  }
+
+  void drainEncoder() {
+    for (;;) {
+      int ret = avcodec_receive_packet(enc.get(), pkt.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
+      av::check(ret, "avcodec_receive_packet", finalPath);
+      if (pkt->duration <= 0) {
+        auto it = durations.find(pkt->pts);
+        if (it != durations.end()) pkt->duration = it->second;
+      }
+      durations.erase(pkt->pts);
+      // Audio up to this packet's time first, so the file is interleaved.
+      const std::int64_t t = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+      if (t != AV_NOPTS_VALUE) pumpSide(t, encTb, false);
+      pkt->stream_index = vst->index;
+      av_packet_rescale_ts(pkt.get(), encTb, vst->time_base);
+      ret = av_interleaved_write_frame(oc.get(), pkt.get());
+      av_packet_unref(pkt.get());
+      av::check(ret, "writing a video packet", finalPath);
+    }
+  }
+
+  void finish() {
+    if (finished) return;
+    if (!opened)
+      throw std::runtime_error(finalPath + ": no frames were written; nothing to finish");
+    finishing = true;
+    av::check(avcodec_send_frame(enc.get(), nullptr), "flushing the video encoder", finalPath);
+    drainEncoder();
+    pumpSide(0, encTb, true);
+    flushTranscoders();
+    av::check(av_write_trailer(oc.get()), "av_write_trailer", finalPath);
+    if (!(ofmt->flags & AVFMT_NOFILE)) av::check(avio_closep(&oc->pb), "avio_closep", finalPath);
+    std::error_code ec;
+    if (sequence) {
+      for (const auto& entry : fs::directory_iterator(tmpPath, ec)) {
+        fs::path dst = fs::path(folder) / entry.path().filename();
+        fs::rename(entry.path(), dst, ec);
+        if (ec)
+          throw std::runtime_error(finalPath + ": cannot move " + entry.path().string() + " to " +
+                                   dst.string() + ": " + ec.message());
+      }
+      fs::remove_all(tmpPath, ec);
+    } else {
+      fs::rename(tmpPath, finalPath, ec);
+      if (ec)
+        throw std::runtime_error(finalPath + ": cannot rename the finished file " + tmpPath +
+                                 ": " + ec.message());
+    }
+    tmpPath.clear();
+    finished = true;
+  }
+};
+
+VideoWriter::VideoWriter(const WriterConfig& config, const VideoInfo& source)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = config;
+  impl_->src = source;
+  impl_->setup();
+}
+
+VideoWriter::~VideoWriter() {
+  if (!impl_) return;
+  impl_->oc.reset();  // closes the temp file before it is removed
+  impl_->side.reset();
+  impl_->removeTemp();
+}
+
+void VideoWriter::write(const Frame& frame) { impl_->write(frame); }
+
+void VideoWriter::finish() { impl_->finish(); }
+
+std::int64_t VideoWriter::framesWritten() const { return impl_->written; }
+
+}  // namespace flowstyle::stages
