@@ -41,7 +41,7 @@ struct StyleConfig {
 struct FastConfig {
   std::string model;           // style network name or path (--model)
   int batch = 1;               // frames per network call
-  double temporalWeight = 0.6; // stabilization blend in [0,1]; 0 = off
+  double temporalWeight = 0.8; // stabilization blend in [0,1]; 0 = off
 };
 
 struct RunConfig {

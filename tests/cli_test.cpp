@@ -1,2 +1,392 @@
+// The flowstyle command line, run as a user would: exit codes, messages, outputs.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
 #include <gtest/gtest.h>
-// placeholder: tests pending
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using flowstyle::test::CommandResult;
+using flowstyle::test::makeClip;
+using flowstyle::test::probeLines;
+using flowstyle::test::scratchDir;
+using flowstyle::test::sharedPath;
+
+namespace {
+
+CommandResult cli(std::vector<std::string> args, const fs::path& scratch) {
+  args.insert(args.begin(), FLOWSTYLE_CLI);
+  return flowstyle::test::run(args, scratch);
+}
+
+// Weights for tests: the shared safetensors files plus the style networks this suite
+// imports once into its own folder. Never the user's cache.
+class CliEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "cli-models";
+    const fs::path cache = fs::path(FLOWSTYLE_TEST_TMP) / "cli-cache";
+    fs::create_directories(models);
+    fs::create_directories(cache);
+    ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+    ::unsetenv("FLOWSTYLE_MODELS");
+    if (!fs::exists(models / "wave.safetensors")) {
+      CommandResult r = flowstyle::test::run(
+          {FLOWSTYLE_CLI, "models", "install", sharedPath("models/ml5/wave"), "--to", models.string()}, models);
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+    }
+    const std::string dirs = models.string() + ":" + sharedPath("models");
+    ::setenv("FLOWSTYLE_MODELS", dirs.c_str(), 1);
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new CliEnvironment);
+
+void expectNoOutputLeft(const fs::path& dir, const std::string& name) {
+  EXPECT_FALSE(fs::exists(dir / name)) << name << " must not exist after a failure";
+  if (!fs::is_directory(dir)) return;
+  for (const std::string& f : flowstyle::test::listDir(dir)) {
+    EXPECT_EQ(f.find("flowstyle-tmp"), std::string::npos) << "temporary file left behind: " << f;
+  }
+}
+
+// A moving test pattern with a tone, 64x48, 25 fps.
+fs::path smallClip(const fs::path& dir, double seconds = 1.0, const std::string& name = "in.mp4") {
+  const fs::path p = dir / name;
+  makeClip(p, "testsrc2=size=64x48:rate=25", seconds,
+           {"-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050", "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"});
+  return p;
+}
+
+}  // namespace
+
+TEST(Cli_Main, HelpAndVersion) {
+  const fs::path dir = scratchDir();
+  CommandResult r = cli({"--help"}, dir);
+  EXPECT_EQ(r.exitCode, 0);
+  EXPECT_NE(r.out.find("flowstyle video"), std::string::npos);
+  r = cli({"video", "--help"}, dir);
+  EXPECT_EQ(r.exitCode, 0);
+  for (const char* opt : {"--frames", "--start", "--duration", "--max-side", "--codec", "--crf", "--progress",
+                          "--style", "--temporal-weight", "--long-term", "--flow", "--model", "--batch"}) {
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  }
+  r = cli({"--version"}, dir);
+  EXPECT_EQ(r.exitCode, 0);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("flowstyle [0-9]+\\.[0-9]+\\.[0-9]+")));
+  r = cli({}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+}
+
+TEST(Cli_Usage, WrongOptionOrValueNamesItself) {
+  const fs::path dir = scratchDir();
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {{"video", "in.mp4", "-o", "o.mp4", "--bogus"}, "bogus"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "paint"}, "copy, optimize, fast, hybrid"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--progress", "xml"}, "auto, bar, json, none"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--frames", "9-3"}, "--frames"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--flow", "magic"}, "dis"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--size", "12by5"}, "--size"},
+      {{"video", "in.mp4", "-o", "o.mp4"}, "--style"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "fast"}, "--model"},
+      {{"video", "in.mp4", "--method", "copy"}, "-o"},
+      {{"image", "c.jpg", "--style", "a.jpg", "--style", "b.jpg", "--style-blend", "1", "-o", "o.png"},
+       "--style-blend"},
+      {{"frobnicate"}, "unknown command"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = cli(c.args, dir);
+    EXPECT_EQ(r.exitCode, 2) << c.args.back() << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli_BadInput, EachGetsAClearErrorAndNoOutput) {
+  const fs::path dir = scratchDir();
+  const fs::path outDir = dir / "out";
+  fs::create_directories(outDir);
+  const std::string out = (outDir / "result.mp4").string();
+
+  // The inputs.
+  const fs::path missing = dir / "missing.mp4";
+  const fs::path folder = dir / "a_folder.mp4";
+  fs::create_directories(folder);
+  const fs::path empty = dir / "empty.mp4";
+  std::ofstream(empty).close();
+  const fs::path noise = dir / "noise.mp4";
+  {
+    std::ofstream f(noise, std::ios::binary);
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 200000; ++i) {
+      x = x * 1664525u + 1013904223u;
+      f.put(static_cast<char>(x >> 24));
+    }
+  }
+  const fs::path truncated = dir / "truncated.mp4";
+  {
+    const std::string whole = flowstyle::test::readFile(sharedPath("media/clips/chaplin.mp4"));
+    std::ofstream(truncated, std::ios::binary) << whole.substr(0, whole.size() / 3);
+  }
+  const fs::path audioOnly = dir / "audio_only.m4a";
+  makeClip(audioOnly, "sine=frequency=440:sample_rate=22050", 0.5, {"-c:a", "aac"});
+  const fs::path tiny = dir / "one_pixel.mkv";
+  makeClip(tiny, "color=c=red:size=1x1:rate=10", 0.5, {"-c:v", "ffv1"});
+
+  struct Case {
+    fs::path input;
+    std::string fault;  // regex, case-insensitive
+  };
+  const std::vector<Case> cases = {
+      {missing, "not found|does not exist|no such file"},
+      {folder, "directory"},
+      {empty, "empty"},
+      {noise, "not a (media|video)|unrecognized|invalid data|cannot (open|read)|unknown format"},
+      {truncated, "truncated|incomplete|invalid data|moov|cannot (open|read)"},
+      {audioOnly, "no video stream"},
+      {tiny, "too small"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = cli({"video", c.input.string(), "-o", out, "--method", "copy"}, dir);
+    EXPECT_EQ(r.exitCode, 1) << c.input << ": " << r.err;
+    EXPECT_NE(r.err.find(c.input.string()), std::string::npos) << "message must name the file: " << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(c.fault, std::regex::icase))) << r.err;
+    expectNoOutputLeft(outDir, "result.mp4");
+  }
+
+  // Output side: a folder that does not exist, a "folder" that is a file, an unknown codec.
+  const fs::path good = smallClip(dir);
+  const fs::path plainFile = dir / "plain_file";
+  std::ofstream(plainFile) << "x";
+  for (const fs::path& bad : {dir / "no_such_dir" / "o.mp4", plainFile / "o.mp4"}) {
+    CommandResult r = cli({"video", good.string(), "-o", bad.string(), "--method", "copy"}, dir);
+    EXPECT_EQ(r.exitCode, 1) << r.err;
+    EXPECT_NE(r.err.find(bad.parent_path().string()), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(bad));
+  }
+  CommandResult r = cli({"video", good.string(), "-o", out, "--method", "copy", "--codec", "nosuchcodec"}, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("nosuchcodec"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libx264"), std::string::npos) << "should list valid codecs: " << r.err;
+  expectNoOutputLeft(outDir, "result.mp4");
+}
+
+TEST(Cli_Video, CopyKeepsFramesTimestampsAndAudio) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 2.0);
+  const fs::path out = dir / "copy.mkv";
+  CommandResult r = cli({"video", in.string(), "-o", out.string(), "--method", "copy"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_TRUE(fs::exists(out));
+  const auto pts = [&](const fs::path& f) {
+    std::vector<std::string> v = probeLines(f.string(), "-select_streams v:0 -show_entries frame=pts_time", dir);
+    return v;
+  };
+  EXPECT_EQ(pts(in), pts(out));
+  EXPECT_EQ(pts(out).size(), 50u);
+  const std::string audio = "-select_streams a:0 -show_data_hash sha256 -show_entries packet=data_hash";
+  const std::vector<std::string> aIn = probeLines(in.string(), audio, dir);
+  const std::vector<std::string> aOut = probeLines(out.string(), audio, dir);
+  EXPECT_GT(aIn.size(), 10u);
+  EXPECT_EQ(aIn, aOut) << "audio packets must be copied unchanged";
+  for (const std::string& f : flowstyle::test::listDir(dir)) {
+    EXPECT_EQ(f.find("flowstyle-tmp"), std::string::npos) << f;
+  }
+}
+
+TEST(Cli_Video, FrameRangeStartDurationAndJsonProgress) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 2.0);
+  const fs::path out = dir / "part.mp4";
+  CommandResult r = cli({"video", in.string(), "-o", out.string(), "--method", "copy", "--frames", "10-19",
+                         "--progress", "json"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 10u);
+  // One JSON object per frame, the last one complete.
+  std::vector<std::string> lines;
+  std::stringstream ss(r.out);
+  for (std::string line; std::getline(ss, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 10u) << r.out;
+  EXPECT_TRUE(std::regex_search(lines.back(), std::regex("\"frame\":10,\"total\":10,\"fps\":[0-9.]+,\"eta\":")))
+      << lines.back();
+
+  r = cli({"video", in.string(), "-o", out.string(), "--method", "copy", "--frames", "40-1000"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 10u)
+      << "--frames is clamped to the clip";
+
+  r = cli({"video", in.string(), "-o", out.string(), "--method", "copy", "--start", "0.5", "--duration", "0.4"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 10u);
+}
+
+TEST(Cli_Video, ResizeToWorkingSize) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "wide.mp4";
+  makeClip(in, "testsrc2=size=320x180:rate=25", 0.4, {"-c:v", "libx264", "-pix_fmt", "yuv420p"});
+  const fs::path out = dir / "small.mp4";
+  CommandResult r = cli({"video", in.string(), "-o", out.string(), "--method", "copy", "--max-side", "160"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries stream=width,height", dir),
+            std::vector<std::string>{"160,90"});
+  r = cli({"video", in.string(), "-o", out.string(), "--method", "copy", "--size", "64x64"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries stream=width,height", dir),
+            std::vector<std::string>{"64,64"});
+}
+
+namespace {
+
+// Starts flowstyle, waits for its first progress line, sends `sig`, returns the exit code.
+int interruptAfterFirstFrame(const std::vector<std::string>& args, int sig) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDOUT_FILENO);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string cliPath = FLOWSTYLE_CLI;
+    argv.push_back(cliPath.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  char c = 0;
+  while (::read(pipefd[0], &c, 1) == 1 && c != '\n') {
+  }
+  ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(pipefd[0]);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST(Cli_Video, InterruptedRunLeavesNoOutput) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "long.mp4";
+  makeClip(in, "testsrc2=size=640x360:rate=25", 8.0, {"-c:v", "libx264", "-preset", "ultrafast"});
+  const fs::path outDir = dir / "out";
+  fs::create_directories(outDir);
+  const fs::path out = outDir / "o.mp4";
+  const std::vector<std::string> args = {"video", in.string(), "-o", out.string(), "--method", "copy",
+                                         "--preset", "veryslow", "--progress", "json"};
+  EXPECT_EQ(interruptAfterFirstFrame(args, SIGINT), 130);
+  expectNoOutputLeft(outDir, "o.mp4");
+  EXPECT_TRUE(flowstyle::test::listDir(outDir).empty());
+  EXPECT_EQ(interruptAfterFirstFrame(args, SIGTERM), 143);
+  expectNoOutputLeft(outDir, "o.mp4");
+  EXPECT_TRUE(flowstyle::test::listDir(outDir).empty());
+}
+
+TEST(Cli_Models, ListInstallAndMissingWeights) {
+  const fs::path dir = scratchDir();
+  CommandResult r = cli({"models", "list"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("vgg19-caffe-conv1_1-conv5_1 +loss-network +vgg19 +caffe_bgr")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\\bwave +style-network"))) << r.out;
+
+  const fs::path content = sharedPath("media/stills/tubingen.jpg");
+  const fs::path style = sharedPath("media/styles/starry_night.jpg");
+  r = cli({"image", content.string(), "--style", style.string(), "--loss-net", "no_such_net", "-o",
+           (dir / "o.png").string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("no_such_net"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("flowstyle models install"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(sharedPath("models")), std::string::npos) << "should say where it looked: " << r.err;
+  EXPECT_FALSE(fs::exists(dir / "o.png"));
+}
+
+TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {
+  const fs::path dir = scratchDir();
+  const std::string content = sharedPath("media/stills/tubingen.jpg");
+  const std::string style = sharedPath("media/styles/starry_night.jpg");
+  const fs::path out = dir / "painting.png";
+  CommandResult r = cli({"image", content, "--style", style, "-o", out.string(), "--max-side", "64",
+                         "--iterations", "4", "--threads", "2"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_TRUE(fs::exists(out));
+  EXPECT_EQ(probeLines(out.string(), "-show_entries stream=width,height", dir), std::vector<std::string>{"64,48"});
+
+  const fs::path notImage = dir / "style.jpg";
+  std::ofstream(notImage) << "definitely not a jpeg";
+  r = cli({"image", content, "--style", notImage.string(), "-o", (dir / "x.png").string(), "--max-side", "32",
+           "--iterations", "1"}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find(notImage.string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.png"));
+  r = cli({"image", (dir / "nope.jpg").string(), "--style", style, "-o", (dir / "x.png").string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("nope.jpg"), std::string::npos) << r.err;
+  r = cli({"image", content, "--style", style, "-o", (dir / "x.gifx").string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("x.gifx"), std::string::npos) << r.err;
+}
+
+TEST(Cli_Eval, OriginalAgainstItselfAndMismatchedClips) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "pan.mkv";
+  makeClip(in, "testsrc2=size=96x64:rate=10", 0.6, {"-c:v", "ffv1"});
+  CommandResult r = cli({"eval", in.string(), in.string(), "--json"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("\"mean_stylized\":([0-9.e-]+),\"mean_original\":([0-9.e-]+)")))
+      << r.out;
+  EXPECT_EQ(m[1].str(), m[2].str());
+  const fs::path shorter = dir / "short.mkv";
+  makeClip(shorter, "testsrc2=size=96x64:rate=10", 0.3, {"-c:v", "ffv1"});
+  r = cli({"eval", in.string(), shorter.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("frames"), std::string::npos) << r.err;
+}
+
+TEST(Cli_Video, FastMethodOnChaplinAndTheGif) {
+  const fs::path dir = scratchDir();
+  const fs::path out = dir / "chaplin_wave.mp4";
+  CommandResult r = cli({"video", sharedPath("media/clips/chaplin.mp4"), "-o", out.string(), "--method", "fast",
+                         "--model", "wave", "--frames", "0-5", "--max-side", "160", "--batch", "2"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 6u);
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries stream=width,height", dir),
+            std::vector<std::string>{"160,90"});
+  EXPECT_FALSE(probeLines(out.string(), "-select_streams a:0 -show_entries packet=pts", dir).empty())
+      << "the audio of the selected span is kept";
+
+  const fs::path gifOut = dir / "pigs_wave.mkv";
+  r = cli({"video", sharedPath("media/clips/pigs_in_a_polka.gif"), "-o", gifOut.string(), "--method", "fast",
+           "--model", "wave", "--frames", "0-3", "--codec", "ffv1"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(gifOut.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 4u);
+}
+
+TEST(Cli_Video, OptimizeOnChaplinEndToEnd) {
+  const fs::path dir = scratchDir();
+  const fs::path out = dir / "chaplin_starry.mp4";
+  CommandResult r = cli({"video", sharedPath("media/clips/chaplin.mp4"), "-o", out.string(), "--style",
+                         sharedPath("media/styles/starry_night.jpg"), "--frames", "0-2", "--max-side", "64",
+                         "--iterations-first", "6", "--iterations", "3", "--threads", "2"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 3u);
+}
