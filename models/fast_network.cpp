@@ -119,13 +119,6 @@ torch::Tensor readMl5Variable(const fs::path& file, const std::string& variable,
   return t;
 }
 
-// "auto" / "cpu" / "cuda[:N]" -> torch device.
-// TODO(fast): switch to models::resolveDevice once device.cpp lands.
-torch::Device pickDevice(const std::string& spec) {
-  if (spec == "auto" || spec == "cpu") return torch::kCPU;
-  throw std::runtime_error("device '" + spec + "': only cpu is available here");
-}
-
 // TF "SAME" zero padding for one spatial dimension: {before, after}.
 std::pair<std::int64_t, std::int64_t> samePadding(std::int64_t in, std::int64_t kernel,
                                                   std::int64_t stride) {
@@ -354,7 +347,7 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
                                    const FastNetworkOptions& options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  impl_->device = pickDevice(device);
+  impl_->device = resolveDevice(device);
   std::error_code ec;
   TensorFile file;
   if (fs::is_directory(path, ec)) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -282,4 +283,73 @@ TEST(Models_FastStyleNetwork, RejectsMixedSizesAndWrongTypes) {
   EXPECT_THROW(net({a, b}), std::runtime_error);
   EXPECT_THROW(net({cv::Mat(8, 8, CV_8UC1, cv::Scalar(0))}), std::runtime_error);
   EXPECT_TRUE(net({}).empty());
+}
+
+TEST(Models_FastStyleNetwork, SafetensorsRoundTripEqualsFolder) {
+  const std::string dir = scratchDir("safetensors");
+  const std::string path = dir + "/wave.safetensors";
+  flowstyle::models::writeSafetensors(path, importMl5Checkpoint(kMl5 + "wave"));
+  const auto meta = flowstyle::models::readSafetensorsMetadata(path);
+  EXPECT_EQ(meta.at("flowstyle.arch"), "johnson_ml5");
+  EXPECT_EQ(meta.at("flowstyle.name"), "wave");
+
+  FastStyleNetwork fromFile(path, "cpu");
+  FastStyleNetwork fromFolder(kMl5 + "wave", "cpu");
+  EXPECT_EQ(fromFile.name(), "wave");
+  const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
+  cv::Mat d;
+  cv::absdiff(fromFile.raw(input), fromFolder.raw(input), d);
+  double maxAbs = 0;
+  cv::minMaxLoc(d.reshape(1), nullptr, &maxAbs);
+  EXPECT_EQ(maxAbs, 0.0);
+}
+
+TEST(Models_FastStyleNetwork, SafetensorsLoadChecksNamesShapesAndValues) {
+  const std::string dir = scratchDir("safetensors_bad");
+  const auto good = importMl5Checkpoint(kMl5 + "wave");
+  auto loadError = [&](const flowstyle::models::TensorFile& file, const std::string& name) {
+    const std::string path = dir + "/" + name + ".safetensors";
+    flowstyle::models::writeSafetensors(path, file);
+    try {
+      FastStyleNetwork net(path, "cpu");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  {
+    auto file = good;
+    file.tensors["res1.conv1.weight"] = torch::zeros({128, 64, 3, 3});
+    const std::string e = loadError(file, "shape");
+    EXPECT_NE(e.find("shape.safetensors: 'res1.conv1.weight' has shape [128,64,3,3], "
+                     "expected [128,128,3,3]"),
+              std::string::npos)
+        << e;
+  }
+  {
+    auto file = good;
+    file.tensors.erase("in6.scale");
+    const std::string e = loadError(file, "missing");
+    EXPECT_NE(e.find("missing.safetensors: 'in6.scale' is missing"), std::string::npos) << e;
+  }
+  {
+    auto file = good;
+    file.tensors["in3.shift"] = file.tensors["in3.shift"].clone();
+    file.tensors["in3.shift"][5] = std::numeric_limits<float>::infinity();
+    const std::string e = loadError(file, "inf");
+    EXPECT_NE(e.find("inf.safetensors: 'in3.shift' holds NaN or infinite"), std::string::npos)
+        << e;
+  }
+  {
+    auto file = good;
+    file.metadata["flowstyle.arch"] = "vgg19";
+    const std::string e = loadError(file, "arch");
+    EXPECT_NE(e.find("arch.safetensors: flowstyle.arch is 'vgg19'"), std::string::npos) << e;
+  }
+  {
+    // Half precision is accepted and converted.
+    auto file = good;
+    for (auto& [key, t] : file.tensors) t = t.to(torch::kHalf);
+    EXPECT_EQ(loadError(file, "half"), "(no error)");
+  }
 }
