@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -402,7 +403,8 @@ std::string resolveModel(const std::string& nameOrPath, ModelKind kind) {
     if (d.entry.kind != kind) continue;
     if (kind == ModelKind::LossNetwork) {
       std::string alias = name;
-      std::transform(alias.begin(), alias.end(), alias.begin(), ::tolower);
+      std::transform(alias.begin(), alias.end(), alias.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (d.entry.arch.rfind(alias, 0) == 0) return d.entry.path;
     } else if (get(d.metadata, "flowstyle.name").value_or("") == name) {
       return d.entry.path;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -119,6 +120,7 @@ class JsonParser {
   JsonValue parseObject(int depth) {
     JsonValue v;
     v.type = JsonValue::Type::Object;
+    std::unordered_set<std::string> keys;
     expect('{');
     skipSpace();
     if (peek() == '}') {
@@ -129,8 +131,7 @@ class JsonParser {
       skipSpace();
       if (peek() != '"') error("expected a string key");
       std::string key = parseString();
-      for (const auto& m : v.members)
-        if (m.first == key) error("duplicate key '" + key + "'");
+      if (!keys.insert(key).second) error("duplicate key '" + key + "'");
       skipSpace();
       expect(':');
       skipSpace();

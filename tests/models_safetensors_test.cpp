@@ -164,6 +164,19 @@ TEST(Models_Safetensors, RejectsMalformedFiles) {
               "data_offsets");
   expectFault(writeRaw(dir, "metadata.safetensors", R"({"__metadata__":{"k":3}})", data16),
               "__metadata__");
+  expectFault(writeRaw(dir, "duplicate.safetensors",
+                       R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                       data16),
+              "duplicate key 'a'");
+  {
+    // A header length within the file but above the 100 MB limit (sparse file, no disk use).
+    const std::uint64_t len = 150'000'000;
+    const std::string p = writeRaw(dir, "bigheader.safetensors", "{", "", len);
+    fs::resize_file(p, len + 8);
+    expectFault(p, "absurd");
+    fs::remove(p);
+  }
   expectFault((dir / "missing.safetensors").string(), "no such file");
   // The header-only readers validate too.
   EXPECT_THROW(readSafetensorsShapes(writeRaw(dir, "range2.safetensors",
