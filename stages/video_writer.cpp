@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -23,6 +24,7 @@
 extern "C" {
 #include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -320,6 +322,10 @@ struct VideoWriter::Impl {
     }
 
     av::Dict opts;
+    // x265 logs on its own; follow libav's log level unless the caller sets x265-params.
+    if (name == "libx265" && av_log_get_level() < AV_LOG_INFO &&
+        cfg.codecOptions.count("x265-params") == 0)
+      opts.set("x265-params", "log-level=error");
     for (const auto& [key, value] : cfg.codecOptions) opts.set(key, value);
     av::check(avcodec_open2(enc.get(), codec, opts.slot()), "avcodec_open2 (video encoder)",
               finalPath);
@@ -392,12 +398,42 @@ struct VideoWriter::Impl {
     if (!(ofmt->flags & AVFMT_NOFILE)) {
       av::check(avio_open(&oc->pb, muxTarget.c_str(), AVIO_FLAG_WRITE), "avio_open", finalPath);
     }
-    int ret = avformat_write_header(oc.get(), nullptr);
+    av::Dict muxOpts;
+    setMovieTimescale(muxOpts);
+    int ret = avformat_write_header(oc.get(), muxOpts.slot());
     if (ret < 0) {
       *error = av::errorText(ret);
       return false;
     }
     return true;
+  }
+
+  // MP4/MOV store edit lists (the start offset of each track) in the movie time scale,
+  // 1/1000 s by default: a track starting between two milliseconds would come back
+  // shifted by a tick. A movie time scale that every track's time scale divides keeps
+  // every start exact.
+  void setMovieTimescale(av::Dict& opts) const {
+    // Only where an offset can occur (a late video start, other tracks), so that plain
+    // files keep libav's defaults; a large scale can make the muxer use 64-bit boxes.
+    if (!videoStartsLate && oc->nb_streams < 2) return;
+    if (oc->priv_data == nullptr ||
+        av_opt_find(oc->priv_data, "movie_timescale", nullptr, 0, 0) == nullptr)
+      return;
+    std::int64_t scale = 1000;
+    for (unsigned i = 0; i < oc->nb_streams; ++i) {
+      const AVStream* st = oc->streams[i];
+      std::int64_t track = st->time_base.den;
+      if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+        while (track > 0 && track < 10000) track *= 2;  // what movenc does
+      } else if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO &&
+                 st->codecpar->sample_rate > 0) {
+        track = st->codecpar->sample_rate;
+      }
+      if (track <= 0) return;
+      scale = std::lcm(scale, track);
+      if (scale > INT32_MAX) return;  // keep libav's default
+    }
+    opts.set("movie_timescale", std::to_string(scale));
   }
 
   void openOutput() {
@@ -715,6 +751,7 @@ struct VideoWriter::Impl {
   }
 
   bool finishing = false;
+  bool videoStartsLate = false;  // first frame pts > 0
 
   // ------------------------------------------------------------------ video path
 
@@ -723,7 +760,10 @@ struct VideoWriter::Impl {
     if (f.rgb.empty() || f.rgb.type() != CV_8UC3)
       throw std::runtime_error(finalPath + ": frame " + std::to_string(written) +
                                " is not an 8-bit 3-channel RGB image");
-    if (!opened) openEncoder(f);
+    if (!opened) {
+      videoStartsLate = f.pts > 0;
+      openEncoder(f);
+    }
     if (f.rgb.cols != width || f.rgb.rows != height)
       throw std::runtime_error(finalPath + ": frame " + std::to_string(written) + " is " +
                                std::to_string(f.rgb.cols) + "x" + std::to_string(f.rgb.rows) +

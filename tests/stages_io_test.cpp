@@ -523,6 +523,66 @@ TEST(Stages_VideoWriter, GifToFfv1IsBitExactWithOddSize) {
   EXPECT_EQ(rescaleExact(ptsOf(read), read[0].timeBase, src[0].timeBase), ptsOf(src));
 }
 
+TEST(Stages_VideoWriter, OtherContainersAndCodecs) {
+  const std::string dir = scratch("containers");
+  const auto pts = regularPts(10, 1);
+  struct Case {
+    const char* file;
+    const char* codec;
+    const char* expectCodec;
+  };
+  for (const Case& c : {Case{"vp9.webm", "", "vp9"}, Case{"mpeg4.avi", "mpeg4", "mpeg4"},
+                        Case{"x265.mkv", "libx265", "hevc"}, Case{"x264.mov", "", "h264"},
+                        Case{"png.mov", "png", "png"}}) {
+    const std::string path = dir + "/" + c.file;
+    auto written = writeClip(path, c.codec, pts, 64, 48, Rational{1, 25});
+    ReaderConfig rc;
+    rc.path = path;
+    VideoReader reader(rc);
+    EXPECT_EQ(reader.info().codecName, c.expectCodec) << c.file;
+    std::vector<Frame> read;
+    while (auto f = reader.next()) read.push_back(*f);
+    ASSERT_EQ(read.size(), pts.size()) << c.file;
+    EXPECT_EQ(rescaleExact(ptsOf(read), read[0].timeBase, Rational{1, 25}), pts) << c.file;
+    EXPECT_GT(psnr(read[9].rgb, written[9].rgb), 28.0) << c.file;
+  }
+}
+
+TEST(Stages_VideoWriter, MidClipSelectionKeepsPtsAndCutsAudioToTheSpan) {
+  const std::string dir = scratch("mid_clip");
+  const std::string src = kClips + "chaplin.mp4";
+  FrameSelection sel;
+  sel.startSeconds = 3.0;
+  sel.durationSeconds = 1.0;
+  const std::string out = dir + "/mid.mp4";
+  auto in = copyClip(src, out, "", sel);
+  ASSERT_EQ(in.size(), 25u);
+  EXPECT_EQ(in.front().pts, 38400);
+  auto read = readAll(out);
+  ASSERT_EQ(read.size(), 25u);
+  EXPECT_EQ(rescaleExact(ptsOf(read), read[0].timeBase, in[0].timeBase), ptsOf(in));
+  // MP3 packets (1152 samples at 44.1 kHz) overlapping [3 s, 4 s), copied unchanged.
+  std::vector<std::string> expected;
+  for (const auto& l : audioPackets(src)) {
+    const std::int64_t p = std::stoll(l.substr(0, l.find(',')));
+    if (p + 1152 >= 3 * 44100 && p < 4 * 44100) expected.push_back(l);
+  }
+  EXPECT_GE(expected.size(), 38u);
+  EXPECT_EQ(audioPackets(out), expected);
+}
+
+TEST(Stages_VideoWriter, Mp3IntoWebmIsTranscodedToOpus) {
+  const std::string dir = scratch("mp3_webm");
+  const std::string out = dir + "/chaplin.webm";
+  FrameSelection sel;
+  sel.last = 9;
+  auto frames = copyClip(kClips + "chaplin.mp4", out, "", sel);
+  ASSERT_EQ(frames.size(), 10u);
+  EXPECT_EQ(probeStream(out, "v", "stream=codec_name"), "vp9");
+  EXPECT_EQ(probeStream(out, "a", "stream=codec_name"), "opus");
+  EXPECT_EQ(readAll(out).size(), 10u);
+}
+
 // ---------------------------------------------------------------- selection
 
 TEST(Stages_VideoReader, SelectionByFrameNumbers) {
