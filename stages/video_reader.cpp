@@ -107,7 +107,7 @@ struct VideoReader::Impl {
     if (ret < 0) {
       if (forced != nullptr && ret == AVERROR(ENOENT))
         throw std::runtime_error(path + ": no image files match the pattern");
-      throw std::runtime_error(path + ": not a media file FFmpeg can read (" +
+      throw std::runtime_error(path + ": not a media file FFmpeg can read, or damaged (" +
                                av::errorText(ret) + ")");
     }
     fmt.reset(raw);
@@ -353,8 +353,8 @@ struct VideoReader::Impl {
       feed();
     }
     if (deliveredCount == 0 && decodedCount == 0) {
-      std::string why = cfg.path + ": no decodable video frames";
-      if (!lastError.empty()) why += " (last error: " + lastError + "; truncated or damaged file)";
+      std::string why = cfg.path + ": no decodable video frames (truncated or damaged file?";
+      why += lastError.empty() ? ")" : " last error: " + lastError + ")";
       throw std::runtime_error(why);
     }
     return std::nullopt;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <opencv2/core.hpp>
 
 #include "stages/av_log.hpp"
@@ -733,6 +735,14 @@ TEST(Stages_VideoWriter, FailsAtConstructionOnBadDestinationOrCodec) {
   EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
   e = make("/proc/flowstyle_out.mp4", "");  // not writable, even for root
   EXPECT_NE(e.find("not writable"), std::string::npos) << e;
+  if (geteuid() != 0) {  // permissions do not stop root
+    fs::create_directory(dir + "/ro");
+    fs::permissions(dir + "/ro", fs::perms::owner_read | fs::perms::owner_exec);
+    e = make(dir + "/ro/out.mp4", "");
+    EXPECT_NE(e.find("not writable"), std::string::npos) << e;
+    fs::permissions(dir + "/ro", fs::perms::owner_all);
+    fs::remove(dir + "/ro");
+  }
   e = make(dir + "/out.mp4", "foo");
   EXPECT_NE(e.find("unknown codec 'foo'"), std::string::npos) << e;
   EXPECT_NE(e.find("libx264"), std::string::npos) << e;
@@ -745,6 +755,31 @@ TEST(Stages_VideoWriter, FailsAtConstructionOnBadDestinationOrCodec) {
   int entries = 0;
   for ([[maybe_unused]] const auto& x : fs::directory_iterator(dir)) ++entries;
   EXPECT_EQ(entries, 0);  // no temporary files left behind
+}
+
+TEST(Stages_VideoWriter, MissingOrBrokenAudioSourceNeverStopsTheVideo) {
+  const std::string dir = scratch("broken_audio");
+  // A source whose file is gone, and one that is not a media file at all.
+  { std::ofstream(dir + "/garbage.mp4") << "not a video"; }
+  for (const std::string& source : {dir + "/gone.mp4", dir + "/garbage.mp4"}) {
+    VideoInfo info = syntheticInfo(64, 48, Rational{1, 25}, Rational{25, 1});
+    info.path = source;
+    info.hasAudio = true;
+    WriterConfig cfg;
+    cfg.path = dir + "/out.mp4";
+    cfg.preset = "ultrafast";
+    VideoWriter writer(cfg, info);
+    for (int i = 0; i < 4; ++i) {
+      Frame f;
+      f.rgb = texture(i, 64, 48);
+      f.pts = i;
+      f.timeBase = Rational{1, 25};
+      writer.write(f);
+    }
+    EXPECT_NO_THROW(writer.finish());
+    EXPECT_EQ(readAll(cfg.path).size(), 4u);
+    EXPECT_TRUE(audioPackets(cfg.path).empty());
+  }
 }
 
 TEST(Stages_VideoWriter, DestroyedWithoutFinishLeavesNoFile) {
