@@ -523,6 +523,7 @@ struct VideoWriter::Impl {
 
   void setupTranscode(Side& s, AVStream* in, bool webm) {
     const AVCodecParameters* par = in->codecpar;
+    s.transcode = true;
     const AVCodec* dcodec = avcodec_find_decoder(par->codec_id);
     if (dcodec == nullptr) throw std::runtime_error("no decoder");
     s.dec = av::allocCodecContext(dcodec);
@@ -632,7 +633,7 @@ struct VideoWriter::Impl {
         return;
     }
     try {
-      if (s.transcode || s.aenc) {
+      if (s.transcode) {
         transcodePacket(s, p);
       } else {
         p->stream_index = s.out->index;
