@@ -9,6 +9,8 @@
 
 namespace flowstyle::models {
 
+struct TensorFile;
+
 class LossNetwork {
  public:
   virtual ~LossNetwork() = default;
@@ -28,6 +30,11 @@ class LossNetwork {
       const torch::Tensor& rgb01, const std::vector<std::string>& layers) = 0;
   virtual void to(const torch::Device& device) = 0;
   virtual torch::Device device() const = 0;
+  // The network's input as extract() feeds it: rgb01 [N,3,H,W] RGB in [0,1] mapped per
+  // the metadata (caffe_bgr: x255, BGR, minus mean_bgr; torchvision: ImageNet mean/std).
+  virtual torch::Tensor preprocess(const torch::Tensor& rgb01) const { return rgb01; }
+  // "caffe_bgr" | "torchvision"
+  virtual std::string preprocessing() const { return "torchvision"; }
 };
 
 // Loads a loss network from a safetensors file. The architecture comes from
@@ -36,5 +43,23 @@ class LossNetwork {
 // Every present tensor's shape is checked before returning; NaN/Inf weights are an error.
 // Throws "PATH: ..." errors.
 std::unique_ptr<LossNetwork> loadLossNetwork(const std::string& path);
+// The same from tensors already in memory (path only names the source in errors).
+std::unique_ptr<LossNetwork> makeLossNetwork(const TensorFile& file, const std::string& path);
+
+// The loss terms of the optimization method (DESIGN.md "Stylization methods"). Each returns
+// a 0-dim tensor, differentiable in its first argument; targets carry no gradient.
+namespace losses {
+// features [N,C,H,W] -> [N,C,C] = F F^T / (C*H*W), F = features viewed as [N,C,H*W].
+torch::Tensor gramMatrix(const torch::Tensor& features);
+// ||F - Fc||^2 / ||Fc||^2
+torch::Tensor content(const torch::Tensor& features, const torch::Tensor& target);
+// ||G - Gs||^2 / ||Gs||^2 (one layer; gram and target from gramMatrix)
+torch::Tensor style(const torch::Tensor& gram, const torch::Tensor& targetGram);
+// mean(dx^2) + mean(dy^2) of image [N,C,H,W] (forward differences)
+torch::Tensor totalVariation(const torch::Tensor& image);
+// sum(c * (x - warped)^2) / D, D = x.numel(); certainty [N,1,H,W] broadcasts over channels.
+torch::Tensor temporal(const torch::Tensor& image, const torch::Tensor& warped,
+                       const torch::Tensor& certainty);
+}  // namespace losses
 
 }  // namespace flowstyle::models
