@@ -24,6 +24,9 @@ using Shape = std::vector<std::int64_t>;
 
 constexpr double kInstanceNormEps = 1e-3;
 constexpr const char* kArch = "johnson_ml5";
+// 9x9 convs with at most this many outputs run as space-to-depth convs: measured 0.10 s
+// instead of 0.19 s for conv4 (32->3) at 640x360, but slower for conv1 (3->32).
+constexpr int kSpaceToDepthMaxOut = 8;
 
 // One convolution (no bias) and the instance norm after it.
 struct LayerSpec {
@@ -213,6 +216,41 @@ torch::Tensor transposedConvByShuffle(const torch::Tensor& x, const torch::Tenso
   return torch::pixel_shuffle(torch::conv2d(padded, convWeight), 2);
 }
 
+torch::Tensor spaceToDepthConvWeight(const torch::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 4 && weight.size(2) == weight.size(3) && weight.size(2) % 2 == 1,
+              "spaceToDepthConvWeight: expected [O,C,k,k] with odd k");
+  const std::int64_t o = weight.size(0), c = weight.size(1), k = weight.size(2);
+  const std::int64_t pad = (k - 1) / 2, coarsePad = (pad + 1) / 2, coarse = 2 * coarsePad + 1;
+  // Output (2m+a) reads fine row 2m+a+kh-pad; unshuffled input channel (c,e) at coarse row
+  // m+u-coarsePad holds fine row 2(m+u-coarsePad)+e. Equal when kh = 2(u-coarsePad)+e-a+pad.
+  auto w2 = torch::zeros({o, 2, 2, c, 2, 2, coarse, coarse}, weight.options());
+  using torch::indexing::Slice;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      for (int e = 0; e < 2; ++e)
+        for (int f = 0; f < 2; ++f)
+          for (std::int64_t u = 0; u < coarse; ++u)
+            for (std::int64_t v = 0; v < coarse; ++v) {
+              const std::int64_t kh = 2 * (u - coarsePad) + e - a + pad;
+              const std::int64_t kw = 2 * (v - coarsePad) + f - b + pad;
+              if (kh < 0 || kh >= k || kw < 0 || kw >= k) continue;
+              w2.index_put_({Slice(), a, b, Slice(), e, f, u, v},
+                            weight.index({Slice(), Slice(), kh, kw}));
+            }
+  // pixel_unshuffle puts fine (2p+e, 2q+f) of channel c at channel c*4+e*2+f;
+  // pixel_shuffle takes channel o*4+a*2+b to (2m+a, 2n+b) of channel o.
+  return w2.reshape({o * 4, c * 4, coarse, coarse}).contiguous();
+}
+
+torch::Tensor convBySpaceToDepth(const torch::Tensor& x, const torch::Tensor& s2dWeight) {
+  TORCH_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0, "convBySpaceToDepth: odd input size");
+  const std::int64_t p = (s2dWeight.size(2) - 1) / 2;
+  return torch::pixel_shuffle(
+      torch::conv2d(torch::pixel_unshuffle(x, 2), s2dWeight, {}, torch::IntArrayRef{1, 1},
+                    torch::IntArrayRef{p, p}),
+      2);
+}
+
 }  // namespace detail
 
 TensorFile importMl5Checkpoint(const std::string& folder) {
@@ -308,6 +346,10 @@ struct FastStyleNetwork::Impl {
   }
 
   torch::Tensor conv(const torch::Tensor& x, const LayerSpec& l, std::int64_t stride) const {
+    auto s2d = w.find(l.conv + ".s2d");
+    if (s2d != w.end() && stride == 1 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {
+      return detail::convBySpaceToDepth(x, s2d->second);
+    }
     return convSame(x, w.at(l.conv + ".weight"), stride);
   }
 
@@ -398,6 +440,9 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     if (l.transposed) {
       impl_->w[l.conv + ".shuffle"] =
           detail::transposedConvAsConvWeight(impl_->w.at(l.conv + ".weight"));
+    }
+    if (options.spaceToDepth && l.kernel == 9 && l.out <= kSpaceToDepthMaxOut) {
+      impl_->w[l.conv + ".s2d"] = detail::spaceToDepthConvWeight(impl_->w.at(l.conv + ".weight"));
     }
   }
   const auto format =

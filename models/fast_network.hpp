@@ -30,6 +30,7 @@ TensorFile importMl5Checkpoint(const std::string& folder);
 struct FastNetworkOptions {
   bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU)
   bool channelsLast = false;          // channels-last memory format
+  bool spaceToDepth = true;           // 9x9 convs on even sizes as 5x5 on a 2x-coarser grid
 };
 
 class FastStyleNetwork {
@@ -67,6 +68,14 @@ namespace detail {
 torch::Tensor transposedConvAsConvWeight(const torch::Tensor& weight);
 // x: [N,in,H,W]; convWeight from transposedConvAsConvWeight. Returns [N,out,2H,2W].
 torch::Tensor transposedConvByShuffle(const torch::Tensor& x, const torch::Tensor& convWeight);
+
+// A stride-1 SAME convolution with an odd kxk kernel on an even-sized input, rewritten as
+// pixel_unshuffle(2) -> conv with a ((k-1)/2 rounded up to even, +1)-sized kernel on the
+// coarse grid -> pixel_shuffle(2). Few-output-channel 9x9 convs run far faster this way.
+// weight: [O,C,k,k] -> [4*O,4*C,K,K].
+torch::Tensor spaceToDepthConvWeight(const torch::Tensor& weight);
+// x: [N,C,H,W] with H, W even; returns [N,O,H,W] == conv2d(x, weight, padding (k-1)/2).
+torch::Tensor convBySpaceToDepth(const torch::Tensor& x, const torch::Tensor& s2dWeight);
 }  // namespace detail
 
 }  // namespace flowstyle::models

@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
@@ -214,14 +215,30 @@ TEST(Models_FastStyleNetwork, TransposedConvByShuffleEqualsConvTranspose2d) {
   }
 }
 
+// A 9x9 (and 3x3) SAME conv as pixel_unshuffle + coarse conv + pixel_shuffle equals conv2d.
+TEST(Models_FastStyleNetwork, ConvBySpaceToDepthEqualsConv2d) {
+  torch::manual_seed(11);
+  for (auto [k, h, w] : {std::tuple<int, int, int>{9, 10, 6}, {9, 2, 2}, {3, 8, 12}, {5, 4, 6}}) {
+    SCOPED_TRACE(std::to_string(k) + ": " + std::to_string(h) + "x" + std::to_string(w));
+    auto x = torch::randn({2, 4, h, w});
+    auto weight = torch::randn({3, 4, k, k});
+    auto expected = torch::conv2d(x, weight, {}, 1, (k - 1) / 2);
+    auto got = flowstyle::models::detail::convBySpaceToDepth(
+        x, flowstyle::models::detail::spaceToDepthConvWeight(weight));
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_LT((got - expected).abs().max().item<float>(), 1e-3);
+  }
+}
+
 TEST(Models_FastStyleNetwork, OptionsGiveTheSameOutput) {
   const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
   FastStyleNetwork base(kMl5 + "wave", "cpu");
   const cv::Mat expected = base.raw(input);
   for (const FastNetworkOptions opt :
-       {FastNetworkOptions{true, false}, FastNetworkOptions{false, true},
-        FastNetworkOptions{true, true}}) {
-    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(opt.channelsLast));
+       {FastNetworkOptions{true, false, true}, FastNetworkOptions{false, true, true},
+        FastNetworkOptions{true, true, true}, FastNetworkOptions{false, false, false}}) {
+    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(opt.channelsLast) +
+                 std::to_string(opt.spaceToDepth));
     FastStyleNetwork net(kMl5 + "wave", "cpu", opt);
     const cv::Mat got = net.raw(input);
     double maxAbs = 0;
