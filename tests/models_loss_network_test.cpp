@@ -84,6 +84,21 @@ TEST(Models_Losses, GramMatchesNaiveLoop) {
       }
 }
 
+TEST(Models_Losses, GramFloatCpuPathMatchesDouble) {
+  // float32 on the CPU takes a convolution path (fast in oneDNN); it must agree with the
+  // double-precision product, in value and gradient.
+  torch::manual_seed(4);
+  auto fd = torch::rand({2, 16, 9, 11}, kDouble).set_requires_grad(true);
+  auto ff = fd.detach().to(torch::kFloat).set_requires_grad(true);
+  auto w = torch::rand({2, 16, 16}, kDouble);
+  auto gd = losses::gramMatrix(fd);
+  auto gf = losses::gramMatrix(ff);
+  EXPECT_LT((gf.to(torch::kDouble) - gd).abs().max().item<double>(), 1e-6);
+  (gd * w).sum().backward();
+  (gf * w.to(torch::kFloat)).sum().backward();
+  EXPECT_LT((ff.grad().to(torch::kDouble) - fd.grad()).abs().max().item<double>(), 1e-6);
+}
+
 TEST(Models_Losses, ValuesOnKnownInputs) {
   // content: ||F - Fc||^2 / ||Fc||^2
   auto fc = torch::tensor({1.0, 2.0, 2.0}, kDouble).view({1, 3, 1, 1});
