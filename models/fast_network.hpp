@@ -44,7 +44,8 @@ class FastStyleNetwork {
   std::string name() const;
 
   // frames: CV_8UC3 RGB, all the same size (any size >= 1x1). Returns CV_8UC3 RGB
-  // of each frame's own size (padded to a multiple of 4 before the net, cropped after).
+  // of each frame's own size (padded bottom/right to a multiple of 4 by repeating the edge
+  // before the net, cropped after). Thread-compatible: const state, InferenceMode inside.
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
 
   // The raw network on one image (no pad/crop): output size follows TF SAME rounding
