@@ -64,6 +64,7 @@ class StyleOptimizer {
  public:
   // styles: CV_8UC3 RGB images; blend: one weight per style (normalized to sum 1),
   // empty = equal. Throws on empty styles, blend size mismatch, bad layer names.
+  // Moves `network` to config.device (resolveDevice) if it is elsewhere.
   StyleOptimizer(std::shared_ptr<LossNetwork> network, const OptimizeConfig& config,
                  std::vector<cv::Mat> styles, std::vector<double> blend = {});
   ~StyleOptimizer();
