@@ -85,6 +85,9 @@ inline std::vector<std::string> probeLines(const std::string& file, const std::s
   std::stringstream ss(r.out);
   std::string line;
   while (std::getline(ss, line)) {
+    // ffprobe's CSV may end fields with separators and print side-data rows as blanks.
+    while (!line.empty() && (line.back() == ',' || line.back() == ' ')) line.pop_back();
+    while (!line.empty() && line.front() == ',') line.erase(line.begin());
     if (!line.empty()) lines.push_back(line);
   }
   return lines;
