@@ -11,6 +11,7 @@
 #include "models/model_store.hpp"
 #include "pipeline/jobs.hpp"
 #include "pipeline/video_pipeline.hpp"
+#include "stages/av_log.hpp"
 #include "tools/options.hpp"
 #include "tools/progress.hpp"
 
@@ -121,7 +122,9 @@ int runModelsCommand(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "list") {
-    std::vector<models::ModelEntry> entries = models::listModels();
+    std::vector<std::string> problems;
+    std::vector<models::ModelEntry> entries = models::listModels(&problems);
+    for (const std::string& p : problems) std::fprintf(stderr, "warning: skipped %s\n", p.c_str());
     if (entries.empty()) {
       std::printf("no weights installed (looked in:");
       for (const std::string& d : models::modelSearchDirs()) std::printf(" %s", d.c_str());
@@ -166,6 +169,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   installSignalHandlers();
+  stages::setLibavLogLevel(stages::LibavLog::Errors);
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
