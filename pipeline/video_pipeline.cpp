@@ -256,6 +256,11 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     item->prepared.release();
     item->links.clear();
     stats.iterations += outcome.iterations;
+    stats.lossSum.total += outcome.loss.total;
+    stats.lossSum.content += outcome.loss.content;
+    stats.lossSum.style += outcome.loss.style;
+    stats.lossSum.tv += outcome.loss.tv;
+    stats.lossSum.temporal += outcome.loss.temporal;
     stats.stylizeSeconds += secondsSince(t0);
     return item;
   });

@@ -33,6 +33,7 @@ struct JobStats {
   double flowSeconds = 0;      // summed over flow tasks
   double networkSeconds = 0;   // summed over batch pre-pass calls
   std::int64_t iterations = 0; // optimizer iterations, all frames
+  models::LossTerms lossSum;   // optimizer losses summed over frames (0 for single-pass methods)
   int outputWidth = 0;
   int outputHeight = 0;
 };
