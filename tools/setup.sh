@@ -45,7 +45,7 @@ echo "== building ($build)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${FLOWSTYLE_CMAKE_ARGS:-}
 cmake --build "$build" --parallel "$(nproc)"
 
-"$root/tools/get_weights.sh" "$build/flowstyle"
+"$root/tools/get_weights.sh" "$build/tools/flowstyle"
 
 if ((demo)); then
   echo "== making the sample clip"
