@@ -286,11 +286,17 @@ class NetworkBase : public LossNetwork {
 // Checks the key set: every key must belong to the architecture (prefix `ignored` is
 // allowed and skipped), weights and biases come in pairs, and the served layers are the
 // longest prefix of complete layers.
+// Classifier heads are not used by a loss network: torchvision's "classifier.*", timm's
+// "pre_logits.*" and "head.*" are skipped so complete downloaded checkpoints load as is.
+const std::vector<std::string> kClassifierPrefixes = {"classifier.", "pre_logits.", "head."};
+
 void checkUnknownKeys(const std::string& path, const std::string& arch, const TensorFile& file,
-                      const std::set<std::string>& known, const std::string& ignored) {
+                      const std::set<std::string>& known) {
   for (const auto& [key, t] : file.tensors) {
     if (known.count(key)) continue;
-    if (!ignored.empty() && key.rfind(ignored, 0) == 0) continue;
+    bool skipped = false;
+    for (const std::string& prefix : kClassifierPrefixes) skipped = skipped || key.rfind(prefix, 0) == 0;
+    if (skipped) continue;
     fail(path, "'" + key + "' is not a " + arch +
                    " weight (wrong architecture? check metadata 'flowstyle.arch' and the key names)");
   }
@@ -305,7 +311,7 @@ class Vgg19Network : public NetworkBase {
       known.insert("features." + std::to_string(c.index) + ".weight");
       known.insert("features." + std::to_string(c.index) + ".bias");
     }
-    checkUnknownKeys(path, "vgg19", file, known, "classifier.");
+    checkUnknownKeys(path, "vgg19", file, known);
     auto params = net_->named_parameters();
     bool complete = true;
     for (int i = 0; i < 16; ++i) {
@@ -365,7 +371,7 @@ class SqueezeNetNetwork : public NetworkBase {
     std::set<std::string> known;
     auto params = net_->named_parameters();
     for (const auto& p : params) known.insert(p.key());
-    checkUnknownKeys(path, "squeezenet1_1", file, known, "classifier.");
+    checkUnknownKeys(path, "squeezenet1_1", file, known);
     bool complete = true;
     auto stage = [&](const std::vector<std::string>& keys, int index) {
       int present = 0;

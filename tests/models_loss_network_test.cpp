@@ -246,6 +246,26 @@ TEST(Models_LossNetwork, FileWithoutMetadataUsesTorchvisionPreprocessing) {
   EXPECT_LT((net->extract(x, {"relu1_1"}).at("relu1_1") - want).abs().max().item<float>(), 1e-5f);
 }
 
+// A complete torchvision / timm checkpoint carries a classifier head the loss network
+// does not use; it must load as downloaded (issue: accept users' VGG19 files).
+TEST(Models_LossNetwork, TimmAndTorchvisionClassifierKeysAreSkipped) {
+  TensorFile f;
+  f.tensors = vggFile().tensors;
+  f.tensors["pre_logits.fc1.weight"] = torch::zeros({8, 512, 7, 7});
+  f.tensors["pre_logits.fc1.bias"] = torch::zeros({8});
+  f.tensors["head.fc.weight"] = torch::zeros({10, 8});
+  f.tensors["classifier.6.weight"] = torch::zeros({10, 8});
+  const std::string path = tmpDir("timm") + "/vgg19_tv_in1k.safetensors";
+  writeSafetensors(path, f);
+  auto net = loadLossNetwork(path);
+  EXPECT_EQ(net->arch(), "vgg19");
+  EXPECT_EQ(net->preprocessing(), "torchvision");
+  EXPECT_EQ(net->extract(torch::rand({1, 3, 16, 16}), {"relu5_1"}).at("relu5_1").size(1), 512);
+  f.tensors["extra.weight"] = torch::zeros({1});
+  writeSafetensors(path, f);
+  EXPECT_THROW(loadLossNetwork(path), std::runtime_error) << "other unknown keys are still an error";
+}
+
 TEST(Models_LossNetwork, WrongArchitectureIsAClearError) {
   // SqueezeNet weights declared as VGG19.
   TensorFile sq = squeezeFile();
