@@ -332,6 +332,13 @@ TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {
   ASSERT_TRUE(fs::exists(out));
   EXPECT_EQ(probeLines(out.string(), "-show_entries stream=width,height", dir), std::vector<std::string>{"64,48"});
 
+  const fs::path fastOut = dir / "fast.jpg";
+  r = cli({"image", content, "--method", "fast", "--model", "wave", "-o", fastOut.string(), "--max-side", "96"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(fastOut.string(), "-show_entries stream=width,height", dir),
+            std::vector<std::string>{"96,72"});
+
   const fs::path notImage = dir / "style.jpg";
   std::ofstream(notImage) << "definitely not a jpeg";
   r = cli({"image", content, "--style", notImage.string(), "-o", (dir / "x.png").string(), "--max-side", "32",
