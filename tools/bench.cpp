@@ -12,6 +12,7 @@
 // Synthetic clips are generated with the ffmpeg CLI into a temporary folder (removed at the
 // end unless --keep). Real inputs come from $FLOWSTYLE_SHARED (default <repo>/../shared),
 // weights by explicit path (never the user cache).
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -25,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -195,10 +197,22 @@ class JsonLine {
 
 // ---------------------------------------------------------------- child processes
 
+std::atomic<pid_t> gChild{0};
+std::atomic<bool> gStop{false};
+
+// SIGINT/SIGTERM: pass the signal to the running child; the parent then stops and
+// removes its temporary folder.
+extern "C" void onSignal(int sig) {
+  gStop.store(true);
+  const pid_t child = gChild.load();
+  if (child > 0) kill(child, sig);
+}
+
 struct ChildResult {
   int exitCode = -1;
   double wall = 0;
   double maxRssMb = 0;
+  double cpuSeconds = 0;  // user + system of the child (and its reaped children)
   std::map<std::string, double> values;   // "@key=number" lines of the child's stdout
   std::map<std::string, std::string> text;  // every "@key=..." line as text
   std::string stderrTail;
@@ -227,6 +241,7 @@ ChildResult runChild(const std::vector<std::string>& argv) {
   const auto t0 = Clock::now();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork() failed");
+  if (pid > 0) gChild = pid;
   if (pid == 0) {
     close(pipeFd[0]);
     dup2(pipeFd[1], STDOUT_FILENO);
@@ -244,14 +259,23 @@ ChildResult runChild(const std::vector<std::string>& argv) {
   std::string out;
   char buf[4096];
   ssize_t n;
-  while ((n = read(pipeFd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  for (;;) {
+    n = read(pipeFd[0], buf, sizeof buf);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    else if (n < 0 && errno == EINTR) continue;
+    else break;
+  }
   close(pipeFd[0]);
   int status = 0;
   struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
+  while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+  }
   ChildResult r;
   r.wall = secondsSince(t0);
   r.maxRssMb = ru.ru_maxrss / 1024.0;  // KiB on Linux
+  r.cpuSeconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  gChild = 0;
+  if (gStop.load()) throw std::runtime_error("interrupted");
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   std::stringstream ss(out);
   std::string line;
@@ -339,6 +363,11 @@ void benchCopy() {
   };
   const std::vector<Case> cases = {{640, 360, 10}, {1920, 1080, 10}, {640, 360, 60}};
   std::printf("  %-10s %7s %7s %9s %9s %10s\n", "size", "clip s", "frames", "wall s", "fps", "peak MB");
+  {
+    ChildResult v = runChild({cli, "--version"});
+    std::printf("  baseline: 'flowstyle --version' peak RSS %.1f MB (libraries loaded, nothing decoded)\n", v.maxRssMb);
+    JsonLine("copy_baseline").add("peak_rss_mb", v.maxRssMb).print();
+  }
   std::map<double, double> rss360;
   for (const Case& c : cases) {
     const std::string in = ffmpegClip("testsrc2", c.w, c.h, c.seconds, 25);
@@ -353,7 +382,7 @@ void benchCopy() {
     std::printf("  %-10s %7.0f %7.0f %9.2f %9.1f %10.1f\n", size.c_str(), c.seconds, frames, r.wall,
                 frames / r.wall, r.maxRssMb);
     JsonLine("copy").add("size", size).add("clip_seconds", c.seconds).add("frames", frames)
-        .add("wall_s", r.wall).add("fps", frames / r.wall).add("peak_rss_mb", r.maxRssMb)
+        .add("wall_s", r.wall).add("fps", frames / r.wall).add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall)
         .add("load", loadAvg()).print();
     if (c.w == 640) rss360[c.seconds] = r.maxRssMb;
     fs::remove(out, ec);
@@ -439,7 +468,7 @@ void benchStyle() {
       JsonLine("style").add("net", net).add("long_side", size).add("size", dims)
           .add("s_per_iter", r.get("per_iter_s")).add("first_iter_s", r.get("first_s"))
           .add("timed_iters", r.get("timed")).add("forward_only_s", r.get("eval_s"))
-          .add("peak_rss_mb", r.maxRssMb).add("child_vmhwm_mb", r.get("vmhwm_mb")).add("threads", r.get("threads"))
+          .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("child_vmhwm_mb", r.get("vmhwm_mb")).add("threads", r.get("threads"))
           .add("load", loadAvg()).print();
     }
   }
@@ -595,7 +624,7 @@ void benchFast() {
     JsonLine("fast").add("size", size).add("net_fps_batch1", b1).add("net_fps_batch4", b4).add("pipeline_fps", pipe)
         .add("efficiency", eff).add("pipeline_frames", r.get("pipe_frames")).add("pipeline_s", r.get("pipe_s"))
         .add("network_s", r.get("pipe_network_s")).add("flow_s", r.get("pipe_flow_s"))
-        .add("peak_rss_mb", r.maxRssMb).add("threads", r.get("threads")).add("load", loadAvg()).print();
+        .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("threads", r.get("threads")).add("load", loadAvg()).print();
   }
   std::printf("  (fps; effic. = pipeline fps / best network-alone fps; flow s = summed flow task time)\n");
 }
@@ -749,7 +778,7 @@ void benchVideo() {
           .add("first_frame_s", r.get("first_frame_s")).add("first_frame_iters", r.get("first_frame_iters"))
           .add("later_frame_s", r.get("later_frame_s")).add("later_frame_iters", r.get("later_frame_iters"))
           .add("seconds", r.get("seconds")).add("efficiency", r.get("efficiency"))
-          .add("peak_rss_mb", r.maxRssMb).add("threads", r.get("threads")).add("load", loadAvg()).print();
+          .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("threads", r.get("threads")).add("load", loadAvg()).print();
     }
   }
   std::printf("  (first/later s = time in the stylize call per frame; effic. = stylizeSeconds / seconds)\n");
@@ -777,7 +806,7 @@ void benchTemporal() {
     JsonLine("temporal").add("run", name).add("warping_error", e).add("warping_error_input", floor)
         .add("style_loss_mean", r.get("loss_style_mean")).add("total_loss_mean", r.get("loss_total_mean"))
         .add("iterations", r.get("iterations")).add("seconds", r.get("seconds"))
-        .add("peak_rss_mb", r.maxRssMb).add("load", loadAvg()).print();
+        .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("load", loadAvg()).print();
   }
   std::printf("  (floor = the input's own warping error; style loss = mean over frames, normalized)\n");
 }
@@ -876,7 +905,7 @@ void benchHybrid() {
       JsonLine("hybrid_first").add("target_loss", r.get("target_loss")).add("content_iters", r.get("content_iters"))
           .add("content_s", r.get("content_s")).add("fast_loss", r.get("fast_loss")).add("fast_s", r.get("fast_s"))
           .add("hybrid_iters", r.get("hybrid_iters")).add("hybrid_s", r.get("hybrid_s"))
-          .add("peak_rss_mb", r.maxRssMb).add("load", loadAvg()).print();
+          .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("load", loadAvg()).print();
     }
   }
   std::printf("  (b) first 6 frames, defaults (optimize 150/30, hybrid 50/10; tolerance 1e-4)\n");
@@ -899,7 +928,7 @@ void benchHybrid() {
     JsonLine("hybrid_clip").add("method", method).add("s_per_frame", spf).add("first_frame_s", r.get("first_frame_s"))
         .add("later_frame_s", r.get("later_frame_s")).add("iterations", r.get("iterations"))
         .add("loss_total_mean", r.get("loss_total_mean")).add("warping_error", r.get("warp_stylized"))
-        .add("warping_error_input", r.get("warp_original")).add("peak_rss_mb", r.maxRssMb)
+        .add("warping_error_input", r.get("warp_original")).add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall)
         .add("load", loadAvg()).print();
   }
   std::printf("      (mean loss = JobStats.lossSum.total / frames, includes the temporal term)\n");
@@ -956,6 +985,11 @@ int main(int argc, char** argv) {
     if (!mkdtemp(tmpl.data())) throw std::runtime_error(tmpl + ": cannot create a temporary folder");
     gTmp = tmpl;
     setenv("FLOWSTYLE_BENCH_TMP", gTmp.c_str(), 1);
+    struct sigaction sa {};
+    sa.sa_handler = onSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
     const std::string& cmd = gOpt.command;
     std::printf("flowstyle-bench %s: shared %s, %ld cores online, load %s\n", cmd.c_str(), sharedDir().c_str(),
                 sysconf(_SC_NPROCESSORS_ONLN), loadAvg().c_str());
