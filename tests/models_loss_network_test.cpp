@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/test_support.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -25,15 +27,7 @@ std::string tmpDir(const std::string& name) {
   return p.string();
 }
 
-// Throws; returns the message.
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using flowstyle::test::errorOf;
 
 const TensorFile& vggFile() {
   static const TensorFile f = readSafetensors(kVgg);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/test_support.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,15 +87,7 @@ std::string write(const fs::path& dir, const std::string& name, const TensorFile
   return p;
 }
 
-std::string errorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
+using flowstyle::test::errorOf;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

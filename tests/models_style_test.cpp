@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/test_support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,14 +41,7 @@ std::shared_ptr<LossNetwork> vgg() {
   return net;
 }
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using flowstyle::test::errorOf;
 
 double meanAbsDiff(const cv::Mat& a, const cv::Mat& b) {
   cv::Mat d;

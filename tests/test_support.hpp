@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -98,6 +100,17 @@ inline std::vector<std::string> listDir(const std::filesystem::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
   return names;
+}
+
+// The message of the std::runtime_error that `fn` throws; a test failure when it throws none.
+inline std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an exception";
+  return "(no exception)";
 }
 
 }  // namespace flowstyle::test
