@@ -13,6 +13,7 @@
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
 #include "tools/options.hpp"
+#include "tools/process_env.hpp"
 #include "tools/progress.hpp"
 
 #ifndef FLOWSTYLE_VERSION
@@ -159,6 +160,7 @@ int runModelsCommand(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::ensurePassiveOpenMpWait(argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     tools::printMainHelp();
