@@ -25,6 +25,7 @@ namespace {
 using namespace flowstyle;
 
 std::atomic<bool> gCancel{false};
+char** gArgv = nullptr;  // for the one re-execution in ensurePassiveOpenMpWait
 std::atomic<int> gSignal{0};
 
 extern "C" void onSignal(int sig) {
@@ -46,7 +47,10 @@ int runVideoCommand(const std::vector<std::string>& args) {
   tools::VideoCommand cmd;
   if (!tools::parseVideo(args, cmd)) return 0;
   const pipeline::Config& c = cmd.config;
-  if (c.method != pipeline::Method::Copy) models::configureTorchThreads(c.run.threads);
+  if (c.method != pipeline::Method::Copy) {
+    tools::ensurePassiveOpenMpWait(gArgv);
+    models::configureTorchThreads(c.run.threads);
+  }
   tools::ProgressPrinter printer(c.run.progress);
   std::int64_t currentFrame = 0;
   auto onIteration = [&](const models::OptimizeProgress& p) {
@@ -75,6 +79,7 @@ int runVideoCommand(const std::vector<std::string>& args) {
 int runImageCommand(const std::vector<std::string>& args) {
   tools::ImageCommand cmd;
   if (!tools::parseImage(args, cmd)) return 0;
+  tools::ensurePassiveOpenMpWait(gArgv);
   models::configureTorchThreads(cmd.config.run.threads);
   tools::ProgressPrinter printer(pipeline::ProgressMode::Auto);
   auto onIteration = [&](const models::OptimizeProgress& p) {
@@ -160,7 +165,7 @@ int runModelsCommand(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tools::ensurePassiveOpenMpWait(argv);
+  gArgv = argv;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     tools::printMainHelp();
