@@ -9,22 +9,10 @@
 #include "models/fast_network.hpp"
 #include "models/loss_network.hpp"
 #include "models/model_store.hpp"
+#include "pipeline/image_ops.hpp"
 
 namespace flowstyle::pipeline {
 namespace {
-
-cv::Mat toFloat01(const cv::Mat& rgb8) {
-  cv::Mat f;
-  rgb8.convertTo(f, CV_32FC3, 1.0 / 255.0);
-  return f;
-}
-
-// out = a * (1 - w) + b * w, per pixel.
-cv::Mat blend(const cv::Mat& a, const cv::Mat& b, const cv::Mat& w) {
-  cv::Mat w3;
-  cv::merge(std::vector<cv::Mat>{w, w, w}, w3);
-  return a + (b - a).mul(w3);
-}
 
 class CopyStylizer final : public FrameStylizer {
  public:
@@ -103,7 +91,7 @@ class FastStylizer : public FrameStylizer {
     if (!request.guides.empty() && fast_.temporalWeight > 0) {
       // Where the motion is reliable, hold on to the previous output warped into place.
       const models::TemporalGuide& g = request.guides.front();
-      out.image = blend(out.image, g.warped, g.certainty * fast_.temporalWeight);
+      out.image = blendByWeight(out.image, g.warped, g.certainty * fast_.temporalWeight);
     }
     return out;
   }
@@ -133,7 +121,7 @@ class HybridStylizer final : public OptimizeStylizer {
     cv::Mat init = toFloat01(net);
     if (!request.guides.empty()) {
       const models::TemporalGuide& g = request.guides.front();
-      init = blend(init, g.warped, g.certainty);
+      init = blendByWeight(init, g.warped, g.certainty);
     }
     const bool first = request.guides.empty();
     return optimizeFrom(request, init, first ? style_.iterationsFirst : style_.iterations);

@@ -14,6 +14,7 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/flow_graph.h>
 
+#include "pipeline/image_ops.hpp"
 #include "stages/flow.hpp"
 #include "stages/video_reader.hpp"
 #include "stages/video_writer.hpp"
@@ -53,24 +54,10 @@ void throwIfCancelled(const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load()) throw Cancelled();
 }
 
-cv::Mat toFloat01(const cv::Mat& rgb8) {
-  cv::Mat f;
-  rgb8.convertTo(f, CV_32FC3, 1.0 / 255.0);
-  return f;
-}
-
 cv::Mat toByte(const cv::Mat& rgb01) {
   cv::Mat b;
   rgb01.convertTo(b, CV_8UC3, 255.0);
   return b;
-}
-
-// out = a * (1 - w) + b * w, per pixel with w: CV_32FC1.
-cv::Mat blendByWeight(const cv::Mat& a, const cv::Mat& b, const cv::Mat& w) {
-  cv::Mat w3;
-  cv::merge(std::vector<cv::Mat>{w, w, w}, w3);
-  cv::Mat out = a + (b - a).mul(w3);
-  return out;
 }
 
 }  // namespace

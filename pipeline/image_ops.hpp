@@ -1,0 +1,23 @@
+#pragma once
+// Small per-pixel helpers shared by the graph and the stylizers.
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace flowstyle::pipeline {
+
+// CV_8UC3 -> CV_32FC3 in [0, 1].
+inline cv::Mat toFloat01(const cv::Mat& rgb8) {
+  cv::Mat f;
+  rgb8.convertTo(f, CV_32FC3, 1.0 / 255.0);
+  return f;
+}
+
+// a * (1 - w) + b * w per pixel; a, b: CV_32FC3, w: CV_32FC1 in [0, 1].
+inline cv::Mat blendByWeight(const cv::Mat& a, const cv::Mat& b, const cv::Mat& w) {
+  cv::Mat w3;
+  cv::merge(std::vector<cv::Mat>{w, w, w}, w3);
+  return a + (b - a).mul(w3);
+}
+
+}  // namespace flowstyle::pipeline
