@@ -55,6 +55,8 @@
 #include "stages/video_reader.hpp"
 #include "stages/warping_error.hpp"
 
+#include "tools/process_env.hpp"
+
 #ifndef FLOWSTYLE_SOURCE_DIR
 #define FLOWSTYLE_SOURCE_DIR "."
 #endif
@@ -946,6 +948,8 @@ std::string selfPath() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Same OpenMP wait policy as the flowstyle CLI, inherited by every child it measures.
+  flowstyle::tools::ensurePassiveOpenMpWait(argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
