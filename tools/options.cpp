@@ -45,6 +45,18 @@ std::vector<std::string> splitNames(const std::string& text) {
   return names;
 }
 
+// Runs `fn`; a value error it throws becomes a usage error (exit code 2).
+template <typename Fn>
+void asUsageError(Fn&& fn) {
+  try {
+    fn();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+}
+
 // Options every stylizing command shares (the style core).
 struct StyleOptionValues {
   std::string blend, init = "content", optimizer = "lbfgs", styleLayers;
@@ -224,13 +236,11 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
   }
   if (cmd.input.empty()) throw UsageError("video: missing input file (flowstyle video IN -o OUT)");
   if (c.writer.path.empty()) throw UsageError("video: missing -o OUT");
-  try {
+  asUsageError([&] {
     c.method = pipeline::parseMethod(method);
     c.flow.method = stages::parseFlowMethod(flow);
     c.run.progress = pipeline::parseProgressMode(progress);
-  } catch (const std::exception& e) {
-    throw UsageError(e.what());
-  }
+  });
   c.reader.path = cmd.input;
   if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
   if (vm.count("start")) c.reader.selection.startSeconds = start;
@@ -257,11 +267,7 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
     c.style.iterations = 10;
     if (vm["iterations-first"].defaulted()) c.style.iterationsFirst = 50;
   }
-  try {
-    pipeline::validate(c);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
+  asUsageError([&] { pipeline::validate(c); });
   return true;
 }
 
@@ -287,21 +293,13 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   }
   if (cmd.content.empty()) throw UsageError("image: missing content image (flowstyle image CONTENT --style S -o OUT)");
   if (cmd.output.empty()) throw UsageError("image: missing -o OUT");
-  try {
-    c.method = pipeline::parseMethod(method);
-  } catch (const std::exception& e) {
-    throw UsageError(e.what());
-  }
+  asUsageError([&] { c.method = pipeline::parseMethod(method); });
   if (c.method == pipeline::Method::Copy) throw UsageError("--method: copy is not a method for images (optimize, fast, hybrid)");
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
   applyStyleValues(c, sv);
   c.style.iterationsFirst = c.style.optimize.iterations;
   if (c.method == pipeline::Method::Hybrid && vm["iterations"].defaulted()) c.style.optimize.iterations = 50;
-  try {
-    pipeline::validate(c);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
+  asUsageError([&] { pipeline::validate(c); });
   return true;
 }
 
@@ -322,11 +320,7 @@ bool parseEval(const std::vector<std::string>& args, EvalCommand& cmd) {
     return false;
   }
   if (cmd.original.empty() || cmd.stylized.empty()) throw UsageError("eval: needs ORIGINAL and STYLIZED");
-  try {
-    cmd.flow.method = stages::parseFlowMethod(flow);
-  } catch (const std::exception& e) {
-    throw UsageError(e.what());
-  }
+  asUsageError([&] { cmd.flow.method = stages::parseFlowMethod(flow); });
   return true;
 }
 
