@@ -142,6 +142,25 @@ std::vector<Frame> readAll(const std::string& path, FrameSelection sel = {}) {
   return out;
 }
 
+// Reads the selection; checks the reader's estimate and that the frames are all[offset...]
+// renumbered from 0 with the same pts and pixels.
+void expectSelectionIsSlice(const std::string& path, const FrameSelection& sel,
+                            const std::vector<Frame>& all, std::size_t offset, std::size_t count) {
+  ReaderConfig rc;
+  rc.path = path;
+  rc.selection = sel;
+  VideoReader reader(rc);
+  EXPECT_EQ(reader.expectedFrames(), static_cast<std::int64_t>(count));
+  std::vector<Frame> part;
+  while (auto f = reader.next()) part.push_back(*f);
+  ASSERT_EQ(part.size(), count);
+  for (size_t i = 0; i < part.size(); ++i) {
+    EXPECT_EQ(part[i].index, static_cast<std::int64_t>(i));
+    EXPECT_EQ(part[i].pts, all[offset + i].pts);
+    EXPECT_EQ(cv::norm(part[i].rgb, all[offset + i].rgb, cv::NORM_INF), 0) << "frame " << i;
+  }
+}
+
 std::vector<std::int64_t> ptsOf(const std::vector<Frame>& frames) {
   std::vector<std::int64_t> v;
   for (const auto& f : frames) v.push_back(f.pts);
@@ -589,22 +608,12 @@ TEST(Stages_VideoReader, SelectionByFrameNumbers) {
   FrameSelection sel;
   sel.first = 10;
   sel.last = 19;
-  ReaderConfig rc;
-  rc.path = path;
-  rc.selection = sel;
-  VideoReader reader(rc);
-  EXPECT_EQ(reader.expectedFrames(), 10);
-  std::vector<Frame> part;
-  while (auto f = reader.next()) part.push_back(*f);
-  ASSERT_EQ(part.size(), 10u);
-  for (size_t i = 0; i < part.size(); ++i) {
-    EXPECT_EQ(part[i].index, static_cast<std::int64_t>(i));
-    EXPECT_EQ(part[i].pts, all[10 + i].pts);
-    EXPECT_EQ(cv::norm(part[i].rgb, all[10 + i].rgb, cv::NORM_INF), 0);
-  }
+  expectSelectionIsSlice(path, sel, all, 10, 10);
   // Clamped to the clip.
   sel.first = 45;
   sel.last = 1000;
+  ReaderConfig rc;
+  rc.path = path;
   rc.selection = sel;
   VideoReader tail(rc);
   EXPECT_EQ(tail.expectedFrames(), 5);
@@ -623,20 +632,8 @@ TEST(Stages_VideoReader, SelectionByStartAndDurationSeeks) {
   FrameSelection sel;
   sel.startSeconds = 3.0;     // pts 38400 = frame 75
   sel.durationSeconds = 0.4;  // up to (excluding) 3.4 s = frame 85
-  ReaderConfig rc;
-  rc.path = path;
-  rc.selection = sel;
-  VideoReader reader(rc);
-  EXPECT_EQ(reader.expectedFrames(), 10);
-  std::vector<Frame> part;
-  while (auto f = reader.next()) part.push_back(*f);
-  ASSERT_EQ(part.size(), 10u);
-  for (size_t i = 0; i < part.size(); ++i) {
-    EXPECT_EQ(part[i].index, static_cast<std::int64_t>(i));
-    EXPECT_EQ(part[i].pts, all[75 + i].pts);
-    // Seeking to a keyframe and decoding forward gives the very same pixels.
-    EXPECT_EQ(cv::norm(part[i].rgb, all[75 + i].rgb, cv::NORM_INF), 0) << "frame " << i;
-  }
+  // Seeking to a keyframe and decoding forward gives the very same pixels.
+  expectSelectionIsSlice(path, sel, all, 75, 10);
   // A start between frames begins at the next frame.
   sel.startSeconds = 3.01;
   sel.durationSeconds.reset();
