@@ -88,6 +88,18 @@ pipeline::Config copyConfig(const fs::path& in, const fs::path& out) {
   return c;
 }
 
+// Optimize with real VGG19 up to relu3_1 only, on CPU: small and quick for tests.
+pipeline::Config smallOptimizeConfig(const fs::path& in, const fs::path& out, const std::string& style) {
+  pipeline::Config c = copyConfig(in, out);
+  c.method = pipeline::Method::Optimize;
+  c.style.styles = {sharedPath("media/styles/" + style)};
+  c.style.lossNet = sharedPath("models/vgg19-caffe-conv1_1-conv5_1.safetensors");
+  c.style.optimize.styleLayers = {"relu1_1", "relu2_1", "relu3_1"};
+  c.style.optimize.contentLayer = "relu3_1";
+  c.style.optimize.device = "cpu";
+  return c;
+}
+
 // Records what the graph hands to the stylize step; optionally fails or cancels.
 class RecordingStylizer : public pipeline::FrameStylizer {
  public:
@@ -221,13 +233,7 @@ TemporalRun runAndMeasure(const pipeline::Config& c, const fs::path& out,
 TEST(Pipeline_Temporal, OptimizeTemporalTermHalvesTheWarpingError) {
   const fs::path dir = scratchDir();
   const fs::path in = writeClip(dir / "pan.mkv", panFrames(5, 96, 64, 2));
-  pipeline::Config c = copyConfig(in, dir / "with.mkv");
-  c.method = pipeline::Method::Optimize;
-  c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
-  c.style.lossNet = sharedPath("models/vgg19-caffe-conv1_1-conv5_1.safetensors");
-  c.style.optimize.styleLayers = {"relu1_1", "relu2_1", "relu3_1"};
-  c.style.optimize.contentLayer = "relu3_1";
-  c.style.optimize.device = "cpu";
+  pipeline::Config c = smallOptimizeConfig(in, dir / "with.mkv", "starry_night.jpg");
   c.style.iterationsFirst = 40;
   c.style.iterations = 12;
   c.style.optimize.tolerance = 0;
@@ -295,13 +301,7 @@ TEST(Pipeline_Temporal, FastStabilizationFollowsAPan) {
 TEST(Pipeline_Temporal, OptimizeStaticClipStaysStillAndIsDeterministic) {
   const fs::path dir = scratchDir();
   const fs::path in = writeClip(dir / "static.mkv", panFrames(4, 64, 48, 0));
-  pipeline::Config c = copyConfig(in, dir / "a.mkv");
-  c.method = pipeline::Method::Optimize;
-  c.style.styles = {sharedPath("media/styles/the_scream.jpg")};
-  c.style.lossNet = sharedPath("models/vgg19-caffe-conv1_1-conv5_1.safetensors");
-  c.style.optimize.styleLayers = {"relu1_1", "relu2_1", "relu3_1"};
-  c.style.optimize.contentLayer = "relu3_1";
-  c.style.optimize.device = "cpu";
+  pipeline::Config c = smallOptimizeConfig(in, dir / "a.mkv", "the_scream.jpg");
   c.style.iterationsFirst = 20;
   c.style.iterations = 8;
   const TemporalRun a = runAndMeasure(c, dir / "a.mkv");
