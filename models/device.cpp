@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -69,6 +71,24 @@ torch::Device resolveDevice(const std::string& specIn) {
   throw std::runtime_error("--device " + specIn +
                            ": unknown device; use auto, cpu, cuda or cuda:N (available: " +
                            available() + ")");
+}
+
+bool cpuHasNativeBFloat16() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      std::istringstream words(line.substr(line.find(':') + 1));
+      std::string flag;
+      while (words >> flag) {
+        if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
+      }
+      return false;  // the first CPU's flags speak for all
+    }
+    return false;
+  }();
+  return has;
 }
 
 int configureTorchThreads(int n) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -323,62 +325,138 @@ TensorFile importMl5Checkpoint(const std::string& folder) {
   return file;
 }
 
+namespace {
+
+using Weights = std::map<std::string, torch::Tensor>;
+
+torch::ScalarType scalarType(Precision p) {
+  switch (p) {
+    case Precision::BFloat16: return torch::kBFloat16;
+    case Precision::Float16: return torch::kHalf;
+    default: return torch::kFloat;
+  }
+}
+
+}  // namespace
+
+Precision parsePrecision(const std::string& name) {
+  if (name == "auto") return Precision::Auto;
+  if (name == "float32" || name == "fp32") return Precision::Float32;
+  if (name == "bfloat16" || name == "bf16") return Precision::BFloat16;
+  if (name == "float16" || name == "fp16" || name == "half") return Precision::Float16;
+  throw std::invalid_argument("--precision " + name +
+                              ": unknown; use auto, float32, bfloat16 or float16");
+}
+
+std::string toString(Precision p) {
+  switch (p) {
+    case Precision::Auto: return "auto";
+    case Precision::Float32: return "float32";
+    case Precision::BFloat16: return "bfloat16";
+    case Precision::Float16: return "float16";
+  }
+  return "?";
+}
+
+Precision reducedPrecisionFor(const torch::Device& device) {
+  if (device.is_cuda()) return Precision::Float16;
+  return cpuHasNativeBFloat16() ? Precision::BFloat16 : Precision::Float32;
+}
+
+std::string PrecisionChoice::describe() const {
+  std::string s = toString(used);
+  if (requested != Precision::Auto) return s;
+  if (used == Precision::Auto) return "auto (not yet decided)";
+  if (rmsDiff < 0) return s + " (auto: no faster format on this device)";
+  char diff[160];
+  std::snprintf(diff, sizeof diff, "RMS difference %.2f (max %.0f) of 255 on the first batch", rmsDiff,
+                maxDiff);
+  return s + " (auto: " + (used == Precision::Float32 ? "reduced format rejected, " : "") +
+         "vs float32 " + diff + ")";
+}
+
 struct FastStyleNetwork::Impl {
   std::string name;
   torch::Device device{torch::kCPU};
   FastNetworkOptions options;
-  std::map<std::string, torch::Tensor> w;  // on device; deconvs also as "<name>.shuffle"
+  Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
+  Weights reduced;  // the convolution weights of w in the reduced format; empty if none
+  PrecisionChoice choice;
 
   torch::Tensor norm(const torch::Tensor& x, const std::string& prefix, bool relu) const {
-    const auto& scale = w.at(prefix + ".scale");
+    const auto& scale = w.at(prefix + ".scale");  // float32 in every precision
     const auto& shift = w.at(prefix + ".shift");
     torch::Tensor y;
     if (!options.channelsLast) {
+      // Statistics in float32 also for bfloat16/float16 inputs (the output keeps x's type).
       y = torch::instance_norm(x, scale, shift, {}, {}, true, 0.0, kInstanceNormEps, false);
     } else {
       // instance_norm makes its input contiguous (NCHW); keep channels-last instead.
-      auto [var, mean] = torch::var_mean(x, {2, 3}, /*unbiased=*/false, /*keepdim=*/true);
+      // float32 statistics: a float16 variance of 0..255-scale activations overflows.
+      auto [var, mean] = torch::var_mean(x.to(torch::kFloat), {2, 3}, /*unbiased=*/false,
+                                         /*keepdim=*/true);
       auto a = scale.view({1, -1, 1, 1}) * torch::rsqrt(var + kInstanceNormEps);
       auto b = shift.view({1, -1, 1, 1}) - mean * a;
-      y = torch::addcmul(b, x, a);
+      y = torch::addcmul(b.to(x.scalar_type()), x, a.to(x.scalar_type()));
     }
     return relu ? y.relu_() : y;
   }
 
-  torch::Tensor conv(const torch::Tensor& x, const LayerSpec& l, std::int64_t stride) const {
-    auto s2d = w.find(l.conv + ".s2d");
-    if (s2d != w.end() && stride == 1 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {
+  torch::Tensor conv(const Weights& k, const torch::Tensor& x, const LayerSpec& l,
+                     std::int64_t stride) const {
+    auto s2d = k.find(l.conv + ".s2d");
+    if (s2d != k.end() && stride == 1 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {
       return detail::convBySpaceToDepth(x, s2d->second);
     }
-    return convSame(x, w.at(l.conv + ".weight"), stride);
+    return convSame(x, k.at(l.conv + ".weight"), stride);
   }
 
-  torch::Tensor deconv(const torch::Tensor& x, const LayerSpec& l) const {
+  torch::Tensor deconv(const Weights& k, const torch::Tensor& x, const LayerSpec& l) const {
     if (options.nativeTransposedConv) {
-      auto y = torch::conv_transpose2d(x, w.at(l.conv + ".weight"), {}, 2, 0);
+      auto y = torch::conv_transpose2d(x, k.at(l.conv + ".weight"), {}, 2, 0);
       using torch::indexing::Slice;
       return y.index({Slice(), Slice(), Slice(0, 2 * x.size(2)), Slice(0, 2 * x.size(3))});
     }
-    return detail::transposedConvByShuffle(x, w.at(l.conv + ".shuffle"));
+    return detail::transposedConvByShuffle(x, k.at(l.conv + ".shuffle"));
   }
 
-  torch::Tensor forward(torch::Tensor x) const {
+  // The network with convolution weights k (their type is the compute type).
+  torch::Tensor forwardWith(const Weights& k, torch::Tensor x) const {
     const auto& L = layerSpecs();
+    x = x.to(k.at("conv1.weight").scalar_type());  // 0..255 integers are exact in all three
     if (options.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    x = norm(conv(x, L[0], 1), L[0].norm, true);
-    x = norm(conv(x, L[1], 2), L[1].norm, true);
-    x = norm(conv(x, L[2], 2), L[2].norm, true);
+    x = norm(conv(k, x, L[0], 1), L[0].norm, true);
+    x = norm(conv(k, x, L[1], 2), L[1].norm, true);
+    x = norm(conv(k, x, L[2], 2), L[2].norm, true);
     for (int b = 0; b < 5; ++b) {
       const auto& c1 = L[3 + 2 * b];
       const auto& c2 = L[4 + 2 * b];
-      auto y = norm(conv(x, c1, 1), c1.norm, true);
-      y = norm(conv(y, c2, 1), c2.norm, false);
+      auto y = norm(conv(k, x, c1, 1), c1.norm, true);
+      y = norm(conv(k, y, c2, 1), c2.norm, false);
       x = y.add_(x);
     }
-    x = norm(deconv(x, L[13]), L[13].norm, true);
-    x = norm(deconv(x, L[14]), L[14].norm, true);
-    x = norm(conv(x, L[15], 1), L[15].norm, false);
+    x = norm(deconv(k, x, L[13]), L[13].norm, true);
+    x = norm(deconv(k, x, L[14]), L[14].norm, true);
+    // The last layer has 3 channels: its norm and the output scaling run in float32.
+    x = norm(conv(k, x, L[15], 1).to(torch::kFloat), L[15].norm, false);
     return x.tanh_().mul_(150.0).add_(127.5).clamp_(0.0, 255.0).contiguous();
+  }
+
+  // The network in the chosen format; settles Precision::Auto on the first call.
+  torch::Tensor forward(const torch::Tensor& x) {
+    if (choice.used != Precision::Auto) return forwardWith(reduced.empty() ? w : reduced, x);
+    auto low = forwardWith(reduced, x);
+    auto full = forwardWith(w, x);
+    auto diff = (low - full).to(torch::kDouble);
+    choice.rmsDiff = diff.square().mean().sqrt().item<double>();
+    choice.maxDiff = diff.abs().max().item<double>();
+    if (choice.rmsDiff <= options.tolerance) {
+      choice.used = reducedPrecisionFor(device);
+      return low;
+    }
+    choice.used = Precision::Float32;
+    reduced.clear();
+    return full;
   }
 };
 
@@ -452,6 +530,25 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     if (t.dim() == 4) t = t.contiguous(format);
   }
 
+  // The compute format: convolution weights converted once; norms stay float32.
+  PrecisionChoice& choice = impl_->choice;
+  choice.requested = options.precision;
+  choice.used = options.precision;
+  Precision reducedFormat = options.precision;
+  if (options.precision == Precision::Auto) {
+    reducedFormat = reducedPrecisionFor(impl_->device);
+    if (reducedFormat == Precision::Float32) choice.used = Precision::Float32;  // nothing to check
+  }
+  if (reducedFormat == Precision::Float16 && !impl_->device.is_cuda()) {
+    throw std::runtime_error("--precision float16 needs a CUDA device (LibTorch has no float16 "
+                             "convolution on the CPU); use bfloat16 or float32 on the CPU");
+  }
+  if (reducedFormat != Precision::Float32) {
+    for (const auto& [key, t] : impl_->w) {
+      if (t.dim() == 4) impl_->reduced[key] = t.to(scalarType(reducedFormat)).contiguous(format);
+    }
+  }
+
   auto name = file.metadata.find("flowstyle.name");
   impl_->name = name != file.metadata.end() && !name->second.empty()
                     ? name->second
@@ -461,6 +558,8 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
 FastStyleNetwork::~FastStyleNetwork() = default;
 
 std::string FastStyleNetwork::name() const { return impl_->name; }
+
+const PrecisionChoice& FastStyleNetwork::precision() const { return impl_->choice; }
 
 torch::Tensor FastStyleNetwork::forward(const torch::Tensor& rgb255) {
   TORCH_CHECK(rgb255.dim() == 4 && rgb255.size(1) == 3,

@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "models/precision.hpp"
 #include "models/safetensors.hpp"
 
 namespace flowstyle::models {
@@ -25,12 +26,29 @@ namespace flowstyle::models {
 //   deconv2.weight [64,32,3,3] (42), in5 (43,44); conv4.weight [3,32,9,9] (45), in6 (46,47).
 TensorFile importMl5Checkpoint(const std::string& folder);
 
+// What Auto picks on `device` before the check (Float32 where nothing faster exists).
+Precision reducedPrecisionFor(const torch::Device& device);
+
 // How the stride-2 transposed convolutions and the tensors are laid out at run time.
 // The defaults are the fastest measured on CPU; the others exist for tests/benchmarks.
 struct FastNetworkOptions {
   bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU)
   bool channelsLast = false;          // channels-last memory format
   bool spaceToDepth = true;           // 9x9 convs on even sizes as 5x5 on a 2x-coarser grid
+  Precision precision = Precision::Float32;
+  // Auto: largest RMS of (reduced - float32) kept, on 0..255. bfloat16 measured 0.33-0.68 on
+  // the ml5 styles at 640x360 (flowstyle-bench precision); x264 at crf 18 alone adds more.
+  double tolerance = 1.0;
+};
+
+// The format a network runs in, and why.
+struct PrecisionChoice {
+  Precision requested = Precision::Float32;
+  Precision used = Precision::Float32;  // Auto until the first call has decided
+  // Auto: (reduced - float32) on the first call's outputs, 0..255; -1: not measured.
+  double rmsDiff = -1;
+  double maxDiff = -1;
+  std::string describe() const;  // e.g. "bfloat16 (auto: vs float32 RMS difference 0.40 ...)"
 };
 
 class FastStyleNetwork {
@@ -42,10 +60,12 @@ class FastStyleNetwork {
                    const FastNetworkOptions& options);
   ~FastStyleNetwork();
   std::string name() const;
+  const PrecisionChoice& precision() const;
 
   // frames: CV_8UC3 RGB, all the same size (any size >= 1x1). Returns CV_8UC3 RGB
   // of each frame's own size (padded bottom/right to a multiple of 4 by repeating the edge
-  // before the net, cropped after). Thread-compatible: const state, InferenceMode inside.
+  // before the net, cropped after). Thread-compatible (the first call may settle
+  // Precision::Auto), InferenceMode inside.
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
 
   // The raw network on one image (no pad/crop): output size follows TF SAME rounding

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "models/precision.hpp"
 #include "models/style_transfer.hpp"
 #include "stages/flow.hpp"
 #include "stages/video_reader.hpp"
@@ -42,6 +43,7 @@ struct FastConfig {
   std::string model;           // style network name or path (--model)
   int batch = 1;               // frames per network call
   double temporalWeight = 0.8; // stabilization blend in [0,1]; 0 = off
+  models::Precision precision = models::Precision::Auto;  // --precision
 };
 
 struct RunConfig {

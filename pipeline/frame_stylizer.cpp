@@ -69,12 +69,22 @@ class OptimizeStylizer : public FrameStylizer {
   cv::Mat initImage_;  // CV_8UC3 RGB, --init PATH
 };
 
+models::FastNetworkOptions networkOptions(const FastConfig& fast) {
+  models::FastNetworkOptions options;
+  options.precision = fast.precision;
+  return options;
+}
+
+std::string describeNetwork(const models::FastStyleNetwork& network) {
+  return "style network " + network.name() + ", " + network.precision().describe();
+}
+
 class FastStylizer : public FrameStylizer {
  public:
   explicit FastStylizer(const Config& config)
       : fast_(config.fast),
         network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
-                 config.run.device) {}
+                 config.run.device, networkOptions(config.fast)) {}
 
   int batchSize() const override { return fast_.batch; }
   std::vector<int> temporalOffsets() const override {
@@ -83,6 +93,8 @@ class FastStylizer : public FrameStylizer {
   std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
     return network_(contents);
   }
+
+  std::string describe() const override { return describeNetwork(network_); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     StylizeOutcome out;
@@ -109,12 +121,14 @@ class HybridStylizer final : public OptimizeStylizer {
       : OptimizeStylizer(config, std::move(onIteration)),
         fast_(config.fast),
         network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
-                 config.run.device) {}
+                 config.run.device, networkOptions(config.fast)) {}
 
   int batchSize() const override { return fast_.batch; }
   std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
     return network_(contents);
   }
+
+  std::string describe() const override { return describeNetwork(network_); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;

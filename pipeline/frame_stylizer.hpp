@@ -3,6 +3,7 @@
 // Torch-free: images cross as cv::Mat.
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -37,6 +38,8 @@ class FrameStylizer {
   // Whether the stylize step needs flow to earlier frames; offsets of those frames.
   virtual std::vector<int> temporalOffsets() const { return {}; }
   virtual StylizeOutcome stylize(const StylizeRequest& request) = 0;
+  // A line for the job summary, e.g. the network's number format; empty if nothing to say.
+  virtual std::string describe() const { return {}; }
 };
 
 // Called with per-iteration progress of the current frame (may throw to cancel).

@@ -88,6 +88,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   stats.height = h;
   stats.iterations = outcome.iterations;
   stats.loss = outcome.loss;
+  stats.network = stylizer->describe();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
 }

@@ -13,6 +13,7 @@ struct ImageStats {
   int iterations = 0;
   double seconds = 0;
   models::LossTerms loss;
+  std::string network;  // fast/hybrid: the style network and its number format
 };
 
 // content -> output (PNG/JPEG/BMP/TIFF by extension). config.size sets the working

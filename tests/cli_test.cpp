@@ -77,7 +77,8 @@ TEST(Cli_Main, HelpAndVersion) {
   r = cli({"video", "--help"}, dir);
   EXPECT_EQ(r.exitCode, 0);
   for (const char* opt : {"--frames", "--start", "--duration", "--max-side", "--codec", "--crf", "--progress",
-                          "--style", "--temporal-weight", "--long-term", "--flow", "--model", "--batch"}) {
+                          "--style", "--temporal-weight", "--long-term", "--flow", "--model", "--batch",
+                          "--precision"}) {
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
   }
   r = cli({"--version"}, dir);
@@ -102,6 +103,8 @@ TEST(Cli_Usage, WrongOptionOrValueNamesItself) {
       {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--size", "12by5"}, "--size"},
       {{"video", "in.mp4", "-o", "o.mp4"}, "--style"},
       {{"video", "in.mp4", "-o", "o.mp4", "--method", "fast"}, "--model"},
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "fast", "--model", "wave", "--precision", "int8"},
+       "auto, float32, bfloat16 or float16"},
       {{"video", "in.mp4", "--method", "copy"}, "-o"},
       {{"image", "c.jpg", "--style", "a.jpg", "--style", "b.jpg", "--style-blend", "1", "-o", "o.png"},
        "--style-blend"},
@@ -338,6 +341,17 @@ TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(probeLines(fastOut.string(), "-show_entries stream=width,height", dir),
             std::vector<std::string>{"96,72"});
+  EXPECT_NE(r.err.find("style network wave, "), std::string::npos) << "the summary names the number format: " << r.err;
+  r = cli({"image", content, "--method", "fast", "--model", "wave", "-o", fastOut.string(), "--max-side", "96",
+           "--precision", "bfloat16"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("style network wave, bfloat16"), std::string::npos) << r.err;
+  // float16 needs CUDA: on the CPU it is an error before anything is written.
+  r = cli({"image", content, "--method", "fast", "--model", "wave", "-o", (dir / "half.png").string(),
+           "--max-side", "96", "--precision", "float16", "--device", "cpu"}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("CUDA"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "half.png"));
 
   const fs::path notImage = dir / "style.jpg";
   std::ofstream(notImage) << "definitely not a jpeg";

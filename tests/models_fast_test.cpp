@@ -373,3 +373,154 @@ TEST(Models_FastStyleNetwork, SafetensorsLoadChecksNamesShapesAndValues) {
     EXPECT_EQ(loadError(file, "half"), "(no error)");
   }
 }
+
+// ---------------------------------------------------------------- number formats
+
+namespace {
+
+using flowstyle::models::Precision;
+
+double rmsDiff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_64F);
+  b.convertTo(fb, CV_64F);
+  return cv::norm(fa, fb, cv::NORM_L2) / std::sqrt(static_cast<double>(a.total() * a.channels()));
+}
+
+// A 160x96 frame with real structure (the golden input, enlarged).
+cv::Mat testFrame() {
+  cv::Mat frame;
+  cv::resize(readRgb(kReference + "tubingen_96x72.png"), frame, cv::Size(160, 96), 0, 0,
+             cv::INTER_CUBIC);
+  return frame;
+}
+
+FastNetworkOptions withPrecision(Precision p, double tolerance = 1.0) {
+  FastNetworkOptions o;
+  o.precision = p;
+  o.tolerance = tolerance;
+  return o;
+}
+
+}  // namespace
+
+TEST(Models_FastPrecision, ParsesNamesAndRejectsOthers) {
+  using flowstyle::models::parsePrecision;
+  EXPECT_EQ(parsePrecision("auto"), Precision::Auto);
+  EXPECT_EQ(parsePrecision("float32"), Precision::Float32);
+  EXPECT_EQ(parsePrecision("bf16"), Precision::BFloat16);
+  EXPECT_EQ(parsePrecision("half"), Precision::Float16);
+  for (Precision p : {Precision::Auto, Precision::Float32, Precision::BFloat16, Precision::Float16}) {
+    EXPECT_EQ(parsePrecision(flowstyle::models::toString(p)), p);
+  }
+  try {
+    parsePrecision("float64");
+    ADD_FAILURE() << "float64 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("float64"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
+  }
+}
+
+// bfloat16 keeps 8 significant bits: the output moves a little, but stays close to the
+// float32 network and to the golden reference, at every size.
+TEST(Models_FastPrecision, BFloat16StaysCloseToFloat32) {
+  FastStyleNetwork f32(kMl5 + "wave", "cpu", withPrecision(Precision::Float32));
+  FastStyleNetwork bf16(kMl5 + "wave", "cpu", withPrecision(Precision::BFloat16));
+  EXPECT_EQ(bf16.precision().used, Precision::BFloat16);
+  EXPECT_EQ(bf16.precision().describe(), "bfloat16");
+
+  const cv::Mat golden = readRgb(kReference + "wave_tubingen_96x72.png");
+  cv::Mat raw8;
+  bf16.raw(readRgb(kReference + "tubingen_96x72.png")).convertTo(raw8, CV_8UC3);
+  const double goldenRms = rmsDiff(raw8, golden);
+  RecordProperty("bf16_golden_rms", std::to_string(goldenRms));
+  EXPECT_LT(goldenRms, 1.0);
+
+  const cv::Mat frame = testFrame();
+  const cv::Mat a = f32({frame})[0], b = bf16({frame})[0];
+  const double rms = rmsDiff(a, b);
+  RecordProperty("bf16_vs_f32_rms_160x96", std::to_string(rms));
+  EXPECT_LT(rms, 1.0);
+  EXPECT_GT(rms, 0.0);  // it really ran in bfloat16
+  EXPECT_LT(diff8(a, b).meanAbs, 0.5);
+  // Reproducible: the same input gives the same output.
+  EXPECT_EQ(diff8(b, bf16({frame})[0]).maxAbs, 0.0);
+  // Odd sizes come back at their own size in bfloat16 too.
+  cv::Mat odd;
+  cv::resize(frame, odd, cv::Size(45, 31), 0, 0, cv::INTER_AREA);
+  EXPECT_EQ(bf16({odd})[0].size(), odd.size());
+}
+
+TEST(Models_FastPrecision, BFloat16ChannelsLastAgrees) {
+  FastNetworkOptions cl = withPrecision(Precision::BFloat16);
+  cl.channelsLast = true;
+  FastStyleNetwork f32(kMl5 + "udnie", "cpu", withPrecision(Precision::Float32));
+  FastStyleNetwork bf16cl(kMl5 + "udnie", "cpu", cl);
+  const cv::Mat frame = testFrame();
+  EXPECT_LT(rmsDiff(f32({frame})[0], bf16cl({frame})[0]), 1.0);
+}
+
+TEST(Models_FastPrecision, Float16OnTheCpuIsAClearError) {
+  try {
+    FastStyleNetwork net(kMl5 + "wave", "cpu", withPrecision(Precision::Float16));
+    ADD_FAILURE() << "float16 on the CPU accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+  }
+}
+
+// Auto decides on the first call: the device's reduced format when it agrees with
+// float32 within the tolerance, float32 otherwise.
+TEST(Models_FastPrecision, AutoKeepsTheReducedFormatOnlyWithinTolerance) {
+  const Precision reduced = flowstyle::models::reducedPrecisionFor(torch::Device(torch::kCPU));
+  const cv::Mat frame = testFrame();
+  FastStyleNetwork f32(kMl5 + "wave", "cpu", withPrecision(Precision::Float32));
+  const cv::Mat expected = f32({frame})[0];
+
+  FastStyleNetwork autoNet(kMl5 + "wave", "cpu", withPrecision(Precision::Auto));
+  EXPECT_EQ(autoNet.precision().requested, Precision::Auto);
+  const cv::Mat got = autoNet({frame})[0];
+  const auto& choice = autoNet.precision();
+  RecordProperty("auto_cpu", choice.describe());
+  if (reduced == Precision::Float32) {
+    // No faster format on this CPU: float32 from the start, nothing measured.
+    EXPECT_EQ(choice.used, Precision::Float32);
+    EXPECT_LT(choice.rmsDiff, 0.0);
+    EXPECT_EQ(diff8(got, expected).maxAbs, 0.0);
+    GTEST_SKIP() << "this CPU has no native bfloat16; the tolerance fallback is untested here";
+  }
+  EXPECT_EQ(choice.used, reduced);
+  EXPECT_GT(choice.rmsDiff, 0.0);
+  EXPECT_LE(choice.rmsDiff, 1.0);
+  EXPECT_GE(choice.maxDiff, choice.rmsDiff);
+  EXPECT_NE(choice.describe().find("RMS difference"), std::string::npos) << choice.describe();
+  FastStyleNetwork explicitNet(kMl5 + "wave", "cpu", withPrecision(reduced));
+  EXPECT_EQ(diff8(got, explicitNet({frame})[0]).maxAbs, 0.0);
+  // Later calls stay in the chosen format.
+  EXPECT_EQ(diff8(autoNet({frame})[0], got).maxAbs, 0.0);
+
+  // A tolerance nothing meets: float32, and the output is float32's.
+  FastStyleNetwork strict(kMl5 + "wave", "cpu", withPrecision(Precision::Auto, 0.0));
+  const cv::Mat strictOut = strict({frame})[0];
+  EXPECT_EQ(strict.precision().used, Precision::Float32);
+  EXPECT_GT(strict.precision().rmsDiff, 0.0);
+  EXPECT_NE(strict.precision().describe().find("rejected"), std::string::npos);
+  EXPECT_EQ(diff8(strictOut, expected).maxAbs, 0.0);
+}
+
+// Runs only where LibTorch sees a GPU (never in CI here): float16 on CUDA against
+// float32 on the CPU.
+TEST(Models_FastPrecision, Float16OnCudaStaysCloseToFloat32) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const cv::Mat frame = testFrame();
+  FastStyleNetwork cpu(kMl5 + "wave", "cpu", withPrecision(Precision::Float32));
+  FastStyleNetwork half(kMl5 + "wave", "cuda", withPrecision(Precision::Float16));
+  FastStyleNetwork autoNet(kMl5 + "wave", "cuda", withPrecision(Precision::Auto));
+  const cv::Mat expected = cpu({frame})[0];
+  const double rms = rmsDiff(expected, half({frame})[0]);
+  RecordProperty("fp16_vs_f32_rms", std::to_string(rms));
+  EXPECT_LT(rms, 0.5);
+  autoNet({frame});
+  EXPECT_EQ(autoNet.precision().used, Precision::Float16) << autoNet.precision().describe();
+}

@@ -72,6 +72,8 @@ int runVideoCommand(const std::vector<std::string>& args) {
                  stats.outputHeight, tools::formatDuration(stats.seconds).c_str(),
                  stats.seconds > 0 ? stats.framesWritten / stats.seconds : 0.0, stats.stylizeSeconds,
                  stats.flowSeconds);
+    const std::string network = stylizer->describe();
+    if (!network.empty()) std::fprintf(stderr, "%s\n", network.c_str());
   }
   return 0;
 }
@@ -88,9 +90,14 @@ int runImageCommand(const std::vector<std::string>& args) {
   };
   pipeline::ImageStats stats = pipeline::runImage(cmd.config, cmd.content, cmd.output, onIteration);
   printer.finish();
-  std::fprintf(stderr, "%s: %dx%d, %d iterations, %.1f s, loss %.4g (content %.3g, style %.3g, tv %.3g)\n",
-               cmd.output.c_str(), stats.width, stats.height, stats.iterations, stats.seconds,
-               stats.loss.total, stats.loss.content, stats.loss.style, stats.loss.tv);
+  if (stats.iterations > 0) {
+    std::fprintf(stderr, "%s: %dx%d, %d iterations, %.1f s, loss %.4g (content %.3g, style %.3g, tv %.3g)\n",
+                 cmd.output.c_str(), stats.width, stats.height, stats.iterations, stats.seconds,
+                 stats.loss.total, stats.loss.content, stats.loss.style, stats.loss.tv);
+  } else {
+    std::fprintf(stderr, "%s: %dx%d, %.1f s\n", cmd.output.c_str(), stats.width, stats.height, stats.seconds);
+  }
+  if (!stats.network.empty()) std::fprintf(stderr, "%s\n", stats.network.c_str());
   return 0;
 }
 

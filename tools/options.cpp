@@ -96,11 +96,15 @@ po::options_description styleOptions(pipeline::Config& c, StyleOptionValues& v, 
   return d;
 }
 
-po::options_description runOptions(pipeline::Config& c, std::string& progress, bool video) {
+po::options_description runOptions(pipeline::Config& c, std::string& progress, std::string& precision,
+                                   bool video) {
   po::options_description d("Run");
   d.add_options()
     ("threads", po::value(&c.run.threads)->default_value(0), "LibTorch CPU threads (0 = all cores)")
-    ("device", po::value(&c.run.device)->default_value("auto"), "auto | cpu | cuda | cuda:N");
+    ("device", po::value(&c.run.device)->default_value("auto"), "auto | cpu | cuda | cuda:N")
+    ("precision", po::value(&precision)->default_value("auto"),
+     "fast/hybrid network: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16, each kept "
+     "only if within RMS 1/255 of float32 on the first batch) | float32 | bfloat16 | float16");
   if (video) {
     d.add_options()
       ("progress", po::value(&progress)->default_value("auto"),
@@ -188,7 +192,7 @@ void parseSize(const std::string& text, int& width, int& height) {
 
 bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
   pipeline::Config& c = cmd.config;
-  std::string method = "optimize", frames, size, flow = "dis", progress, codecOpts;
+  std::string method = "optimize", frames, size, flow = "dis", progress, precision, codecOpts;
   std::vector<std::string> codecOptList;
   double start = -1, duration = -1, temporalWeight = -1;
   bool noAudio = false;
@@ -226,7 +230,7 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
     ("model", po::value(&c.fast.model), "style network name or path (flowstyle models list)")
     ("batch", po::value(&c.fast.batch)->default_value(1), "frames per network call");
   po::options_description all;
-  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, true));
+  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, precision, true));
 
   po::variables_map vm;
   if (!parseInto(args, all, {"input"}, "Usage: flowstyle video IN -o OUT [options]\n\n"
@@ -240,6 +244,7 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
     c.method = pipeline::parseMethod(method);
     c.flow.method = stages::parseFlowMethod(flow);
     c.run.progress = pipeline::parseProgressMode(progress);
+    c.fast.precision = models::parsePrecision(precision);
   });
   c.reader.path = cmd.input;
   if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
@@ -273,7 +278,7 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
 
 bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   pipeline::Config& c = cmd.config;
-  std::string method = "optimize", size, progress;
+  std::string method = "optimize", size, progress, precision;
   StyleOptionValues sv;
   po::options_description io("Input and output");
   io.add_options()
@@ -285,7 +290,7 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
     ("max-side", po::value(&c.size.maxSide)->default_value(512), "working size: long side at most N px")
     ("size", po::value(&size), "working size WxH exactly");
   po::options_description all;
-  all.add(io).add(styleOptions(c, sv, false)).add(runOptions(c, progress, false));
+  all.add(io).add(styleOptions(c, sv, false)).add(runOptions(c, progress, precision, false));
   po::variables_map vm;
   if (!parseInto(args, all, {"content"}, "Usage: flowstyle image CONTENT --style STYLE... -o OUT [options]\n\n"
                  "Paints a still image in the style of one or more style images (Gatys et al.).", vm)) {
@@ -293,7 +298,10 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   }
   if (cmd.content.empty()) throw UsageError("image: missing content image (flowstyle image CONTENT --style S -o OUT)");
   if (cmd.output.empty()) throw UsageError("image: missing -o OUT");
-  asUsageError([&] { c.method = pipeline::parseMethod(method); });
+  asUsageError([&] {
+    c.method = pipeline::parseMethod(method);
+    c.fast.precision = models::parsePrecision(precision);
+  });
   if (c.method == pipeline::Method::Copy) throw UsageError("--method: copy is not a method for images (optimize, fast, hybrid)");
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
   applyStyleValues(c, sv);
