@@ -77,6 +77,7 @@ struct Options {
   bool json = false;
   bool keep = false;
   int threads = 0;
+  std::string device = "auto";      // LibTorch device of the fast/precision benchmarks
   std::string shared;
   std::string command;
   std::vector<int> sizes;           // style / video / fast override
@@ -91,13 +92,14 @@ std::string gTmp;    // scratch folder
 [[noreturn]] void usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "flowstyle-bench: %s\n", why.c_str());
   std::fprintf(stderr,
-               "Usage: flowstyle-bench [--json] [--threads N] [--shared DIR] [--keep] COMMAND [options]\n"
+               "Usage: flowstyle-bench [--json] [--threads N] [--device auto|cpu|cuda] [--shared DIR] [--keep] COMMAND [options]\n"
                "Commands:\n"
-               "  all        copy, style, flow and fast\n"
+               "  all        copy, style, flow, fast and precision\n"
                "  copy       copy-mode throughput and peak RSS (synthetic clips)\n"
                "  style      seconds per optimizer iteration, VGG19 / SqueezeNet [--sizes 256,512,1024] [--nets vgg19,squeezenet]\n"
                "  flow       ms per frame pair (fwd + bwd + certainty) at 640x360 on chaplin\n"
-               "  fast       fast network alone vs the whole pipeline [--sizes 360,720]\n"
+               "  fast       fast network alone (per number format) vs the whole pipeline [--sizes 360,720]\n"
+               "  precision  bfloat16 (float16 on CUDA) vs float32 outputs, nine ml5 styles at 640x360\n"
                "  video      optimize method on 3 chaplin frames [--sizes 320,640] [--nets vgg19,squeezenet]\n"
                "  temporal   warping error: default run vs frame-by-frame (10 frames, 256 px)\n"
                "  hybrid     optimizer from content vs from the fast network (scream)\n");
@@ -561,33 +563,67 @@ void benchFlow() {
 
 // ---------------------------------------------------------------- fast
 
+// The network variants `fast` times: number format x memory layout. float16 only on CUDA.
+struct NetVariant {
+  std::string id;
+  models::Precision precision;
+  bool channelsLast;
+};
+
+std::vector<NetVariant> netVariants(const torch::Device& device) {
+  std::vector<NetVariant> v = {{"f32", models::Precision::Float32, false},
+                               {"f32cl", models::Precision::Float32, true},
+                               {"bf16", models::Precision::BFloat16, false},
+                               {"bf16cl", models::Precision::BFloat16, true}};
+  if (device.is_cuda()) {
+    v.push_back({"f16", models::Precision::Float16, false});
+    v.push_back({"f16cl", models::Precision::Float16, true});
+  }
+  return v;
+}
+
 // Child: _fast CLIP FRAMES_NET
 int childFast(const std::vector<std::string>& a) {
   if (a.size() != 2) usage("_fast CLIP NETFRAMES");
   const std::string clip = a[0];
   const int netFrames = std::stoi(a[1]);
   emit("threads", models::configureTorchThreads(gOpt.threads));
+  const torch::Device device = models::resolveDevice(gOpt.device);
+  emit("cuda", device.is_cuda() ? 1 : 0);
   const std::string model = sharedPath("models/ml5/wave");
   std::vector<cv::Mat> frames = readFrames(clip, netFrames, 0);
   while (static_cast<int>(frames.size()) < netFrames) frames.push_back(frames.back().clone());
-  {
-    models::FastStyleNetwork net(model, "cpu");
-    for (int batch : {1, 4}) {
-      net(std::vector<cv::Mat>(frames.begin(), frames.begin() + batch));  // warm-up
-      const auto t0 = Clock::now();
-      for (int i = 0; i + batch <= netFrames; i += batch) {
-        net(std::vector<cv::Mat>(frames.begin() + i, frames.begin() + i + batch));
-      }
-      const double s = secondsSince(t0);
-      emit("net_fps_b" + std::to_string(batch), (netFrames / batch * batch) / s);
+  auto timeNet = [&](models::FastStyleNetwork& net, int batch) {
+    net(std::vector<cv::Mat>(frames.begin(), frames.begin() + batch));  // warm-up (and Auto's check)
+    const auto t0 = Clock::now();
+    for (int i = 0; i + batch <= netFrames; i += batch) {
+      net(std::vector<cv::Mat>(frames.begin() + i, frames.begin() + i + batch));
     }
+    return (netFrames / batch * batch) / secondsSince(t0);
+  };
+  for (const NetVariant& v : netVariants(device)) {
+    models::FastNetworkOptions o;
+    o.precision = v.precision;
+    o.channelsLast = v.channelsLast;
+    models::FastStyleNetwork net(model, gOpt.device, o);
+    emit("net_fps_" + v.id, timeNet(net, 1));
+  }
+  {
+    models::FastNetworkOptions o;
+    o.precision = models::Precision::Auto;
+    models::FastStyleNetwork net(model, gOpt.device, o);
+    emit("net_fps_auto_b1", timeNet(net, 1));
+    emit("net_fps_auto_b4", timeNet(net, 4));
+    emit("auto_bf16", net.precision().used == models::Precision::BFloat16 ? 1 : 0);
+    emit("auto_f16", net.precision().used == models::Precision::Float16 ? 1 : 0);
+    emit("auto_rms", net.precision().rmsDiff);
   }
   pipeline::Config c;
   c.reader.path = clip;
   c.writer.path = gTmp + "/fast-out.mp4";
   c.method = pipeline::Method::Fast;
   c.fast.model = model;
-  c.run.device = "cpu";
+  c.run.device = gOpt.device;
   c.run.threads = gOpt.threads;
   c.run.progress = pipeline::ProgressMode::None;
   pipeline::validate(c);
@@ -604,10 +640,11 @@ int childFast(const std::vector<std::string>& a) {
 }
 
 void benchFast() {
-  printHeader("fast: ml5/wave network alone vs whole pipeline (fast, stabilization 0.8, batch 1, x264 medium)");
+  printHeader("fast: ml5/wave network alone (frames/s by number format and layout) vs the whole pipeline "
+              "(--precision auto, stabilization 0.8, batch 1, x264 medium), device " + gOpt.device);
   std::vector<int> heights = gOpt.sizes.empty() ? std::vector<int>{360, 720} : gOpt.sizes;
-  std::printf("  %-10s %9s %9s %9s %9s %9s %10s %10s\n", "size", "net b1", "net b4", "pipe fps", "effic.",
-              "flow s", "peak MB", "frames");
+  std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8s %8s %8s %7s %8s %8s\n", "size", "f32", "f32-cl", "bf16",
+              "bf16-cl", "f16", "f16-cl", "auto", "auto b4", "pipe", "effic.", "peak MB", "auto is");
   for (int h : heights) {
     const int w = h * 16 / 9;
     const double clipSeconds = 24.0 / 25.0;
@@ -619,16 +656,165 @@ void benchFast() {
       reportFailure("fast " + size, r);
       continue;
     }
-    const double b1 = r.get("net_fps_b1"), b4 = r.get("net_fps_b4"), pipe = r.get("pipe_fps");
-    const double eff = pipe / std::max(b1, b4);
-    std::printf("  %-10s %9.2f %9.2f %9.2f %9.2f %9.1f %10.1f %10.0f\n", size.c_str(), b1, b4, pipe, eff,
-                r.get("pipe_flow_s"), r.maxRssMb, r.get("pipe_frames"));
-    JsonLine("fast").add("size", size).add("net_fps_batch1", b1).add("net_fps_batch4", b4).add("pipeline_fps", pipe)
+    auto cell = [&](const std::string& key) {
+      return r.values.count(key) ? fmt("%.2f", r.get(key)) : std::string("-");
+    };
+    const double autoB1 = r.get("net_fps_auto_b1"), autoB4 = r.get("net_fps_auto_b4"), pipe = r.get("pipe_fps");
+    const double eff = pipe / autoB1;
+    const std::string chosen = r.get("auto_f16") > 0 ? "float16" : r.get("auto_bf16") > 0 ? "bfloat16" : "float32";
+    std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8.2f %8.2f %8.2f %7.2f %8.1f %8s\n", size.c_str(),
+                cell("net_fps_f32").c_str(), cell("net_fps_f32cl").c_str(), cell("net_fps_bf16").c_str(),
+                cell("net_fps_bf16cl").c_str(), cell("net_fps_f16").c_str(), cell("net_fps_f16cl").c_str(), autoB1,
+                autoB4, pipe, eff, r.maxRssMb, chosen.c_str());
+    JsonLine line("fast");
+    line.add("size", size).add("device", gOpt.device).add("cuda", r.get("cuda"));
+    for (const char* k : {"f32", "f32cl", "bf16", "bf16cl", "f16", "f16cl"}) {
+      const std::string key = std::string("net_fps_") + k;
+      if (r.values.count(key)) line.add(key, r.get(key));
+    }
+    line.add("net_fps_auto_batch1", autoB1).add("net_fps_auto_batch4", autoB4).add("auto_precision", chosen)
+        .add("auto_rms_vs_f32", r.get("auto_rms")).add("pipeline_fps", pipe)
         .add("efficiency", eff).add("pipeline_frames", r.get("pipe_frames")).add("pipeline_s", r.get("pipe_s"))
         .add("network_s", r.get("pipe_network_s")).add("flow_s", r.get("pipe_flow_s"))
-        .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("threads", r.get("threads")).add("load", loadAvg()).print();
+        .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall)
+        .add("threads", r.get("threads")).add("load", loadAvg()).print();
   }
-  std::printf("  (fps; effic. = pipeline fps / best network-alone fps; flow s = summed flow task time)\n");
+  std::printf("  (frames/s, batch 1 unless noted; -cl = channels-last; auto = --precision auto after its first-batch\n"
+              "   check; effic. = pipeline fps / auto network fps; f16 columns only on CUDA)\n");
+}
+
+// ---------------------------------------------------------------- precision
+
+const std::vector<std::string> kStyleNets = {"la_muse", "mathura", "matilde_perez", "matta", "rain_princess",
+                                             "scream",  "udnie",   "wave",          "wreck"};
+
+struct DiffStats {
+  double rms = 0, mean = 0, max = 0, over2 = 0;  // over2: fraction of values differing by more than 2
+};
+
+DiffStats diffStats(const std::vector<cv::Mat>& a, const std::vector<cv::Mat>& b) {
+  DiffStats s;
+  double sq = 0, sum = 0, over = 0, n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    cv::Mat d;
+    cv::absdiff(a[i], b[i], d);
+    cv::Mat d64;
+    d.reshape(1).convertTo(d64, CV_64F);
+    sq += d64.dot(d64);
+    sum += cv::sum(d64)[0];
+    over += cv::countNonZero(d.reshape(1) > 2);
+    n += static_cast<double>(d64.total());
+    double mx = 0;
+    cv::minMaxLoc(d64, nullptr, &mx);
+    s.max = std::max(s.max, mx);
+  }
+  s.rms = std::sqrt(sq / n);
+  s.mean = sum / n;
+  s.over2 = over / n;
+  return s;
+}
+
+// The float32 outputs through x264 (crf 18, yuv420p, the video default) and back: the
+// error every video output carries anyway, for scale.
+std::vector<cv::Mat> x264RoundTrip(const std::vector<cv::Mat>& frames) {
+  const std::string path = gTmp + "/roundtrip-" + std::to_string(getpid()) + ".mp4";
+  stages::VideoInfo info;
+  info.path = "(frames)";
+  info.width = frames.front().cols;
+  info.height = frames.front().rows;
+  info.timeBase = {1, 25};
+  info.avgFrameRate = {25, 1};
+  stages::WriterConfig wc;
+  wc.path = path;
+  wc.copyAudio = false;
+  {
+    stages::VideoWriter writer(wc, info);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      stages::Frame f;
+      f.rgb = frames[i];
+      f.index = static_cast<std::int64_t>(i);
+      f.pts = static_cast<std::int64_t>(i);
+      f.duration = 1;
+      f.timeBase = info.timeBase;
+      writer.write(f);
+    }
+    writer.finish();
+  }
+  std::vector<cv::Mat> back = readFrames(path, static_cast<int>(frames.size()), 0);
+  std::error_code ec;
+  fs::remove(path, ec);
+  return back;
+}
+
+// Child: _precision FRAMES STYLE...
+int childPrecision(const std::vector<std::string>& a) {
+  if (a.size() < 2) usage("_precision FRAMES STYLE...");
+  const int count = std::stoi(a[0]);
+  emit("threads", models::configureTorchThreads(gOpt.threads));
+  const torch::Device device = models::resolveDevice(gOpt.device);
+  std::vector<cv::Mat> frames;
+  for (const cv::Mat& f : readFrames(chaplinPath(), count, 0)) {
+    cv::Mat r;
+    cv::resize(f, r, cv::Size(640, 360), 0, 0, cv::INTER_AREA);
+    frames.push_back(r);
+  }
+  std::vector<std::pair<std::string, models::Precision>> formats = {{"bf16", models::Precision::BFloat16}};
+  if (device.is_cuda()) formats.push_back({"f16", models::Precision::Float16});
+  for (std::size_t s = 1; s < a.size(); ++s) {
+    const std::string& style = a[s];
+    models::FastNetworkOptions f32;
+    models::FastStyleNetwork reference(sharedPath("models/ml5/" + style), gOpt.device, f32);
+    const std::vector<cv::Mat> expected = reference(frames);
+    for (const auto& [id, precision] : formats) {
+      models::FastNetworkOptions o;
+      o.precision = precision;
+      models::FastStyleNetwork net(sharedPath("models/ml5/" + style), gOpt.device, o);
+      const DiffStats d = diffStats(expected, net(frames));
+      emit(style + "_" + id + "_rms", d.rms);
+      emit(style + "_" + id + "_mean", d.mean);
+      emit(style + "_" + id + "_max", d.max);
+      emit(style + "_" + id + "_over2", d.over2);
+    }
+    const DiffStats x = diffStats(expected, x264RoundTrip(expected));
+    emit(style + "_x264_rms", x.rms);
+    emit(style + "_x264_max", x.max);
+  }
+  return 0;
+}
+
+void benchPrecision() {
+  printHeader("precision: reduced formats vs float32, ml5 styles on 4 chaplin frames at 640x360 (device " +
+              gOpt.device + ")");
+  ChildResult r = runSelf([] {
+    std::vector<std::string> args = {"_precision", "4"};
+    args.insert(args.end(), kStyleNets.begin(), kStyleNets.end());
+    return args;
+  }());
+  if (!r.ok()) {
+    reportFailure("precision", r);
+    return;
+  }
+  std::printf("  %-14s %9s %9s %9s %10s %9s %9s %12s\n", "style", "bf16 rms", "bf16 mean", "bf16 max", "bf16 >2",
+              "f16 rms", "f16 max", "x264 rms");
+  for (const std::string& style : kStyleNets) {
+    auto cell = [&](const std::string& key, const char* f) {
+      return r.values.count(style + "_" + key) ? fmt(f, r.get(style + "_" + key)) : std::string("-");
+    };
+    std::printf("  %-14s %9s %9s %9s %10s %9s %9s %12s\n", style.c_str(), cell("bf16_rms", "%.3f").c_str(),
+                cell("bf16_mean", "%.3f").c_str(), cell("bf16_max", "%.0f").c_str(),
+                cell("bf16_over2", "%.5f").c_str(), cell("f16_rms", "%.3f").c_str(), cell("f16_max", "%.0f").c_str(),
+                cell("x264_rms", "%.3f").c_str());
+    JsonLine line("precision");
+    line.add("style", style).add("device", gOpt.device);
+    for (const char* k : {"bf16_rms", "bf16_mean", "bf16_max", "bf16_over2", "f16_rms", "f16_mean", "f16_max",
+                          "f16_over2", "x264_rms", "x264_max"}) {
+      if (r.values.count(style + "_" + k)) line.add(k, r.get(style + "_" + k));
+    }
+    line.print();
+  }
+  std::printf("  (differences of the 8-bit outputs from float32's, on 0..255; >2 = fraction of values off by more\n"
+              "   than 2; x264 rms = float32's output after x264 crf 18 yuv420p and back, for scale;\n"
+              "   --precision auto keeps a reduced format when its rms on the first batch is <= 1.0)\n");
 }
 
 // ---------------------------------------------------------------- pipeline child
@@ -962,6 +1148,7 @@ int main(int argc, char** argv) {
     else if (a == "--keep") gOpt.keep = true;
     else if (a == "--threads") gOpt.threads = parseInts(next(), "--threads").at(0);
     else if (a == "--shared") gOpt.shared = next();
+    else if (a == "--device") gOpt.device = next();
     else if (a == "--sizes") gOpt.sizes = parseInts(next(), "--sizes");
     else if (a == "--nets") gOpt.nets = splitComma(next());
     else if (a == "-h" || a == "--help") usage("");
@@ -980,6 +1167,7 @@ int main(int argc, char** argv) {
       if (const char* t = std::getenv("FLOWSTYLE_BENCH_TMP")) gTmp = t;
       if (gOpt.command == "_style") return childStyle(gOpt.args);
       if (gOpt.command == "_fast") return childFast(gOpt.args);
+      if (gOpt.command == "_precision") return childPrecision(gOpt.args);
       if (gOpt.command == "_flow") return childFlow(gOpt.args);
       if (gOpt.command == "_pipeline") return childPipeline(gOpt.args);
       if (gOpt.command == "_hybrid_first") return childHybridFirst(gOpt.args);
@@ -1007,10 +1195,12 @@ int main(int argc, char** argv) {
       benchStyle();
       benchFlow();
       benchFast();
+      benchPrecision();
     } else if (cmd == "copy") benchCopy();
     else if (cmd == "style") benchStyle();
     else if (cmd == "flow") benchFlow();
     else if (cmd == "fast") benchFast();
+    else if (cmd == "precision") benchPrecision();
     else if (cmd == "video") benchVideo();
     else if (cmd == "temporal") benchTemporal();
     else if (cmd == "hybrid") benchHybrid();
