@@ -1,8 +1,8 @@
 // flowstyle-bench: measures throughput, per-iteration cost, memory and temporal quality.
 //
-//   flowstyle-bench [--json] [--threads N] [--shared DIR] [--keep] COMMAND [options]
+//   flowstyle-bench [--json] [--threads N] [--device D] [--shared DIR] [--keep] COMMAND [options]
 //
-// Commands: all (= copy, style, flow, fast), copy, style, flow, fast, video, temporal, hybrid.
+// Commands: all (= copy, style, flow, fast, precision), copy, style, flow, fast, precision, video, temporal, hybrid.
 // Every measurement whose peak memory matters runs in a child process (the flowstyle CLI
 // next to this binary, or this binary with a hidden "_..." command); the parent reads the
 // child's wall time and peak RSS (ru_maxrss) from wait4(). A forked child's ru_maxrss also
