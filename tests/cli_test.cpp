@@ -255,8 +255,9 @@ TEST(Cli_Video, ResizeToWorkingSize) {
 
 namespace {
 
-// Starts flowstyle, waits for its first progress line, sends `sig`, returns the exit code.
-int interruptAfterFirstFrame(const std::vector<std::string>& args, int sig) {
+// Starts flowstyle, waits for the first line on its stdout that contains `waitFor` (any
+// line if empty), sends `sig`, returns the exit code.
+int interruptAfterFirstFrame(const std::vector<std::string>& args, int sig, const std::string& waitFor = "") {
   int pipefd[2];
   if (::pipe(pipefd) != 0) return -1;
   const pid_t pid = ::fork();
@@ -277,7 +278,14 @@ int interruptAfterFirstFrame(const std::vector<std::string>& args, int sig) {
   }
   ::close(pipefd[1]);
   char c = 0;
-  while (::read(pipefd[0], &c, 1) == 1 && c != '\n') {
+  std::string line;
+  while (::read(pipefd[0], &c, 1) == 1) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    if (line.find(waitFor) != std::string::npos) break;
+    line.clear();
   }
   ::kill(pid, sig);
   int status = 0;
@@ -412,4 +420,90 @@ TEST(Cli_Video, OptimizeOnChaplinEndToEnd) {
                          "--iterations-first", "6", "--iterations", "3", "--threads", "2"}, dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 3u);
+}
+
+TEST(Cli_Batch, StylizesAFolderSkipsFinishedClipsAndGoesOnAfterAFailure) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "clips", out = dir / "styled";
+  fs::create_directories(in);
+  smallClip(in, 0.4, "a.mp4");
+  makeClip(in / "b.mkv", "testsrc2=size=48x32:rate=10", 0.3, {"-c:v", "ffv1"});
+  std::ofstream(in / "c.mp4") << "not a video";
+  std::ofstream(in / "readme.txt") << "ignored";
+  const std::vector<std::string> args = {"batch", in.string(), "-o", out.string(), "--method", "fast",
+                                         "--model", "wave"};
+  CommandResult r = cli(args, dir);
+  EXPECT_EQ(r.exitCode, 1) << "one clip failed: " << r.err;
+  EXPECT_NE(r.err.find("3 clips: 2 done, 0 skipped, 1 failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("c.mp4"), std::string::npos) << r.err;
+  // The good clips are complete (frame count, audio of a.mp4 kept); the bad one left nothing.
+  EXPECT_EQ(probeLines((out / "a.mp4").string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 10u);
+  EXPECT_FALSE(probeLines((out / "a.mp4").string(), "-select_streams a:0 -show_entries packet=pts", dir).empty());
+  EXPECT_EQ(probeLines((out / "b.mp4").string(), "-select_streams v:0 -show_entries stream=width,height", dir),
+            std::vector<std::string>{"48,32"});
+  expectNoOutputLeft(out, "c.mp4");
+
+  // Run again: the finished clips are skipped (not rewritten), the broken one fails again.
+  const auto stamp = fs::last_write_time(out / "a.mp4");
+  r = cli({"batch", in.string(), "-o", out.string(), "--method", "fast", "--model", "wave", "--progress", "json"},
+          dir);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.out.find("{\"clip\":\"" + (in / "a.mp4").string() + "\",\"output\":\"" + (out / "a.mp4").string() +
+                       "\",\"status\":\"skipped\""),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"status\":\"failed\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("{\"batch\":{\"clips\":3,\"done\":0,\"skipped\":2,\"failed\":1,\"interrupted\":false"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(fs::last_write_time(out / "a.mp4"), stamp);
+
+  // Without the broken clip everything is done: exit 0. --overwrite redoes finished clips.
+  fs::remove(in / "c.mp4");
+  r = cli(args, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("2 clips: 0 done, 2 skipped, 0 failed"), std::string::npos) << r.err;
+  std::vector<std::string> again = args;
+  again.push_back("--overwrite");
+  r = cli(again, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("2 clips: 2 done"), std::string::npos) << r.err;
+}
+
+TEST(Cli_Batch, UsageAndFolderErrors) {
+  const fs::path dir = scratchDir();
+  CommandResult r = cli({"batch", "--help"}, dir);
+  EXPECT_EQ(r.exitCode, 0);
+  for (const char* opt : {"--ext", "--overwrite", "--method", "--model", "--style"}) {
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  }
+  r = cli({"batch", dir.string()}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("-o OUT_DIR"), std::string::npos) << r.err;
+  r = cli({"batch", (dir / "nowhere").string(), "-o", (dir / "out").string(), "--method", "copy"}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("nowhere: folder not found"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+  fs::create_directories(dir / "empty");
+  r = cli({"batch", (dir / "empty").string(), "-o", (dir / "out").string(), "--method", "copy"}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("no clips"), std::string::npos) << r.err;
+}
+
+TEST(Cli_Batch, InterruptKeepsFinishedClipsAndStops) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "clips", out = dir / "out";
+  fs::create_directories(in);
+  makeClip(in / "a.mp4", "testsrc2=size=64x48:rate=25", 0.2, {"-c:v", "libx264", "-preset", "ultrafast"});
+  makeClip(in / "b.mp4", "testsrc2=size=640x360:rate=25", 8.0, {"-c:v", "libx264", "-preset", "ultrafast"});
+  makeClip(in / "c.mp4", "testsrc2=size=64x48:rate=25", 0.2, {"-c:v", "libx264", "-preset", "ultrafast"});
+  // The signal goes out when a.mp4's "done" line appears, so it lands while the long
+  // b.mp4 runs (8 s at 640x360, x264 veryslow).
+  EXPECT_EQ(interruptAfterFirstFrame({"batch", in.string(), "-o", out.string(), "--method", "copy", "--preset",
+                                      "veryslow", "--progress", "json"},
+                                     SIGINT, "\"status\":\"done\""),
+            130);
+  EXPECT_EQ(probeLines((out / "a.mp4").string(), "-select_streams v:0 -show_entries frame=pts", dir).size(), 5u)
+      << "a finished clip is kept";
+  EXPECT_FALSE(fs::exists(out / "b.mp4"));
+  EXPECT_FALSE(fs::exists(out / "c.mp4")) << "the batch stops at the interrupt";
+  expectNoOutputLeft(out, "b.mp4");
 }

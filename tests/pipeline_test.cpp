@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include "models/loss_network.hpp"
 #include "models/style_transfer.hpp"
+#include "pipeline/batch.hpp"
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/video_reader.hpp"
@@ -320,4 +322,92 @@ TEST(Pipeline_Temporal, OptimizeStaticClipStaysStillAndIsDeterministic) {
   for (std::size_t i = 0; i < a.frames.size(); ++i) {
     EXPECT_EQ(cv::norm(a.frames[i], b.frames[i], cv::NORM_INF), 0) << "frame " << i << " differs between runs";
   }
+}
+
+// ---------------------------------------------------------------- batch planning
+
+namespace {
+
+void touch(const fs::path& p) { std::ofstream(p) << "x"; }
+
+std::vector<std::string> names(const std::vector<pipeline::BatchItem>& plan, bool outputs = false) {
+  std::vector<std::string> n;
+  for (const auto& item : plan) n.push_back(fs::path(outputs ? item.output : item.input).filename().string());
+  return n;
+}
+
+std::string planError(const std::string& in, const std::string& out, const std::string& ext = "mp4") {
+  try {
+    pipeline::planBatch(in, out, ext, false);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Pipeline_Batch, PlansEveryClipInNameOrder) {
+  const fs::path dir = scratchDir();
+  const fs::path in = dir / "in";
+  fs::create_directories(in / "sub");
+  for (const char* f : {"b.MOV", "a.mp4", "c.gif", "notes.txt", ".hidden.mp4", "sub/d.mp4"}) touch(in / f);
+  const auto plan = pipeline::planBatch(in.string(), (dir / "out").string(), "mkv", false);
+  EXPECT_EQ(names(plan), (std::vector<std::string>{"a.mp4", "b.MOV", "c.gif"}));
+  EXPECT_EQ(names(plan, true), (std::vector<std::string>{"a.mkv", "b.mkv", "c.mkv"}));
+  for (const auto& item : plan) {
+    EXPECT_EQ(item.action, pipeline::BatchItem::Action::Run) << item.input;
+    EXPECT_EQ(fs::path(item.output).parent_path(), dir / "out");
+  }
+}
+
+TEST(Pipeline_Batch, SkipsFinishedOutputsUnlessOverwrite) {
+  const fs::path dir = scratchDir();
+  fs::create_directories(dir / "in");
+  fs::create_directories(dir / "out");
+  touch(dir / "in/a.mp4");
+  touch(dir / "in/b.mp4");
+  touch(dir / "out/a.mp4");
+  auto plan = pipeline::planBatch((dir / "in").string(), (dir / "out").string(), "mp4", false);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].action, pipeline::BatchItem::Action::SkipDone);
+  EXPECT_NE(plan[0].reason.find("exists"), std::string::npos) << plan[0].reason;
+  EXPECT_EQ(plan[1].action, pipeline::BatchItem::Action::Run);
+  plan = pipeline::planBatch((dir / "in").string(), (dir / "out").string(), "mp4", true);
+  EXPECT_EQ(plan[0].action, pipeline::BatchItem::Action::Run);
+}
+
+TEST(Pipeline_Batch, RejectsCollidingAndSelfOverwritingOutputs) {
+  const fs::path dir = scratchDir();
+  fs::create_directories(dir / "in");
+  touch(dir / "in/a.mov");
+  touch(dir / "in/a.mp4");
+  auto plan = pipeline::planBatch((dir / "in").string(), (dir / "out").string(), "mp4", false);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].action, pipeline::BatchItem::Action::Run);
+  EXPECT_EQ(plan[1].action, pipeline::BatchItem::Action::Reject);
+  EXPECT_NE(plan[1].reason.find("a.mov"), std::string::npos) << plan[1].reason;
+  // Writing into the input folder with the inputs' own extension would destroy them.
+  plan = pipeline::planBatch((dir / "in").string(), (dir / "in").string(), "mp4", true);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[1].action, pipeline::BatchItem::Action::Reject);
+  EXPECT_NE(plan[1].reason.find("overwrite the clip itself"), std::string::npos) << plan[1].reason;
+}
+
+TEST(Pipeline_Batch, BadFoldersNameThemselves) {
+  const fs::path dir = scratchDir();
+  fs::create_directories(dir / "empty");
+  touch(dir / "file.mp4");
+  EXPECT_NE(planError((dir / "missing").string(), (dir / "out").string()).find("missing: folder not found"),
+            std::string::npos);
+  EXPECT_NE(planError((dir / "file.mp4").string(), (dir / "out").string()).find("is not a folder"),
+            std::string::npos);
+  const std::string empty = planError((dir / "empty").string(), (dir / "out").string());
+  EXPECT_NE(empty.find("empty: no clips"), std::string::npos) << empty;
+  EXPECT_NE(empty.find(".mp4"), std::string::npos) << empty;
+  fs::create_directories(dir / "in");
+  touch(dir / "in/a.mp4");
+  EXPECT_NE(planError((dir / "in").string(), (dir / "file.mp4").string()).find("is not a folder"),
+            std::string::npos);
+  EXPECT_NE(planError((dir / "in").string(), (dir / "out").string(), ".mp4").find("--ext"), std::string::npos);
 }

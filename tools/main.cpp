@@ -2,6 +2,7 @@
 // messages and exit codes. Nothing else.
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "models/device.hpp"
 #include "models/model_store.hpp"
+#include "pipeline/batch.hpp"
 #include "pipeline/jobs.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
@@ -43,14 +45,8 @@ void installSignalHandlers() {
 
 int cancelledExitCode() { return gSignal.load() == SIGTERM ? 143 : 130; }
 
-int runVideoCommand(const std::vector<std::string>& args) {
-  tools::VideoCommand cmd;
-  if (!tools::parseVideo(args, cmd)) return 0;
-  const pipeline::Config& c = cmd.config;
-  if (c.method != pipeline::Method::Copy) {
-    tools::ensurePassiveOpenMpWait(gArgv);
-    models::configureTorchThreads(c.run.threads);
-  }
+// One video job with its progress display; returns the stats and the stylizer's note.
+pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
   tools::ProgressPrinter printer(c.run.progress);
   std::int64_t currentFrame = 0;
   auto onIteration = [&](const models::OptimizeProgress& p) {
@@ -66,16 +62,154 @@ int runVideoCommand(const std::vector<std::string>& args) {
       },
       &gCancel);
   printer.finish();
-  if (c.run.progress != pipeline::ProgressMode::Json) {
-    std::fprintf(stderr, "%s: %lld frames at %dx%d in %s (%.2f fps; stylize %.1f s, flow %.1f s)\n",
-                 c.writer.path.c_str(), static_cast<long long>(stats.framesWritten), stats.outputWidth,
-                 stats.outputHeight, tools::formatDuration(stats.seconds).c_str(),
-                 stats.seconds > 0 ? stats.framesWritten / stats.seconds : 0.0, stats.stylizeSeconds,
-                 stats.flowSeconds);
-    const std::string network = stylizer->describe();
-    if (!network.empty()) std::fprintf(stderr, "%s\n", network.c_str());
+  note = stylizer->describe();
+  return stats;
+}
+
+void prepareTorch(const pipeline::Config& c) {
+  if (c.method != pipeline::Method::Copy) {
+    tools::ensurePassiveOpenMpWait(gArgv);
+    models::configureTorchThreads(c.run.threads);
   }
+}
+
+void printVideoSummary(const pipeline::Config& c, const pipeline::JobStats& stats, const std::string& note) {
+  std::fprintf(stderr, "%s: %lld frames at %dx%d in %s (%.2f fps; stylize %.1f s, flow %.1f s)\n",
+               c.writer.path.c_str(), static_cast<long long>(stats.framesWritten), stats.outputWidth,
+               stats.outputHeight, tools::formatDuration(stats.seconds).c_str(),
+               stats.seconds > 0 ? stats.framesWritten / stats.seconds : 0.0, stats.stylizeSeconds,
+               stats.flowSeconds);
+  if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
+}
+
+int runVideoCommand(const std::vector<std::string>& args) {
+  tools::VideoCommand cmd;
+  if (!tools::parseVideo(args, cmd)) return 0;
+  const pipeline::Config& c = cmd.config;
+  prepareTorch(c);
+  std::string note;
+  pipeline::JobStats stats = runOneVideo(c, note);
+  if (c.run.progress != pipeline::ProgressMode::Json) printVideoSummary(c, stats, note);
   return 0;
+}
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+      continue;
+    }
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// flowstyle batch: every clip of a folder with the same options. A failing clip is
+// reported and the next one runs; an interrupt stops the batch (finished clips stay).
+int runBatchCommand(const std::vector<std::string>& args) {
+  tools::BatchCommand cmd;
+  if (!tools::parseBatch(args, cmd)) return 0;
+  const std::vector<pipeline::BatchItem> plan =
+      pipeline::planBatch(cmd.inputDir, cmd.outputDir, cmd.ext, cmd.overwrite);
+  std::error_code ec;
+  std::filesystem::create_directories(cmd.outputDir, ec);
+  if (ec) throw std::runtime_error(cmd.outputDir + ": cannot create the output folder: " + ec.message());
+  const pipeline::Config& base = cmd.video.config;
+  const bool json = base.run.progress == pipeline::ProgressMode::Json;
+  prepareTorch(base);
+
+  struct Outcome {
+    std::string status = "not started";  // done | skipped | failed | interrupted | not started
+    std::string detail;
+    std::int64_t frames = 0;
+    double seconds = 0;
+  };
+  std::vector<Outcome> outcomes(plan.size());
+  auto report = [&](std::size_t i) {
+    const Outcome& o = outcomes[i];
+    if (json) {
+      std::printf("{\"clip\":%s,\"output\":%s,\"status\":\"%s\",\"frames\":%lld,\"seconds\":%.3f,\"detail\":%s}\n",
+                  jsonString(plan[i].input).c_str(), jsonString(plan[i].output).c_str(), o.status.c_str(),
+                  static_cast<long long>(o.frames), o.seconds, jsonString(o.detail).c_str());
+      std::fflush(stdout);
+    } else if (o.status != "done") {
+      std::fprintf(stderr, "  %s: %s\n", o.status.c_str(), o.detail.c_str());
+    }
+  };
+  bool interrupted = false;
+  for (std::size_t i = 0; i < plan.size() && !interrupted; ++i) {
+    const pipeline::BatchItem& item = plan[i];
+    Outcome& o = outcomes[i];
+    if (!json) std::fprintf(stderr, "[%zu/%zu] %s -> %s\n", i + 1, plan.size(), item.input.c_str(), item.output.c_str());
+    if (item.action == pipeline::BatchItem::Action::Reject) {
+      o.status = "failed";
+      o.detail = item.reason;
+    } else if (item.action == pipeline::BatchItem::Action::SkipDone ||
+               (!cmd.overwrite && std::filesystem::exists(item.output, ec))) {  // another node finished it
+      o.status = "skipped";
+      o.detail = item.output + " exists (--overwrite to redo it)";
+    } else {
+      pipeline::Config c = base;
+      c.reader.path = item.input;
+      c.writer.path = item.output;
+      try {
+        std::string note;
+        const pipeline::JobStats stats = runOneVideo(c, note);
+        o.status = "done";
+        o.frames = stats.framesWritten;
+        o.seconds = stats.seconds;
+        if (!json) printVideoSummary(c, stats, note);
+      } catch (const pipeline::Cancelled&) {
+        o.status = "interrupted";
+        o.detail = "no output written";
+        interrupted = true;
+      } catch (const std::exception& e) {
+        if (gCancel.load()) {
+          o.status = "interrupted";
+          o.detail = "no output written";
+          interrupted = true;
+        } else {
+          o.status = "failed";
+          o.detail = e.what();
+        }
+      }
+    }
+    report(i);
+  }
+
+  int done = 0, skipped = 0, failed = 0, notStarted = 0;
+  for (const Outcome& o : outcomes) {
+    done += o.status == "done";
+    skipped += o.status == "skipped";
+    failed += o.status == "failed";
+    notStarted += o.status == "not started";
+  }
+  if (json) {
+    std::printf("{\"batch\":{\"clips\":%zu,\"done\":%d,\"skipped\":%d,\"failed\":%d,\"interrupted\":%s,\"not_started\":%d}}\n",
+                plan.size(), done, skipped, failed, interrupted ? "true" : "false", notStarted);
+  } else {
+    std::fprintf(stderr, "\nbatch %s: %zu clips: %d done, %d skipped, %d failed%s\n", cmd.inputDir.c_str(),
+                 plan.size(), done, skipped, failed,
+                 interrupted ? (", interrupted (" + std::to_string(notStarted) + " not started)").c_str() : "");
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const Outcome& o = outcomes[i];
+      if (o.status != "failed") continue;
+      if (o.detail.find(plan[i].input) != std::string::npos) {  // the message names the clip already
+        std::fprintf(stderr, "  failed: %s\n", o.detail.c_str());
+      } else {
+        std::fprintf(stderr, "  failed: %s: %s\n", plan[i].input.c_str(), o.detail.c_str());
+      }
+    }
+  }
+  if (interrupted) {
+    std::fprintf(stderr, "flowstyle: interrupted; finished clips are kept, the clip in progress left no output\n");
+    return cancelledExitCode();
+  }
+  return failed > 0 ? 1 : 0;
 }
 
 int runImageCommand(const std::vector<std::string>& args) {
@@ -188,10 +322,11 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
     if (command == "video") return runVideoCommand(rest);
+    if (command == "batch") return runBatchCommand(rest);
     if (command == "image") return runImageCommand(rest);
     if (command == "eval") return runEvalCommand(rest);
     if (command == "models") return runModelsCommand(rest);
-    throw tools::UsageError("unknown command '" + command + "' (valid: video, image, eval, models; see --help)");
+    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, image, eval, models; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
     return cancelledExitCode();

@@ -190,7 +190,10 @@ void parseSize(const std::string& text, int& width, int& height) {
   }
 }
 
-bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
+namespace {
+
+// `video`, or with `batch` set, `batch` (a folder in, a folder out, the same options).
+bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, BatchCommand* batch) {
   pipeline::Config& c = cmd.config;
   std::string method = "optimize", frames, size, flow = "dis", progress, precision, codecOpts;
   std::vector<std::string> codecOptList;
@@ -202,8 +205,10 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
   po::options_description io("Input and output");
   io.add_options()
     ("help,h", "show this help")
-    ("input", po::value(&cmd.input), "input video (or image sequence pattern, e.g. frames/%05d.png)")
-    ("output,o", po::value(&c.writer.path), "output file (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
+    ("input", po::value(&cmd.input),
+     batch ? "folder of clips" : "input video (or image sequence pattern, e.g. frames/%05d.png)")
+    ("output,o", po::value(&c.writer.path),
+     batch ? "output folder (created if missing)" : "output file (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
     ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid | copy")
     ("frames", po::value(&frames), "frames A-B (inclusive, 0-based, clamped to the clip)")
     ("start", po::value(&start), "start time in seconds")
@@ -230,13 +235,30 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
     ("model", po::value(&c.fast.model), "style network name or path (flowstyle models list)")
     ("batch", po::value(&c.fast.batch)->default_value(1), "frames per network call");
   po::options_description all;
+  if (batch) {
+    po::options_description b("Batch");
+    b.add_options()
+      ("ext", po::value(&batch->ext)->default_value("mp4"), "container of the outputs: OUT_DIR/<clip name>.EXT")
+      ("overwrite", po::bool_switch(&batch->overwrite), "redo clips whose output exists (default: skip them)");
+    all.add(b);
+  }
   all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, precision, true));
 
   po::variables_map vm;
-  if (!parseInto(args, all, {"input"}, "Usage: flowstyle video IN -o OUT [options]\n\n"
-                 "Stylizes a video (or re-encodes it with --method copy), keeping its frames,\n"
-                 "timestamps, orientation and audio.", vm)) {
-    return false;
+  const char* help = batch
+      ? "Usage: flowstyle batch IN_DIR -o OUT_DIR [options]\n\n"
+        "Stylizes every clip directly in IN_DIR into OUT_DIR/<name>.EXT with the video options.\n"
+        "Clips whose output exists are skipped (outputs appear only when complete), a clip that\n"
+        "fails does not stop the others, and a summary ends the run. Exit code 1 if any clip failed."
+      : "Usage: flowstyle video IN -o OUT [options]\n\n"
+        "Stylizes a video (or re-encodes it with --method copy), keeping its frames,\n"
+        "timestamps, orientation and audio.";
+  if (!parseInto(args, all, {"input"}, help, vm)) return false;
+  if (batch) {
+    if (cmd.input.empty()) throw UsageError("batch: missing the folder of clips (flowstyle batch IN_DIR -o OUT_DIR)");
+    if (c.writer.path.empty()) throw UsageError("batch: missing -o OUT_DIR");
+    batch->inputDir = cmd.input;
+    batch->outputDir = c.writer.path;
   }
   if (cmd.input.empty()) throw UsageError("video: missing input file (flowstyle video IN -o OUT)");
   if (c.writer.path.empty()) throw UsageError("video: missing -o OUT");
@@ -274,6 +296,16 @@ bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
   }
   asUsageError([&] { pipeline::validate(c); });
   return true;
+}
+
+}  // namespace
+
+bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
+  return parseVideoOrBatch(args, cmd, nullptr);
+}
+
+bool parseBatch(const std::vector<std::string>& args, BatchCommand& cmd) {
+  return parseVideoOrBatch(args, cmd.video, &cmd);
 }
 
 bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
@@ -340,6 +372,7 @@ Usage:
   flowstyle video IN -o OUT --style STYLE.jpg [options]   stylize a video (optimization, temporal loss)
   flowstyle video IN -o OUT --method fast --model wave     stylize with a pretrained network (fast)
   flowstyle video IN -o OUT --method copy                  decode and re-encode (timing, audio kept)
+  flowstyle batch IN_DIR -o OUT_DIR [video options]        every clip of a folder; skips finished ones
   flowstyle image CONTENT --style STYLE -o OUT.png         stylize a still image
   flowstyle eval ORIGINAL STYLIZED [--json]                temporal warping error of a result
   flowstyle models list                                    installed weights

@@ -16,6 +16,13 @@ struct VideoCommand {
   std::string input;
   pipeline::Config config;
 };
+struct BatchCommand {
+  std::string inputDir;
+  std::string outputDir;
+  std::string ext = "mp4";
+  bool overwrite = false;
+  VideoCommand video;  // the options every clip runs with (input/output set per clip)
+};
 struct ImageCommand {
   std::string content;
   std::string output;
@@ -30,6 +37,7 @@ struct EvalCommand {
 
 // Each returns false when --help was printed (nothing to run).
 bool parseVideo(const std::vector<std::string>& args, VideoCommand& out);
+bool parseBatch(const std::vector<std::string>& args, BatchCommand& out);
 bool parseImage(const std::vector<std::string>& args, ImageCommand& out);
 bool parseEval(const std::vector<std::string>& args, EvalCommand& out);
 
