@@ -35,6 +35,59 @@ void checkImageOutputPath(const std::string& path) {
   }
 }
 
+namespace {
+
+// Writes a BGR image under a temporary name in the destination folder, then renames it.
+void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
+  std::error_code ec;
+  const fs::path final(output);
+  const fs::path tmp = final.parent_path() /
+                       ("." + final.stem().string() + ".flowstyle-tmp-" +
+                        std::to_string(::getpid()) + final.extension().string());
+  bool written = false;
+  try {
+    written = cv::imwrite(tmp.string(), bgr);
+  } catch (const cv::Exception& e) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot write the image: " + e.what());
+  }
+  if (!written) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot write the image");
+  }
+  fs::rename(tmp, final, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(output + ": cannot move the finished image into place");
+  }
+}
+
+// Frame `index` of a reader's selection (CV_8UC3 RGB); throws naming the file.
+cv::Mat frameAt(const stages::ReaderConfig& config, std::int64_t index) {
+  stages::VideoReader reader(config);
+  std::int64_t i = 0;
+  while (auto frame = reader.next()) {
+    if (i++ == index) return frame->rgb;
+  }
+  throw std::runtime_error(config.path + ": has no frame " + std::to_string(index) + " in the selection");
+}
+
+}  // namespace
+
+void writeSideBySide(const stages::ReaderConfig& original, const std::string& stylized, std::int64_t index,
+                     const std::string& output) {
+  checkImageOutputPath(output);
+  stages::ReaderConfig styledConfig;
+  styledConfig.path = stylized;
+  const cv::Mat right = frameAt(styledConfig, index);
+  cv::Mat left = frameAt(original, index);
+  cv::resize(left, left, right.size(), 0, 0, cv::INTER_AREA);
+  cv::Mat both, bgr;
+  cv::hconcat(left, right, both);
+  cv::cvtColor(both, bgr, cv::COLOR_RGB2BGR);
+  writeImageAtomically(output, bgr);
+}
+
 ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
                     const IterationCallback& onIteration) {
   checkImageOutputPath(output);
@@ -63,26 +116,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   cv::Mat out8, outBgr;
   outcome.image.convertTo(out8, CV_8UC3, 255.0);
   cv::cvtColor(out8, outBgr, cv::COLOR_RGB2BGR);
-  const fs::path final(output);
-  const fs::path tmp = final.parent_path() /
-                       ("." + final.stem().string() + ".flowstyle-tmp-" +
-                        std::to_string(::getpid()) + final.extension().string());
-  bool written = false;
-  try {
-    written = cv::imwrite(tmp.string(), outBgr);
-  } catch (const cv::Exception& e) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(output + ": cannot write the image: " + e.what());
-  }
-  if (!written) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(output + ": cannot write the image");
-  }
-  fs::rename(tmp, final, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(output + ": cannot move the finished image into place");
-  }
+  writeImageAtomically(output, outBgr);
   ImageStats stats;
   stats.width = w;
   stats.height = h;

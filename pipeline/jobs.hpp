@@ -27,6 +27,12 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
 stages::WarpingErrorReport runEval(const std::string& original, const std::string& stylized,
                                    const stages::FlowConfig& flow);
 
+// Frame `index` of `original`'s selection (resized to the stylized frame's size) next to
+// frame `index` of the whole `stylized` video, as one image (original left), written
+// atomically to `output` (PNG/JPEG/... by extension). For `flowstyle preview`.
+void writeSideBySide(const stages::ReaderConfig& original, const std::string& stylized, std::int64_t index,
+                     const std::string& output);
+
 // Checks that `path`'s extension is an image format OpenCV writes; throws otherwise.
 void checkImageOutputPath(const std::string& path);
 

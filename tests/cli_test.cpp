@@ -11,7 +11,11 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
+#include "stages/video_reader.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -506,4 +510,55 @@ TEST(Cli_Batch, InterruptKeepsFinishedClipsAndStops) {
   EXPECT_FALSE(fs::exists(out / "b.mp4"));
   EXPECT_FALSE(fs::exists(out / "c.mp4")) << "the batch stops at the interrupt";
   expectNoOutputLeft(out, "b.mp4");
+}
+
+TEST(Cli_Preview, ShortSegmentAndSideBySidePicture) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.0, "shot.mp4");  // 64x48, 25 fps
+  const fs::path out = dir / "p.mp4";
+  CommandResult r = cli({"preview", in.string(), "--at", "0.2", "--duration", "0.4", "--method", "fast", "--model",
+                         "wave", "-o", out.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // The segment: 10 frames from 0.2 s, at the clip's size (256 px never upscales).
+  const auto pts = probeLines(out.string(), "-select_streams v:0 -show_entries frame=pts_time", dir);
+  ASSERT_EQ(pts.size(), 10u);
+  EXPECT_NEAR(std::stod(pts.front()), 0.2, 0.021);
+  const fs::path picture = dir / "p_side_by_side.png";
+  ASSERT_TRUE(fs::exists(picture)) << r.err;
+  cv::Mat both = cv::imread(picture.string(), cv::IMREAD_COLOR);
+  ASSERT_EQ(both.size(), cv::Size(128, 48));
+  // Left: the original's middle frame of the segment (frame 5 + 5 = 10 of the clip);
+  // right: the stylized one, clearly different.
+  flowstyle::stages::ReaderConfig rc;
+  rc.path = in.string();
+  rc.selection.first = rc.selection.last = 10;
+  flowstyle::stages::VideoReader reader(rc);
+  auto frame = reader.next();
+  ASSERT_TRUE(frame.has_value());
+  cv::Mat original;
+  cv::cvtColor(frame->rgb, original, cv::COLOR_RGB2BGR);
+  ASSERT_EQ(original.size(), cv::Size(64, 48));
+  cv::Mat diffLeft, diffRight;
+  cv::absdiff(both(cv::Rect(0, 0, 64, 48)), original, diffLeft);
+  cv::absdiff(both(cv::Rect(64, 0, 64, 48)), original, diffRight);
+  EXPECT_LT(cv::mean(diffLeft.reshape(1))[0], 3.0);
+  EXPECT_GT(cv::mean(diffRight.reshape(1))[0], 15.0);
+
+  // Defaults: 2 s from 0 (the whole 1 s clip here), OUT = <name>_preview.mp4 in the current folder.
+  r = flowstyle::test::run({"/bin/sh", "-c", "cd " + flowstyle::test::shellQuote(dir.string()) + " && exec " +
+                            flowstyle::test::shellQuote(FLOWSTYLE_CLI) + " preview shot.mp4 --method copy"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines((dir / "shot_preview.mp4").string(), "-select_streams v:0 -show_entries frame=pts", dir).size(),
+            25u);
+  EXPECT_TRUE(fs::exists(dir / "shot_preview_side_by_side.png"));
+
+  // A picture name OpenCV cannot write fails before the job runs; --at with --start is a usage error.
+  r = cli({"preview", in.string(), "--method", "copy", "-o", (dir / "q.mp4").string(), "--picture",
+           (dir / "q.gifx").string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("q.gifx"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "q.mp4"));
+  r = cli({"preview", in.string(), "--at", "1", "--start", "2"}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("--at"), std::string::npos) << r.err;
 }

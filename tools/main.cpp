@@ -93,6 +93,25 @@ int runVideoCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+// flowstyle preview: a short low-resolution segment and a side-by-side picture.
+int runPreviewCommand(const std::vector<std::string>& args) {
+  tools::PreviewCommand cmd;
+  if (!tools::parsePreview(args, cmd)) return 0;
+  const pipeline::Config& c = cmd.video.config;
+  pipeline::checkImageOutputPath(cmd.picture);  // before the job, not after it
+  prepareTorch(c);
+  std::string note;
+  const pipeline::JobStats stats = runOneVideo(c, note);
+  const std::int64_t middle = stats.framesWritten / 2;
+  pipeline::writeSideBySide(c.reader, c.writer.path, middle, cmd.picture);
+  if (c.run.progress != pipeline::ProgressMode::Json) {
+    printVideoSummary(c, stats, note);
+    std::fprintf(stderr, "%s: frame %lld of the segment, original | stylized\n", cmd.picture.c_str(),
+                 static_cast<long long>(middle));
+  }
+  return 0;
+}
+
 std::string jsonString(const std::string& s) {
   std::string out = "\"";
   for (char ch : s) {
@@ -323,10 +342,11 @@ int main(int argc, char** argv) {
   try {
     if (command == "video") return runVideoCommand(rest);
     if (command == "batch") return runBatchCommand(rest);
+    if (command == "preview") return runPreviewCommand(rest);
     if (command == "image") return runImageCommand(rest);
     if (command == "eval") return runEvalCommand(rest);
     if (command == "models") return runModelsCommand(rest);
-    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, image, eval, models; see --help)");
+    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, image, eval, models; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
     return cancelledExitCode();

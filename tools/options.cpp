@@ -1,5 +1,6 @@
 #include "tools/options.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -192,8 +193,10 @@ void parseSize(const std::string& text, int& width, int& height) {
 
 namespace {
 
-// `video`, or with `batch` set, `batch` (a folder in, a folder out, the same options).
-bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, BatchCommand* batch) {
+// `video`; with `batch` set, `batch` (a folder in, a folder out, the same options); with
+// `preview` set, `preview` (a short low-resolution segment, -o optional).
+bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, BatchCommand* batch,
+                    PreviewCommand* preview) {
   pipeline::Config& c = cmd.config;
   std::string method = "optimize", frames, size, flow = "dis", progress, precision, codecOpts;
   std::vector<std::string> codecOptList;
@@ -242,10 +245,24 @@ bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, 
       ("overwrite", po::bool_switch(&batch->overwrite), "redo clips whose output exists (default: skip them)");
     all.add(b);
   }
+  if (preview) {
+    po::options_description p("Preview");
+    p.add_options()
+      ("at", po::value(&start), "start of the segment in seconds (same as --start; default 0)")
+      ("picture", po::value(&preview->picture),
+       "side-by-side picture, original left (default: OUT's name with _side_by_side.png)");
+    all.add(p);
+  }
   all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, precision, true));
 
   po::variables_map vm;
-  const char* help = batch
+  const char* help = preview
+      ? "Usage: flowstyle preview IN [--at SECONDS] [--duration SECONDS] [-o OUT] [options]\n\n"
+        "A quick look before a long run: stylizes a short segment (default 2 s from --at) at a\n"
+        "low working size (default --max-side 256) with the video options, and writes a\n"
+        "side-by-side picture (original | stylized) of the segment's middle frame.\n"
+        "Default OUT: <input name>_preview.mp4 in the current folder."
+      : batch
       ? "Usage: flowstyle batch IN_DIR -o OUT_DIR [options]\n\n"
         "Stylizes every clip directly in IN_DIR into OUT_DIR/<name>.EXT with the video options.\n"
         "Clips whose output exists are skipped (outputs appear only when complete), a clip that\n"
@@ -260,6 +277,20 @@ bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, 
     batch->inputDir = cmd.input;
     batch->outputDir = c.writer.path;
   }
+  if (preview) {
+    if (cmd.input.empty()) throw UsageError("preview: missing input file (flowstyle preview IN --at SECONDS)");
+    if (c.writer.path.empty()) c.writer.path = std::filesystem::path(cmd.input).stem().string() + "_preview.mp4";
+    if (preview->picture.empty()) {
+      const std::filesystem::path out(c.writer.path);
+      preview->picture = (out.parent_path() / (out.stem().string() + "_side_by_side.png")).string();
+    }
+    if (vm.count("at") && vm.count("start")) throw UsageError("--at and --start: give one of them");
+  }
+  const bool hasStart = vm.count("start") || vm.count("at");
+  if (preview && !vm.count("duration") && frames.empty()) duration = 2.0;  // the segment
+  const bool hasDuration = vm.count("duration") || (preview && frames.empty());
+  const bool hasMaxSide = vm.count("max-side") || (preview && size.empty());
+  if (preview && !vm.count("max-side") && size.empty()) c.size.maxSide = 256;
   if (cmd.input.empty()) throw UsageError("video: missing input file (flowstyle video IN -o OUT)");
   if (c.writer.path.empty()) throw UsageError("video: missing -o OUT");
   asUsageError([&] {
@@ -270,10 +301,10 @@ bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, 
   });
   c.reader.path = cmd.input;
   if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
-  if (vm.count("start")) c.reader.selection.startSeconds = start;
-  if (vm.count("duration")) c.reader.selection.durationSeconds = duration;
+  if (hasStart) c.reader.selection.startSeconds = start;
+  if (hasDuration) c.reader.selection.durationSeconds = duration;
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
-  if (!vm.count("max-side") && size.empty() &&
+  if (!hasMaxSide && size.empty() &&
       (c.method == pipeline::Method::Optimize || c.method == pipeline::Method::Hybrid)) {
     c.size.maxSide = 384;
   }
@@ -301,11 +332,15 @@ bool parseVideoOrBatch(const std::vector<std::string>& args, VideoCommand& cmd, 
 }  // namespace
 
 bool parseVideo(const std::vector<std::string>& args, VideoCommand& cmd) {
-  return parseVideoOrBatch(args, cmd, nullptr);
+  return parseVideoLike(args, cmd, nullptr, nullptr);
 }
 
 bool parseBatch(const std::vector<std::string>& args, BatchCommand& cmd) {
-  return parseVideoOrBatch(args, cmd.video, &cmd);
+  return parseVideoLike(args, cmd.video, &cmd, nullptr);
+}
+
+bool parsePreview(const std::vector<std::string>& args, PreviewCommand& cmd) {
+  return parseVideoLike(args, cmd.video, nullptr, &cmd);
 }
 
 bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
@@ -373,6 +408,7 @@ Usage:
   flowstyle video IN -o OUT --method fast --model wave     stylize with a pretrained network (fast)
   flowstyle video IN -o OUT --method copy                  decode and re-encode (timing, audio kept)
   flowstyle batch IN_DIR -o OUT_DIR [video options]        every clip of a folder; skips finished ones
+  flowstyle preview IN --at 12.5 [video options]           2 s at 256 px + a side-by-side picture
   flowstyle image CONTENT --style STYLE -o OUT.png         stylize a still image
   flowstyle eval ORIGINAL STYLIZED [--json]                temporal warping error of a result
   flowstyle models list                                    installed weights

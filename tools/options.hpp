@@ -23,6 +23,10 @@ struct BatchCommand {
   bool overwrite = false;
   VideoCommand video;  // the options every clip runs with (input/output set per clip)
 };
+struct PreviewCommand {
+  std::string picture;  // side-by-side PNG (original | stylized)
+  VideoCommand video;   // the segment's job: --start/--duration, small working size
+};
 struct ImageCommand {
   std::string content;
   std::string output;
@@ -38,6 +42,7 @@ struct EvalCommand {
 // Each returns false when --help was printed (nothing to run).
 bool parseVideo(const std::vector<std::string>& args, VideoCommand& out);
 bool parseBatch(const std::vector<std::string>& args, BatchCommand& out);
+bool parsePreview(const std::vector<std::string>& args, PreviewCommand& out);
 bool parseImage(const std::vector<std::string>& args, ImageCommand& out);
 bool parseEval(const std::vector<std::string>& args, EvalCommand& out);
 
