@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
   X(temporal)                   \
   X(hybrid)                     \
   X(pipelineChild)              \
+  X(farm)                       \
   /* one line per benchmark, above this one */
 
 namespace flowstyle::bench {
