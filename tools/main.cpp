@@ -99,6 +99,10 @@ void printVideoSummary(const pipeline::Config& c, const pipeline::JobStats& stat
                stats.seconds > 0 ? stats.framesWritten / stats.seconds : 0.0, stats.stylizeSeconds,
                stats.flowSeconds);
   if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
+  const std::int64_t saved = stats.framesDecoded - stats.framesRestored;
+  if (stats.stateSeconds > 0 && saved > 0) {
+    std::fprintf(stderr, "resume state: %.1f ms per frame to keep\n", 1000 * stats.stateSeconds / saved);
+  }
 }
 
 int runVideoCommand(const std::vector<std::string>& args) {

@@ -111,6 +111,7 @@ int childLoss(const std::vector<std::string>& a) {
 
 struct MethodCase {
   std::string name;
+  std::string clipName;  // chaplin | gif | pan
   std::vector<std::string> args;  // method options
   int maxSide;
   int frames;  // chaplin frames 0..frames-1, three chunks
@@ -124,7 +125,6 @@ struct MethodCase {
 
 void benchFarm() {
   const std::string cli = (fs::path(gSelf).parent_path() / "flowstyle").string();
-  const std::string clip = chaplinPath();
   const std::string threads = std::to_string(gOpt.threads);
   printHeader("farm: 3 chunks joined vs one uninterrupted run, chaplin (load " + loadAvg() + ")");
   std::printf("  seam ratio = warping error of the pair across a border / the same pair in the uninterrupted\n"
@@ -132,10 +132,16 @@ void benchFarm() {
               "  mean style loss (VGG19, every 3rd frame) joined / uninterrupted; pre-roll cost = extra\n"
               "  stylized frames / written frames; chunk s = summed wall time of the three chunk tasks.\n");
   std::vector<MethodCase> cases = {
-      {"fast", {"--method", "fast", "--model", "wave"}, 320, 90,
+      {"fast", "chaplin", {"--method", "fast", "--model", "wave"}, 320, 90,
        {{0, 0, "ramp"}, {4, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}, {16, 8, "ramp"}}, "frames"},
-      {"optimize", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 60,
+      {"fast", "gif", {"--method", "fast", "--model", "wave"}, 320, 60, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
+       "frames"},
+      {"fast", "pan", {"--method", "fast", "--model", "wave"}, 320, 90, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
+       "frames"},
+      {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 60,
        {{0, 0, "ramp"}, {8, 4, "ramp"}, {16, 16, "ramp"}, {16, 16, "variance"}}, stylePath("starry_night.jpg")},
+      {"optimize", "pan", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 60,
+       {{0, 0, "ramp"}, {16, 16, "ramp"}}, stylePath("starry_night.jpg")},
   };
   if (!gOpt.nets.empty()) {  // --nets fast,optimize selects methods here
     std::vector<MethodCase> keep;
@@ -143,8 +149,20 @@ void benchFarm() {
       if (std::find(gOpt.nets.begin(), gOpt.nets.end(), c.name) != gOpt.nets.end()) keep.push_back(c);
     cases = keep;
   }
+  // A synthetic pan: a 320x180 window sliding across tubingen (every pixel moves, known motion).
+  const std::string pan = gTmp + "/farm-pan.mp4";
+  if (!fs::exists(pan)) {
+    ChildResult p = runChild({"/usr/bin/env", "ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-i",
+                              sharedPath("media/stills/tubingen.jpg"), "-vf",
+                              "scale=1024:-2,crop=320:180:x='t*80':y=120", "-t", "4", "-r", "25", "-c:v", "libx264",
+                              "-pix_fmt", "yuv420p", pan});
+    if (!p.ok()) reportFailure("farm pan clip", p);
+  }
   for (const MethodCase& m : cases) {
-    const std::string dir = gTmp + "/farm-" + m.name;
+    const std::string clip = m.clipName == "gif"   ? sharedPath("media/clips/pigs_in_a_polka.gif")
+                             : m.clipName == "pan" ? pan
+                                                   : chaplinPath();
+    const std::string dir = gTmp + "/farm-" + m.name + "-" + m.clipName;
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::vector<std::string> common = {"--max-side", std::to_string(m.maxSide), "--threads", threads, "--progress",
@@ -167,8 +185,8 @@ void benchFarm() {
     }
     ChildResult refLoss = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
                                    "target=" + ref});
-    std::printf("\n  %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame), style loss %.5f\n", m.name.c_str(),
-                m.frames, m.maxSide, r.wall, r.wall / m.frames, refLoss.get("style_loss"));
+    std::printf("\n  %s on %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame), style loss %.5f\n", m.name.c_str(),
+                m.clipName.c_str(), m.frames, m.maxSide, r.wall, r.wall / m.frames, refLoss.get("style_loss"));
     std::printf("  %4s %4s %9s %12s %11s %11s %11s %11s %9s\n", "K", "O", "blend", "pre-roll", "seam mean",
                 "seam worst", "mean ratio", "style ratio", "chunk s");
     const int len = m.frames / 3;
@@ -208,7 +226,7 @@ void benchFarm() {
       const double styleRatio = l.get("style_loss") / refLoss.get("style_loss");
       std::printf("  %4d %4d %9s %11.1f%% %11.3f %11.3f %11.3f %11.3f %9.1f\n", k, ov, cfg.blend.c_str(), 100 * prerollCost,
                   e.get("seam_ratio_mean"), e.get("seam_ratio_worst"), e.get("mean_ratio"), styleRatio, chunkWall);
-      JsonLine("farm").add("method", m.name).add("preroll", k).add("overlap", ov).add("blend", cfg.blend)
+      JsonLine("farm").add("method", m.name).add("clip", m.clipName).add("preroll", k).add("overlap", ov).add("blend", cfg.blend)
           .add("frames", m.frames)
           .add("max_side", m.maxSide).add("preroll_cost", prerollCost).add("seam_ratio_mean", e.get("seam_ratio_mean"))
           .add("seam_ratio_worst", e.get("seam_ratio_worst")).add("mean_ratio", e.get("mean_ratio"))
@@ -224,7 +242,7 @@ void benchFarm() {
   std::printf("\n  resume state, fast wave, chaplin 0-89 at 320 px (MP4 out):\n");
   double wall[2] = {0, 0};
   for (int resume = 0; resume < 2; ++resume) {
-    std::vector<std::string> argv = {cli, "video", clip, "--frames", "0-89", "--method", "fast", "--model", "wave",
+    std::vector<std::string> argv = {cli, "video", chaplinPath(), "--frames", "0-89", "--method", "fast", "--model", "wave",
                                      "--max-side", "320", "--threads", threads, "--progress", "none",
                                      "-o", dir + "/out" + std::to_string(resume) + ".mp4"};
     if (resume) argv.push_back("--resume");
