@@ -134,12 +134,12 @@ void benchFarm() {
   std::vector<MethodCase> cases = {
       {"fast", "chaplin", {"--method", "fast", "--model", "wave"}, 320, 90,
        {{0, 0, "ramp"}, {4, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}, {16, 8, "ramp"}}, "frames"},
-      {"fast", "gif", {"--method", "fast", "--model", "wave"}, 320, 60, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
+      {"fast", "gif", {"--method", "fast", "--model", "wave"}, 320, 30, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
        "frames"},
       {"fast", "pan", {"--method", "fast", "--model", "wave"}, 320, 90, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
        "frames"},
       {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 45,
-       {{0, 0, "ramp"}, {16, 16, "ramp"}, {16, 16, "variance"}}, stylePath("starry_night.jpg")},
+       {{0, 0, "ramp"}, {8, 4, "ramp"}, {14, 14, "ramp"}, {14, 14, "variance"}}, stylePath("starry_night.jpg")},
   };
   if (!gOpt.nets.empty()) {  // --nets fast,optimize selects methods here
     std::vector<MethodCase> keep;
