@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pipeline/memory.hpp"
+#include "stages/temp_files.hpp"
 #include "stages/video_reader.hpp"
 
 namespace flowstyle::pipeline {
@@ -41,6 +44,8 @@ namespace {
 void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
   std::error_code ec;
   const fs::path final(output);
+  for (const std::string& note : stages::removeStaleTemporaries(final.parent_path().string()))
+    std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
   const fs::path tmp = final.parent_path() /
                        ("." + final.stem().string() + ".flowstyle-tmp-" +
                         std::to_string(::getpid()) + final.extension().string());
@@ -104,6 +109,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   Config imageConfig = config;
   // A still is a "first frame": its budget is the optimizer's iteration cap.
   imageConfig.style.iterationsFirst = config.style.optimize.iterations;
+  const MemoryEstimate memory = checkMemory(config, JobKind::Image, rgb.cols, rgb.rows, content);
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(imageConfig, onIteration);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -123,6 +129,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   stats.iterations = outcome.iterations;
   stats.loss = outcome.loss;
   stats.network = stylizer->describe();
+  stats.memory = memory.describe();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
 }
