@@ -489,19 +489,34 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
                               : formatBytes(e.host) + " of memory at " + std::to_string(e.width) + "x" +
                                     std::to_string(e.height) + ", more than the " + formatBytes(limit.bytes) +
                                     " this process may use (" + limit.what + ")");
-  // The largest working size that fits (the long side, by bisection).
+  // The largest working size that fits (the long side, by bisection): --max-side N, or
+  // with --size WxH given (it wins over --max-side) a --size of the same shape.
   const int longSide = std::max(e.width, e.height);
+  const bool exact = c.size.width > 0 && c.size.height > 0;
+  auto sized = [&](int side) {
+    Config trial = c;
+    trial.size = SizeConfig{};
+    if (exact) {
+      trial.size.width = std::max(2, static_cast<int>(std::lround(double(c.size.width) * side / longSide)));
+      trial.size.height = std::max(2, static_cast<int>(std::lround(double(c.size.height) * side / longSide)));
+    } else {
+      trial.size.maxSide = side;
+    }
+    return trial;
+  };
   int lo = 0, hi = longSide;
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
-    Config trial = c;
-    trial.size = SizeConfig{};
-    trial.size.maxSide = mid;
-    if (mid >= 16 && fits(trial)) lo = mid;
+    if (mid >= 16 && fits(sized(mid))) lo = mid;
     else hi = mid;
   }
   std::vector<std::string> helps;
-  if (lo >= 16) helps.push_back("--max-side " + std::to_string(lo) + " fits");
+  if (lo >= 16 && exact) {
+    const Config best = sized(lo);
+    helps.push_back("--size " + std::to_string(best.size.width) + "x" + std::to_string(best.size.height) + " fits");
+  } else if (lo >= 16) {
+    helps.push_back("--max-side " + std::to_string(lo) + " fits");
+  }
   // Other changes, each on its own.
   const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
   if (optimizes && c.style.lossNet.find("squeezenet") == std::string::npos) {

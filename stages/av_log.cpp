@@ -25,7 +25,15 @@ void logCallback(void* avcl, int level, const char* fmt, va_list vl) {
     va_end(copy);
     std::string text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    if (!text.empty()) tLastError = text;
+    // "[libx264 @ 0x55d028d2a4c0] reason" -> "libx264: reason"
+    if (text.size() > 1 && text[0] == '[') {
+      const auto at = text.find(" @ 0x");
+      const auto close = text.find("] ");
+      if (at != std::string::npos && close != std::string::npos && at < close)
+        text = text.substr(1, at - 1) + ": " + text.substr(close + 2);
+    }
+    // Keep the first few errors since the last call (the first is usually the reason).
+    if (!text.empty() && tLastError.size() < 400) tLastError += (tLastError.empty() ? "" : "; ") + text;
   }
   av_log_default_callback(avcl, level, fmt, vl);
 }

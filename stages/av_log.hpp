@@ -11,8 +11,8 @@ enum class LibavLog { Quiet, Errors, Warnings, Info, Verbose };
 // Also installs a log callback that remembers the last error line per thread.
 void setLibavLogLevel(LibavLog level);
 
-// The last error line libav logged on this thread since the last take/clear (empty if
-// none), e.g. "[libx264 @ 0x...] baseline profile doesn't support 4:4:4"; clears it.
+// The error lines libav logged on this thread since the last take/clear, joined with
+// "; " (empty if none), e.g. "libx264: baseline profile doesn't support 4:4:4"; clears them.
 std::string takeLibavError();
 void clearLibavError();
 
