@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <unistd.h>
@@ -50,6 +52,7 @@ void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
                        ("." + final.stem().string() + ".flowstyle-tmp-" +
                         std::to_string(::getpid()) + final.extension().string());
   bool written = false;
+  errno = 0;
   try {
     written = cv::imwrite(tmp.string(), bgr);
   } catch (const cv::Exception& e) {
@@ -57,8 +60,10 @@ void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
     throw std::runtime_error(output + ": cannot write the image: " + e.what());
   }
   if (!written) {
+    const int err = errno;  // e.g. ENOSPC from the encoder's writes
     fs::remove(tmp, ec);
-    throw std::runtime_error(output + ": cannot write the image");
+    throw std::runtime_error(output + ": cannot write the image" +
+                             (err != 0 ? std::string(" (") + std::strerror(err) + ")" : std::string()));
   }
   fs::rename(tmp, final, ec);
   if (ec) {
