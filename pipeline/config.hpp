@@ -51,6 +51,8 @@ struct RunConfig {
   std::string device = "auto";
   int maxInFlight = 6;         // frames between decode and encode
   ProgressMode progress = ProgressMode::Auto;
+  std::uint64_t maxMemory = 0; // --max-memory: a limit of one's own in bytes; 0 = none
+  bool force = false;          // --force: run even when the memory estimate does not fit
 };
 
 // Farm chunks and resumable runs (flowstyle video --preroll/--overlap/--resume).

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <unistd.h>
@@ -10,6 +13,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pipeline/memory.hpp"
+#include "stages/temp_files.hpp"
 #include "stages/video_reader.hpp"
 
 namespace flowstyle::pipeline {
@@ -41,10 +46,13 @@ namespace {
 void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
   std::error_code ec;
   const fs::path final(output);
+  for (const std::string& note : stages::removeStaleTemporaries(final.parent_path().string()))
+    std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
   const fs::path tmp = final.parent_path() /
                        ("." + final.stem().string() + ".flowstyle-tmp-" +
                         std::to_string(::getpid()) + final.extension().string());
   bool written = false;
+  errno = 0;
   try {
     written = cv::imwrite(tmp.string(), bgr);
   } catch (const cv::Exception& e) {
@@ -52,8 +60,10 @@ void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
     throw std::runtime_error(output + ": cannot write the image: " + e.what());
   }
   if (!written) {
+    const int err = errno;  // e.g. ENOSPC from the encoder's writes
     fs::remove(tmp, ec);
-    throw std::runtime_error(output + ": cannot write the image");
+    throw std::runtime_error(output + ": cannot write the image" +
+                             (err != 0 ? std::string(" (") + std::strerror(err) + ")" : std::string()));
   }
   fs::rename(tmp, final, ec);
   if (ec) {
@@ -104,6 +114,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   Config imageConfig = config;
   // A still is a "first frame": its budget is the optimizer's iteration cap.
   imageConfig.style.iterationsFirst = config.style.optimize.iterations;
+  const MemoryEstimate memory = checkMemory(config, JobKind::Image, rgb.cols, rgb.rows, content);
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(imageConfig, onIteration);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -123,6 +134,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   stats.iterations = outcome.iterations;
   stats.loss = outcome.loss;
   stats.network = stylizer->describe();
+  stats.memory = memory.describe();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
 }

@@ -14,11 +14,13 @@ struct ImageStats {
   double seconds = 0;
   models::LossTerms loss;
   std::string network;  // fast/hybrid: the style network and its number format
+  std::string memory;   // the memory estimate the job was checked with (MemoryEstimate::describe)
 };
 
 // content -> output (PNG/JPEG/BMP/TIFF by extension). config.size sets the working
 // size; config.method is optimize, fast or hybrid. Writes to a temporary name in the
-// output folder and renames when complete. Errors name the file.
+// output folder and renames when complete. Errors name the file. Before the weights
+// load, the job's memory estimate is checked against the limit (checkMemory).
 ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
                     const IterationCallback& onIteration);
 

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "stages/av_log.hpp"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -113,9 +115,15 @@ inline std::string errorText(int code) {
   return buf;
 }
 
-// Throws "<path>: <call> failed: <libav text>" when code < 0; returns code otherwise.
+// Throws "<path>: <call> failed: <libav text> (<the error libav logged>)" when code < 0;
+// returns code otherwise.
 inline int check(int code, const char* call, const std::string& path) {
-  if (code < 0) throw std::runtime_error(path + ": " + call + " failed: " + errorText(code));
+  if (code < 0) {
+    const std::string logged = takeLibavError();
+    throw std::runtime_error(path + ": " + call + " failed: " + errorText(code) +
+                             (logged.empty() ? "" : " (" + logged + ")"));
+  }
+  clearLibavError();
   return code;
 }
 

@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 
 #include "stages/av_ptr.hpp"
+#include "stages/temp_files.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -99,6 +100,7 @@ struct VideoWriter::Impl {
   std::string folder;
   bool sequence = false;
   std::string tmpPath;     // temp file, or temp folder for sequences
+  TemporaryLock tmpLock;   // held while this writer lives (stale-temporary detection)
   std::string muxTarget;   // what the muxer opens (temp file or pattern in temp folder)
   const AVOutputFormat* ofmt = nullptr;
   const AVCodec* codec = nullptr;
@@ -224,6 +226,9 @@ struct VideoWriter::Impl {
       }
     }
 
+    // What killed runs left here (their pid is gone): removed, with a note.
+    for (const std::string& note : removeStaleTemporaries(folder))
+      std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
     // Temporary output in the destination folder (also proves it is writable).
     const std::string tag = ".flowstyle-tmp-" + std::to_string(::getpid()) + "-" +
                             std::to_string(gWriterSerial.fetch_add(1));
@@ -237,6 +242,7 @@ struct VideoWriter::Impl {
         throw std::runtime_error(finalPath + ": output folder '" + folder +
                                  "' is not writable (" + ec.message() + ")");
       muxTarget = (fs::path(tmpPath) / p.filename()).string();
+      tmpLock = TemporaryLock(tmpPath);
     } else {
       tmpPath = (fs::path(folder) / ("." + p.filename().string() + tag + p.extension().string()))
                     .string();
@@ -245,6 +251,7 @@ struct VideoWriter::Impl {
         throw std::runtime_error(finalPath + ": output folder '" + folder +
                                  "' is not writable (" + std::strerror(errno) + ")");
       ::close(fd);
+      tmpLock = TemporaryLock(tmpPath);
       muxTarget = tmpPath;
     }
   }

@@ -11,13 +11,17 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "models/device.hpp"
 #include "models/model_store.hpp"
 #include "pipeline/batch.hpp"
 #include "pipeline/jobs.hpp"
+#include "pipeline/memory.hpp"
 #include "pipeline/video_job.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
+#include "tools/errors.hpp"
 #include "tools/options.hpp"
 #include "tools/process_env.hpp"
 #include "tools/progress.hpp"
@@ -33,6 +37,19 @@ using namespace flowstyle;
 std::atomic<bool> gCancel{false};
 char** gArgv = nullptr;  // for the one re-execution in ensurePassiveOpenMpWait
 std::atomic<int> gSignal{0};
+bool gVerbose = false;      // --verbose: the memory estimate, and a library's full error text
+std::string gContext;       // the file the command works on, named in library errors
+
+// --verbose: the job's memory estimate next to the peak it reached (ru_maxrss).
+void printMemory(const std::string& estimate) {
+  if (!gVerbose || estimate.empty()) return;
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const pipeline::ProcessMemory self = pipeline::processMemory();
+  std::fprintf(stderr, "memory: estimated %s; peak resident %s so far (ru_maxrss), peak address space %s\n",
+               estimate.c_str(), pipeline::formatBytes(static_cast<std::uint64_t>(ru.ru_maxrss) * 1024).c_str(),
+               pipeline::formatBytes(self.peakSize).c_str());
+}
 
 extern "C" void onSignal(int sig) {
   gSignal.store(sig);
@@ -51,6 +68,9 @@ int cancelledExitCode() { return gSignal.load() == SIGTERM ? 143 : 130; }
 
 // One video job with its progress display; returns the stats and the stylizer's note.
 pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
+  gContext = c.reader.path;
+  // Before any weights are loaded or frames decoded: does the job fit?
+  const pipeline::MemoryEstimate memory = pipeline::checkVideoMemory(c);
   tools::ProgressPrinter printer(c.run.progress);
   std::int64_t currentFrame = 0;
   auto onIteration = [&](const models::OptimizeProgress& p) {
@@ -68,6 +88,7 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
         &gCancel, onNote);
     printer.finish();
     note = r.network;
+    printMemory(memory.describe());
     if (r.stats.framesRestored > 0) {
       note += std::string(note.empty() ? "" : "\n") + "resumed: " + std::to_string(r.stats.framesRestored) +
               " frames taken from the resume state";
@@ -216,7 +237,7 @@ int runBatchCommand(const std::vector<std::string>& args) {
           interrupted = true;
         } else {
           o.status = "failed";
-          o.detail = e.what();
+          o.detail = tools::errorLine(std::current_exception(), item.input);
         }
       }
     }
@@ -257,6 +278,7 @@ int runBatchCommand(const std::vector<std::string>& args) {
 int runImageCommand(const std::vector<std::string>& args) {
   tools::ImageCommand cmd;
   if (!tools::parseImage(args, cmd)) return 0;
+  gContext = cmd.content;
   tools::ensurePassiveOpenMpWait(gArgv);
   models::configureTorchThreads(cmd.config.run.threads);
   tools::ProgressPrinter printer(pipeline::ProgressMode::Auto);
@@ -274,6 +296,7 @@ int runImageCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %dx%d, %.1f s\n", cmd.output.c_str(), stats.width, stats.height, stats.seconds);
   }
   if (!stats.network.empty()) std::fprintf(stderr, "%s\n", stats.network.c_str());
+  printMemory(stats.memory);
   return 0;
 }
 
@@ -452,7 +475,11 @@ int runModelsCommand(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   gArgv = argv;
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--verbose") gVerbose = true;  // any command, any position
+    else args.emplace_back(argv[i]);
+  }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     tools::printMainHelp();
     return args.empty() ? 2 : 0;
@@ -485,7 +512,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
       return cancelledExitCode();
     }
-    std::fprintf(stderr, "\nflowstyle: error: %s\n", e.what());
+    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), gContext).c_str());
+    const std::string details = gVerbose ? tools::errorDetails(std::current_exception()) : "";
+    if (!details.empty()) std::fprintf(stderr, "the library's full text (--verbose):\n%s\n", details.c_str());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), gContext).c_str());
     return 1;
   }
 }

@@ -6,6 +6,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "pipeline/memory.hpp"
+
 namespace flowstyle::tools {
 namespace po = boost::program_options;
 
@@ -126,7 +128,11 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
     ("device", po::value(&c.run.device)->default_value("auto"), "auto | cpu | cuda | cuda:N")
     ("precision", po::value(&precision)->default_value("auto"),
      "fast/hybrid network: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16, each kept "
-     "only if within RMS 1/255 of float32 on the first batch) | float32 | bfloat16 | float16");
+     "only if within RMS 1/255 of float32 on the first batch) | float32 | bfloat16 | float16")
+    ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
+       asUsageError([&] { c.run.maxMemory = pipeline::parseMemorySize(v); });
+     }), "memory this job may use, e.g. 512M, 8G (also limited by the cgroup, ulimit -v, free RAM)")
+    ("force", po::bool_switch(&c.run.force), "run even when the memory estimate says the job does not fit");
   if (video) {
     d.add_options()
       ("progress", po::value(&progress)->default_value("auto"),

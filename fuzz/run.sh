@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for SECONDS from its seed corpus (fuzz/corpus/<target>, copied:
+# the repository's seeds are not changed) and fails on any crash, leak, timeout or
+# sanitizer report. Usage: fuzz/run.sh [BUILD_DIR (build-fuzz)] [SECONDS (30)] [TARGET...]
+# Findings are kept in BUILD_DIR/fuzz-findings/<target>-crash-<sha1>; replay one with
+#   BUILD_DIR/fuzz/fuzz_<target> BUILD_DIR/fuzz-findings/<file>
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:-$root/build-fuzz}" && pwd)
+seconds=${2:-30}
+shift $(( $# > 2 ? 2 : $# ))
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors ml5_manifest options sequence_pattern farm_metadata)
+findings=$build/fuzz-findings
+mkdir -p "$findings"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/fuzz/lsan.supp:print_suppressions=0}
+failed=0
+for t in "${targets[@]}"; do
+  exe=$build/fuzz/fuzz_$t
+  if [ ! -x "$exe" ]; then echo "fuzz: $exe missing (build the fuzz_all target)"; failed=1; continue; fi
+  work=$(mktemp -d)
+  log=$build/fuzz-$t.log
+  start=$(date +%s)
+  "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 \
+    -artifact_prefix="$findings/$t-" -print_final_stats=1 "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  echo "fuzz $t: exit $rc, ${runs:-?} inputs in $(( $(date +%s) - start )) s (load $(cut -d' ' -f1 /proc/loadavg))"
+  if [ $rc -ne 0 ]; then
+    failed=1
+    grep -E "ERROR|runtime error|SUMMARY|Test unit written|==[0-9]+==" "$log" | head -20
+  fi
+  rm -rf "$work"
+done
+exit $failed

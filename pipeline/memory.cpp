@@ -1,0 +1,563 @@
+#include "pipeline/memory.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include <dlfcn.h>
+#include <sys/resource.h>
+
+#include "models/device.hpp"
+#include "models/model_store.hpp"
+#include "models/safetensors.hpp"
+#include "stages/video_reader.hpp"
+
+namespace flowstyle::pipeline {
+namespace {
+
+using Bytes = std::uint64_t;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// ---------------------------------------------------------------------------------------
+// The model's constants. Fitted to peaks measured with /usr/bin/time -v (ru_maxrss) on the
+// development machine (README "Memory": the table and the commands that reproduce it).
+
+// The process with FFmpeg, OpenCV, TBB and LibTorch loaded, before any work (an image job's
+// intercept); a video job's graph, demuxer and muxer add a little.
+constexpr double kBaseBytes = 155 * kMiB;
+constexpr double kVideoBaseBytes = 15 * kMiB;
+// Loss network weights: the file's tensors, the network's float32 copies and oneDNN's
+// reordered copies for the forward and backward convolutions (fit: 6.6 x the float32 size).
+constexpr double kLossWeightFactor = 6.6;
+// Loss network, one forward + backward pass: bytes per (channel / downscale²) unit and
+// working pixel (fit: 11.7, about 3 float32 values: autograd keeps each convolution's and
+// ReLU's output, and the gradient of the same size flows back).
+constexpr double kLossBytesPerUnit = 11.7;
+// The style images' forward pass (no gradient): activations freed as they go.
+constexpr double kStyleBytesPerUnit = 4.0;
+// Fast network, inference: live float32 copies (fit) of its widest full-resolution layer
+// (32 channels + the 3-channel input = 35 values per pixel) at the peak; 16-bit formats
+// halve the convolutions' activations but keep float32 norm statistics and input/output.
+// Auto runs both formats on the first batch, so its peak is float32's.
+constexpr double kFastUnits = 35.0;
+constexpr double kFastFloat32Factor = 3.1;
+constexpr double kFastReducedFactor = 1.6;
+constexpr double kFastFixedBytes = 45 * kMiB;  // weights (two copies) and oneDNN's buffers
+// Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
+// float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
+constexpr double kFrameBytesPerPixel = 3 + 1 + 4 + 12 + 3;
+constexpr double kFlowBytesPerPixel = 16;
+// The decoder's reference frames and frame threads, per source pixel (yuv420, ~20 frames).
+constexpr double kDecoderBytesPerPixel = 30;
+// The encoder per output pixel (fit for x264 medium: 180, its lookahead and references);
+// VP9, FFV1, PNG: less.
+constexpr double kX264BytesPerPixel = 180;
+constexpr double kOtherEncoderBytesPerPixel = 60;
+// Address space a job maps during its work beyond what it holds resident (thread stacks,
+// malloc arenas): RLIMIT_AS must leave room for it besides the peak and what is mapped
+// already. Measured: VmPeak - VmHWM at the end minus VmSize - VmRSS at the check, ~190 MiB.
+constexpr double kVirtualOverheadBytes = 256 * kMiB;
+
+// ---------------------------------------------------------------------------------------
+// Loss networks: activation units (channels / downscale²) per working pixel, by layer.
+
+struct LayerUnits {
+  const char* name;  // the layer whose output this is (relu..., fire...)
+  double units;      // this layer's share, summed from the input up to and including it
+};
+
+// VGG19: each conv's output channels / (2^pool)², from conv1_1 to conv5_4.
+const std::vector<LayerUnits>& vgg19Layers() {
+  static const std::vector<LayerUnits> layers = [] {
+    std::vector<LayerUnits> out;
+    const int perBlock[] = {2, 2, 4, 4, 4};
+    const int channels[] = {64, 128, 256, 512, 512};
+    static const char* names[] = {"relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2",
+                                  "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu4_3", "relu4_4",
+                                  "relu5_1", "relu5_2", "relu5_3", "relu5_4"};
+    int k = 0;
+    for (int b = 0; b < 5; ++b) {
+      const double scale = std::pow(4.0, b);
+      for (int i = 0; i < perBlock[b]; ++i) out.push_back({names[k++], channels[b] / scale});
+    }
+    return out;
+  }();
+  return layers;
+}
+
+// SqueezeNet 1.1: conv1 (64, stride 2) then fire modules (squeeze + two expands + concat).
+const std::vector<LayerUnits>& squeezenetLayers() {
+  static const std::vector<LayerUnits> layers = {
+      {"relu1", 64 / 4.0},
+      {"fire2", (16 + 64 + 64 + 128) / 16.0},   {"fire3", (16 + 64 + 64 + 128) / 16.0},
+      {"fire4", (32 + 128 + 128 + 256) / 64.0}, {"fire5", (32 + 128 + 128 + 256) / 64.0},
+      {"fire6", (48 + 192 + 192 + 384) / 256.0}, {"fire7", (48 + 192 + 192 + 384) / 256.0},
+      {"fire8", (64 + 256 + 256 + 512) / 256.0}, {"fire9", (64 + 256 + 256 + 512) / 256.0}};
+  return layers;
+}
+
+// The units up to the deepest of `used` (the forward pass stops there).
+double unitsUpTo(const std::vector<LayerUnits>& layers, const std::vector<std::string>& used) {
+  std::size_t deepest = 0;
+  for (const std::string& name : used) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (name == layers[i].name) deepest = std::max(deepest, i + 1);
+    }
+  }
+  if (deepest == 0) deepest = layers.size();  // unknown names: assume the whole network
+  double sum = 0;
+  for (std::size_t i = 0; i < deepest; ++i) sum += layers[i].units;
+  return sum;
+}
+
+struct NetworkFacts {
+  Bytes weightBytes = 0;  // float32 copies of every tensor in the file
+  double units = 0;       // activation units per working pixel up to the deepest layer used
+  std::string arch;
+};
+
+Bytes float32Bytes(const std::string& path) {
+  Bytes n = 0;
+  for (const auto& [name, shape] : models::readSafetensorsShapes(path)) {
+    Bytes count = 1;
+    for (std::int64_t d : shape) count *= static_cast<Bytes>(std::max<std::int64_t>(d, 0));
+    n += count * 4;
+  }
+  return n;
+}
+
+NetworkFacts lossNetworkFacts(const StyleConfig& style) {
+  NetworkFacts f;
+  const std::string path = models::resolveModel(style.lossNet, models::ModelKind::LossNetwork);
+  f.weightBytes = float32Bytes(path);
+  const auto meta = models::readSafetensorsMetadata(path);
+  const auto arch = meta.find("flowstyle.arch");
+  f.arch = arch != meta.end() ? arch->second : "";
+  if (f.arch.empty()) {
+    // No metadata: the key names tell (as loadLossNetwork does).
+    for (const auto& [key, shape] : models::readSafetensorsShapes(path)) {
+      if (key.rfind("fire", 0) == 0) f.arch = "squeezenet1_1";
+    }
+    if (f.arch.empty()) f.arch = "vgg19";
+  }
+  const bool squeeze = f.arch.find("squeezenet") != std::string::npos;
+  std::vector<std::string> used = style.optimize.styleLayers;
+  if (used.empty()) {
+    used = squeeze ? std::vector<std::string>{"relu1", "fire2", "fire3", "fire5", "fire7"}
+                   : std::vector<std::string>{"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+  }
+  used.push_back(!style.optimize.contentLayer.empty() ? style.optimize.contentLayer
+                                                       : (squeeze ? "fire6" : "relu4_2"));
+  f.units = unitsUpTo(squeeze ? squeezenetLayers() : vgg19Layers(), used);
+  return f;
+}
+
+bool runsOnGpu(const std::string& device) {
+  if (device == "cpu") return false;
+  try {
+    return models::resolveDevice(device).is_cuda();
+  } catch (const std::exception&) {
+    return false;  // the stylizer reports a bad --device itself
+  }
+}
+
+// Whether the fast network's peak is a 16-bit one (Auto runs float32 too on its first batch).
+bool fastUsesBFloat16(const FastConfig& fast, bool gpu) {
+  return fast.precision == models::Precision::BFloat16 || fast.precision == models::Precision::Float16;
+}
+
+bool isX26x(const std::string& codec) {
+  return codec.empty() || codec == "libx264" || codec == "libx265" || codec == "h264" || codec == "hevc";
+}
+
+std::string fmt1(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string formatBytes(std::uint64_t bytes) {
+  char buf[32];
+  const double v = static_cast<double>(bytes);
+  if (v >= 1024.0 * kMiB) std::snprintf(buf, sizeof buf, "%.2f GiB", v / (1024.0 * kMiB));
+  else std::snprintf(buf, sizeof buf, "%.0f MiB", v / kMiB);
+  return buf;
+}
+
+std::string MemoryEstimate::describe() const {
+  std::string s = formatBytes(host) + (onGpu ? " host + " + formatBytes(device) + " GPU" : "") + " at " +
+                  std::to_string(width) + "x" + std::to_string(height) + " (";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    s += (i ? ", " : "") + parts[i].first + " " + fmt1(parts[i].second / kMiB) + " MiB";
+  }
+  return s + ")" + (limit.empty() ? "" : "; limit " + limit);
+}
+
+MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH) {
+  MemoryEstimate e;
+  workingSize(c.size, srcW, srcH, e.width, e.height);
+  const double P = static_cast<double>(e.width) * e.height;
+  const double srcP = static_cast<double>(srcW) * srcH;
+  const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
+  const bool fast = c.method == Method::Fast || c.method == Method::Hybrid;
+  e.onGpu = c.method != Method::Copy && runsOnGpu(c.run.device);
+
+  double host = kBaseBytes, device = 0;
+  auto add = [&](const std::string& name, double bytes, bool onDevice) {
+    if (bytes <= 0) return;
+    e.parts.emplace_back(name + (onDevice && e.onGpu ? " (GPU)" : ""), static_cast<Bytes>(bytes));
+    if (onDevice && e.onGpu) device += bytes;
+    else host += bytes;
+  };
+  e.parts.emplace_back("base", static_cast<Bytes>(kBaseBytes));
+  if (kind == JobKind::Video) add("video graph", kVideoBaseBytes, false);
+
+  if (optimizes) {
+    const NetworkFacts net = lossNetworkFacts(c.style);
+    add("loss network weights", kLossWeightFactor * net.weightBytes, true);
+    const double lossPass = kLossBytesPerUnit * net.units * P;
+    // Optimizer state: L-BFGS keeps 20 pairs of (s, y) image-sized vectors plus the image,
+    // its gradient, the direction and the line search's copies; Adam two moments.
+    const double optState = (c.style.optimize.optimizer == models::OptimizerKind::Lbfgs ? 2 * 20 + 8 : 6) * 12.0 * P;
+    // Style images: decoded at their own size, then one forward pass at the working long
+    // side x --style-scale (before the optimization starts: its peak is separate).
+    const double s2 = c.style.optimize.styleScale * c.style.optimize.styleScale;
+    const double stylePass = kStyleBytesPerUnit * net.units * P * s2;
+    add("loss network pass", std::max(lossPass, stylePass), true);
+    add("optimizer state", optState, true);
+    // Temporal guides (video): warped image + certainty per earlier frame, as tensors.
+    if (kind == JobKind::Video) add("temporal guides", c.style.longTerm.size() * 16.0 * 2 * P, true);
+  }
+  if (fast) {
+    const bool reduced = fastUsesBFloat16(c.fast, e.onGpu);
+    const double factor = reduced ? kFastReducedFactor : kFastFloat32Factor;
+    add("style network", kFastFixedBytes, true);
+    add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
+            std::to_string(c.fast.batch) + ")",
+        4.0 * kFastUnits * factor * P * c.fast.batch, true);
+  }
+  if (kind == JobKind::Image) {
+    // The content at its own size (BGR + RGB) and the result (float + 8-bit + BGR).
+    add("images", 6.0 * srcP + 18.0 * P, false);
+  } else {
+    int flowW = e.width, flowH = e.height;
+    const int flowLong = std::max(flowW, flowH);
+    if (c.flow.maxSide > 0 && flowLong > c.flow.maxSide) {
+      const double s = static_cast<double>(c.flow.maxSide) / flowLong;
+      flowW = static_cast<int>(flowW * s);
+      flowH = static_cast<int>(flowH * s);
+    }
+    const double perFrame = 3.0 * srcP + kFrameBytesPerPixel * P +
+                            (c.method == Method::Copy ? 0.0 : kFlowBytesPerPixel * flowW * flowH);
+    const int batchFrames = fast ? c.fast.batch : 1;
+    add("frames in flight (" + std::to_string(c.run.maxInFlight) + ")",
+        perFrame * (c.run.maxInFlight + batchFrames), false);
+    add("decoder", kDecoderBytesPerPixel * srcP, false);
+    add("encoder", (isX26x(c.writer.codec) ? kX264BytesPerPixel : kOtherEncoderBytesPerPixel) * P, false);
+  }
+  e.host = static_cast<Bytes>(host);
+  e.device = static_cast<Bytes>(device);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Limits
+
+namespace {
+
+bool readFile(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+// A number from a one-value file; false for "max", missing or unparsable files.
+bool readNumber(const std::string& path, Bytes& out) {
+  std::string text;
+  if (!readFile(path, text)) return false;
+  std::size_t used = 0;
+  try {
+    const unsigned long long v = std::stoull(text, &used);
+    out = v;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// "key value" lines (memory.stat) or "Key:   value kB" lines (/proc/*/status, meminfo).
+bool readKeyed(const std::string& path, const std::string& key, Bytes& out, bool kiloBytes) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    std::size_t i = key.size();
+    if (i < line.size() && line[i] == ':') ++i;
+    if (i >= line.size() || !std::isspace(static_cast<unsigned char>(line[i]))) continue;
+    try {
+      out = std::stoull(line.substr(i)) * (kiloBytes ? 1024 : 1);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+struct CgroupLimit {
+  Bytes limit = 0, othersUse = 0;
+  std::string file;
+};
+
+// The tightest memory limit of this process's cgroup and its ancestors (v2 and v1).
+bool cgroupLimit(const MemorySources& src, Bytes ownRss, CgroupLimit& out) {
+  std::ifstream in(src.proc + "/self/cgroup");
+  std::string line;
+  bool found = false;
+  while (std::getline(in, line)) {
+    // v2: "0::/path"; v1: "N:memory:/path" or "N:cpu,memory:/path".
+    const auto c1 = line.find(':');
+    const auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string::npos) continue;
+    const std::string controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    std::string path = line.substr(c2 + 1);
+    bool v2 = controllers.empty(), v1 = false;
+    std::stringstream cs(controllers);
+    std::string name;
+    while (std::getline(cs, name, ',')) v1 = v1 || name == "memory";
+    if (!v1 && !v2) continue;
+    // cgroup v2 is mounted at the root or, on hybrid systems, at ./unified; v1 at ./memory.
+    const std::vector<std::string> roots =
+        v2 ? std::vector<std::string>{src.cgroupRoot, src.cgroupRoot + "/unified"}
+           : std::vector<std::string>{src.cgroupRoot + "/memory"};
+    for (const std::string& root : roots) {
+      const char* limitName = v2 ? "memory.max" : "memory.limit_in_bytes";
+      const char* usageName = v2 ? "memory.current" : "memory.usage_in_bytes";
+      const char* inactiveKey = v2 ? "inactive_file" : "total_inactive_file";
+      // Walk from this cgroup up to the root (a namespaced path may not exist: then the root).
+      std::string p = path;
+      while (true) {
+        const std::string dir = root + (p == "/" ? "" : p);
+        Bytes limit = 0;
+        if (readNumber(dir + "/" + limitName, limit) && limit < (Bytes(1) << 60)) {
+          Bytes usage = 0, inactive = 0;
+          readNumber(dir + "/" + usageName, usage);
+          readKeyed(dir + "/memory.stat", inactiveKey, inactive, false);
+          const Bytes used = usage > inactive ? usage - inactive : 0;
+          const Bytes others = used > ownRss ? used - ownRss : 0;
+          const Bytes allowed = limit > others ? limit - others : 0;
+          if (!found || allowed < out.limit - out.othersUse) {
+            out.limit = limit;
+            out.othersUse = others;
+            out.file = dir + "/" + limitName;
+            found = true;
+          }
+        }
+        if (p.empty() || p == "/") break;
+        const auto slash = p.find_last_of('/');
+        p = slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
+      }
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+ProcessMemory processMemory(const std::string& proc) {
+  ProcessMemory m;
+  const std::string status = proc + "/self/status";
+  readKeyed(status, "VmRSS", m.rss, true);
+  readKeyed(status, "VmHWM", m.peakRss, true);
+  readKeyed(status, "VmSize", m.size, true);
+  readKeyed(status, "VmPeak", m.peakSize, true);
+  return m;
+}
+
+MemoryLimit memoryLimit(std::uint64_t maxMemory, const MemorySources& src) {
+  MemoryLimit best;
+  auto consider = [&](Bytes bytes, const std::string& what) {
+    if (!best.known || bytes < best.bytes) {
+      best.known = true;
+      best.bytes = bytes;
+      best.what = what;
+    }
+  };
+  if (maxMemory > 0) consider(maxMemory, "--max-memory " + formatBytes(maxMemory));
+  const ProcessMemory self = processMemory(src.proc);
+  CgroupLimit cg;
+  if (cgroupLimit(src, self.rss, cg)) {
+    consider(cg.limit > cg.othersUse ? cg.limit - cg.othersUse : 0,
+             "the cgroup limit " + formatBytes(cg.limit) + " (" + cg.file + ")" +
+                 (cg.othersUse > 0 ? ", " + formatBytes(cg.othersUse) + " of it used by other processes" : ""));
+  }
+  if (src.useRlimit) {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      const Bytes mappedOnly = self.size > self.rss ? self.size - self.rss : 0;
+      const Bytes reserve = mappedOnly + static_cast<Bytes>(kVirtualOverheadBytes);
+      const Bytes lim = static_cast<Bytes>(rl.rlim_cur);
+      consider(lim > reserve ? lim - reserve : 0,
+               "the address-space limit RLIMIT_AS " + formatBytes(lim) + " (ulimit -v), less " +
+                   formatBytes(mappedOnly) + " mapped but not resident and " +
+                   formatBytes(static_cast<Bytes>(kVirtualOverheadBytes)) + " for threads");
+    }
+  }
+  Bytes available = 0;
+  if (readKeyed(src.proc + "/meminfo", "MemAvailable", available, true)) {
+    consider(available + self.rss, "the available memory (MemAvailable " + formatBytes(available) + " + " +
+                                       formatBytes(self.rss) + " this process holds)");
+  }
+  return best;
+}
+
+std::uint64_t gpuFreeMemory(const std::string& device) {
+  // cudaMemGetInfo from the CUDA runtime LibTorch loaded (none on a CPU build).
+  using MemGetInfo = int (*)(std::size_t*, std::size_t*);
+  using SetDevice = int (*)(int);
+  static const char* kNames[] = {"libcudart.so", "libcudart.so.12", "libcudart.so.11.0"};
+  for (const char* name : kNames) {
+    void* lib = ::dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    if (lib == nullptr) continue;
+    auto getInfo = reinterpret_cast<MemGetInfo>(::dlsym(lib, "cudaMemGetInfo"));
+    auto setDevice = reinterpret_cast<SetDevice>(::dlsym(lib, "cudaSetDevice"));
+    std::size_t freeBytes = 0, total = 0;
+    const auto colon = device.find(':');
+    if (setDevice != nullptr && colon != std::string::npos) setDevice(std::atoi(device.c_str() + colon + 1));
+    const bool ok = getInfo != nullptr && getInfo(&freeBytes, &total) == 0;
+    ::dlclose(lib);
+    if (ok) return freeBytes;
+  }
+  return 0;
+}
+
+std::uint64_t parseMemorySize(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--max-memory: '" + text + "' is not a size (e.g. 512M, 8G)");
+  }
+  std::string unit = text.substr(used);
+  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "KIB") scale = 1024.0;
+  else if (unit == "M" || unit == "MIB") scale = kMiB;
+  else if (unit == "G" || unit == "GIB") scale = 1024.0 * kMiB;
+  else if (unit == "T" || unit == "TIB") scale = 1024.0 * 1024.0 * kMiB;
+  else if (unit == "KB") scale = 1e3;
+  else if (unit == "MB") scale = 1e6;
+  else if (unit == "GB") scale = 1e9;
+  else if (unit == "TB") scale = 1e12;
+  if (scale == 0 || !(value > 0) || !std::isfinite(value) || value * scale > 1e18) {
+    throw std::invalid_argument("--max-memory: '" + text +
+                                "' is not a size (a positive number with K, M, G or T, e.g. 512M, 8G)");
+  }
+  return static_cast<std::uint64_t>(value * scale);
+}
+
+MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, const std::string& file,
+                           const MemorySources& sources) {
+  MemoryEstimate e = estimateMemory(c, kind, srcW, srcH);
+  if (c.run.force) return e;
+  const MemoryLimit limit = memoryLimit(c.run.maxMemory, sources);
+  e.limit = limit.known ? formatBytes(limit.bytes) + ": " + limit.what : "none known";
+  std::uint64_t gpuFree = e.onGpu ? gpuFreeMemory(c.run.device) : 0;
+  const bool hostFits = !limit.known || e.host <= limit.bytes;
+  const bool gpuFits = !e.onGpu || gpuFree == 0 || e.device <= gpuFree;
+  if (hostFits && gpuFits) return e;
+
+  auto fits = [&](const Config& trial) {
+    const MemoryEstimate t = estimateMemory(trial, kind, srcW, srcH);
+    return (!limit.known || t.host <= limit.bytes) && (!t.onGpu || gpuFree == 0 || t.device <= gpuFree);
+  };
+  std::string msg = file + ": this job needs about " +
+                    (hostFits ? formatBytes(e.device) + " of GPU memory, more than the " + formatBytes(gpuFree) +
+                                    " free on " + c.run.device
+                              : formatBytes(e.host) + " of memory at " + std::to_string(e.width) + "x" +
+                                    std::to_string(e.height) + ", more than the " + formatBytes(limit.bytes) +
+                                    " this process may use (" + limit.what + ")");
+  // The largest working size that fits (the long side, by bisection): --max-side N, or
+  // with --size WxH given (it wins over --max-side) a --size of the same shape.
+  const int longSide = std::max(e.width, e.height);
+  const bool exact = c.size.width > 0 && c.size.height > 0;
+  auto sized = [&](int side) {
+    Config trial = c;
+    trial.size = SizeConfig{};
+    if (exact) {
+      trial.size.width = std::max(2, static_cast<int>(std::lround(double(c.size.width) * side / longSide)));
+      trial.size.height = std::max(2, static_cast<int>(std::lround(double(c.size.height) * side / longSide)));
+    } else {
+      trial.size.maxSide = side;
+    }
+    return trial;
+  };
+  int lo = 0, hi = longSide;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (mid >= 16 && fits(sized(mid))) lo = mid;
+    else hi = mid;
+  }
+  std::vector<std::string> helps;
+  if (lo >= 16 && exact) {
+    const Config best = sized(lo);
+    helps.push_back("--size " + std::to_string(best.size.width) + "x" + std::to_string(best.size.height) + " fits");
+  } else if (lo >= 16) {
+    helps.push_back("--max-side " + std::to_string(lo) + " fits");
+  }
+  // Other changes, each on its own.
+  const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
+  if (optimizes && c.style.lossNet.find("squeezenet") == std::string::npos) {
+    Config trial = c;
+    trial.style.lossNet = "squeezenet";
+    try {
+      if (fits(trial)) helps.push_back("--loss-net squeezenet fits");
+    } catch (const std::exception&) {
+      // SqueezeNet not installed: no suggestion.
+    }
+  }
+  if ((c.method == Method::Fast || c.method == Method::Hybrid) && c.fast.batch > 1) {
+    Config trial = c;
+    trial.fast.batch = 1;
+    if (fits(trial)) helps.push_back("--batch 1 fits");
+  }
+  if ((c.method == Method::Fast || c.method == Method::Hybrid) && c.fast.precision == models::Precision::Float32) {
+    Config trial = c;
+    trial.fast.precision = models::Precision::BFloat16;
+    if (fits(trial)) helps.push_back("--precision bfloat16 fits");
+  }
+  if (kind == JobKind::Video && c.run.maxInFlight > 2) {
+    Config trial = c;
+    trial.run.maxInFlight = 2;
+    if (fits(trial)) helps.push_back("--in-flight 2 fits");
+  }
+  if (helps.empty()) helps.push_back("nothing smaller fits: free memory or raise the limit");
+  msg += "; ";
+  for (std::size_t i = 0; i < helps.size(); ++i) msg += (i ? ", " : "") + helps[i];
+  msg += "; --force runs it anyway";
+  throw MemoryError(msg);
+}
+
+MemoryEstimate checkVideoMemory(const Config& c) {
+  int w = 0, h = 0;
+  {
+    stages::VideoReader probe(c.reader);
+    w = probe.info().width;
+    h = probe.info().height;
+  }
+  return checkMemory(c, JobKind::Video, w, h, c.reader.path);
+}
+
+}  // namespace flowstyle::pipeline
