@@ -252,7 +252,9 @@ models::TensorFile randomVgg19() {
   auto gen = at::detail::createCPUGenerator(7);
   for (const auto& c : convs) {
     const std::string base = "features." + std::to_string(c[0]);
-    f.tensors[base + ".weight"] = torch::randn({c[2], c[1], 3, 3}, gen) * std::sqrt(2.0 / (9.0 * c[1])) / 255.0;
+    // He: activations keep their scale through the ReLUs; conv1 also takes Caffe's 0..255 input down.
+    const double scale = std::sqrt(2.0 / (9.0 * c[1])) / (c[0] == 0 ? 128.0 : 1.0);
+    f.tensors[base + ".weight"] = torch::randn({c[2], c[1], 3, 3}, gen) * scale;
     f.tensors[base + ".bias"] = torch::zeros({c[2]});
   }
   f.metadata["flowstyle.arch"] = "vgg19";
