@@ -1,6 +1,8 @@
 #include "models/device.hpp"
 
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <sched.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,6 +26,22 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
+}
+
+// What this build and machine have for CUDA, for errors: "LibTorch 1.13.0 built without CUDA"
+// or "LibTorch 2.11.0 with CUDA 13.0, 0 CUDA devices found".
+std::string cudaFound() {
+  std::string s = "LibTorch " TORCH_VERSION;
+  long runtime = -1;
+  try {
+    runtime = at::detail::getCUDAHooks().versionCUDART();  // throws without libtorch_cuda
+  } catch (const std::exception&) {
+  }
+  if (runtime < 0) return s + " built without CUDA";
+  const int n = static_cast<int>(torch::cuda::device_count());
+  return s + " with CUDA " + std::to_string(runtime / 1000) + "." +
+         std::to_string(runtime % 1000 / 10) + ", " + std::to_string(n) + " CUDA device" +
+         (n == 1 ? "" : "s") + " found";
 }
 
 int availableCores() {
@@ -60,8 +78,8 @@ torch::Device resolveDevice(const std::string& specIn) {
       throw std::runtime_error("--device " + specIn + ": missing device index after 'cuda:'");
     }
     if (!torch::cuda::is_available())
-      throw std::runtime_error("--device " + specIn +
-                               ": CUDA is not available in this build/machine; use cpu or auto");
+      throw std::runtime_error("--device " + specIn + ": CUDA is not available (" + cudaFound() +
+                               "); use cpu or auto");
     const int count = static_cast<int>(torch::cuda::device_count());
     if (index >= count)
       throw std::runtime_error("--device " + specIn + ": no such CUDA device (available: " +

@@ -11,9 +11,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#ifndef FLOWSTYLE_TORCH_ONLY  // see fast_network.hpp
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <opencv2/core.hpp>
+#endif
 #include <torch/torch.h>
 
 #include "models/device.hpp"
@@ -145,6 +147,7 @@ torch::Tensor convSame(const torch::Tensor& x, const torch::Tensor& w, std::int6
                        torch::IntArrayRef{stride, stride}, torch::IntArrayRef{0, 0});
 }
 
+#ifndef FLOWSTYLE_TORCH_ONLY
 cv::Mat toMat8(const torch::Tensor& chw) {  // [3,H,W] float CPU in [0,255]
   auto hwc = chw.round().clamp(0, 255).to(torch::kByte).permute({1, 2, 0}).contiguous();
   cv::Mat out(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3);
@@ -159,11 +162,12 @@ cv::Mat toMat32(const torch::Tensor& chw) {  // [3,H,W] float CPU
   return out;
 }
 
-// CV_8UC3 frames of one size -> owned float [N,3,H,W] in [0,255] (CPU).
-torch::Tensor toTensor(const std::vector<cv::Mat>& frames, const char* what) {
+// CV_8UC3 frames of one size -> owned float [N,3,H,W] in [0,255] (CPU; in pinned memory
+// when `pinned`, so that a CUDA upload is one asynchronous DMA without a staging copy).
+torch::Tensor toTensor(const std::vector<cv::Mat>& frames, const char* what, bool pinned = false) {
   const cv::Size size = frames.front().size();
   auto batch = torch::empty({static_cast<std::int64_t>(frames.size()), 3, size.height,
-                             size.width}, torch::kFloat);
+                             size.width}, torch::TensorOptions(torch::kFloat).pinned_memory(pinned));
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const cv::Mat& f = frames[i];
     if (f.type() != CV_8UC3) {
@@ -183,6 +187,7 @@ torch::Tensor toTensor(const std::vector<cv::Mat>& frames, const char* what) {
   }
   return batch;
 }
+#endif  // FLOWSTYLE_TORCH_ONLY
 
 }  // namespace
 
@@ -255,6 +260,7 @@ torch::Tensor convBySpaceToDepth(const torch::Tensor& x, const torch::Tensor& s2
 
 }  // namespace detail
 
+#ifndef FLOWSTYLE_TORCH_ONLY
 TensorFile importMl5Checkpoint(const std::string& folder) {
   const fs::path dir(folder);
   const fs::path manifestPath = dir / "manifest.json";
@@ -324,6 +330,12 @@ TensorFile importMl5Checkpoint(const std::string& folder) {
                             " (ml5js/ml5-data-and-models models/style-transfer)";
   return file;
 }
+#else
+TensorFile importMl5Checkpoint(const std::string& folder) {
+  throw std::runtime_error(folder + ": this LibTorch-only build reads safetensors files, not ml5 "
+                                    "folders (import it with the full build first)");
+}
+#endif  // FLOWSTYLE_TORCH_ONLY
 
 namespace {
 
@@ -568,10 +580,12 @@ torch::Tensor FastStyleNetwork::forward(const torch::Tensor& rgb255) {
   return impl_->forward(rgb255.to(impl_->device, torch::kFloat));
 }
 
+#ifndef FLOWSTYLE_TORCH_ONLY
 std::vector<cv::Mat> FastStyleNetwork::operator()(const std::vector<cv::Mat>& frames) {
   if (frames.empty()) return {};
   c10::InferenceMode guard;
-  auto x = toTensor(frames, "FastStyleNetwork").to(impl_->device);
+  const bool cuda = impl_->device.is_cuda();
+  auto x = toTensor(frames, "FastStyleNetwork", cuda).to(impl_->device, torch::kFloat, cuda);
   const std::int64_t h = x.size(2), w = x.size(3);
   // Pad bottom/right to a multiple of 4 by repeating the edge: works for any size down
   // to 1x1 (reflection needs the image to be larger than the pad), and continues the
@@ -591,5 +605,7 @@ cv::Mat FastStyleNetwork::raw(const cv::Mat& rgb) {
   auto x = toTensor({rgb}, "FastStyleNetwork::raw").to(impl_->device);
   return toMat32(impl_->forward(x)[0].to(torch::kCPU));
 }
+
+#endif  // FLOWSTYLE_TORCH_ONLY
 
 }  // namespace flowstyle::models

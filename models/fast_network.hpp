@@ -4,7 +4,15 @@
 #include <string>
 #include <vector>
 
+// FLOWSTYLE_TORCH_ONLY (the LibTorch-only GPU check, tools/gpu_check): no OpenCV, no Boost;
+// the cv::Mat calls and the ml5 import are left out, forward() and the weights remain.
+#ifdef FLOWSTYLE_TORCH_ONLY
+namespace cv {
+class Mat;
+}
+#else
 #include <opencv2/core.hpp>
+#endif
 
 #include "models/precision.hpp"
 #include "models/safetensors.hpp"

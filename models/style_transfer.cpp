@@ -66,6 +66,12 @@ torch::Tensor matToTensor(const cv::Mat& m) {
   return view.permute({0, 3, 1, 2}).clone(at::MemoryFormat::Contiguous);
 }
 
+// matToTensor on `device`; on CUDA through pinned host memory, asynchronously.
+torch::Tensor upload(const cv::Mat& m, const torch::Device& device) {
+  if (!device.is_cuda()) return matToTensor(m).to(device);
+  return matToTensor(m).pin_memory().to(device, torch::kFloat, /*non_blocking=*/true);
+}
+
 // [1,C,H,W] -> CV_32FC(C), a copy.
 cv::Mat tensorToMat(const torch::Tensor& t) {
   auto hwc = t.detach().to(torch::kCPU, torch::kFloat).permute({0, 2, 3, 1}).contiguous();
@@ -148,7 +154,7 @@ struct StyleOptimizer::Impl {
         const double f = longSide / std::max(s.cols, s.rows);
         cv::Size size(std::max(1, static_cast<int>(std::lround(s.cols * f))),
                       std::max(1, static_cast<int>(std::lround(s.rows * f))));
-        auto x = matToTensor(resizeTo(s, size)).to(device);
+        auto x = upload(resizeTo(s, size), device);
         auto feats = net->extract(x, styleLayers);
         for (size_t l = 0; l < styleLayers.size(); ++l) {
           auto g = losses::gramMatrix(feats.at(styleLayers[l])).mul(blend[i]);
@@ -177,10 +183,10 @@ struct StyleOptimizer::Impl {
 
   Problem makeProblem(const cv::Mat& content8, const std::vector<TemporalGuide>& guides) {
     Problem p;
-    p.contentFeatures = contentTarget(matToTensor(content8).to(device));
+    p.contentFeatures = contentTarget(upload(content8, device));
     p.grams = &styleTargets(content8.rows, content8.cols);
     for (const auto& g : guides)
-      p.guides.push_back({matToTensor(g.warped).to(device), matToTensor(g.certainty).to(device)});
+      p.guides.push_back({upload(g.warped, device), upload(g.certainty, device)});
     return p;
   }
 
@@ -244,10 +250,15 @@ struct StyleOptimizer::Impl {
                                                  torch::optim::AdamOptions(cfg.learningRate));
     }
 
+    // The loss is read on the host only every `every` iterations (see OptimizeConfig::lossEvery).
+    // LibTorch's LBFGS itself still synchronizes inside step() (its line search and
+    // tolerance tests use .item()); Adam's loop has no other host synchronization.
+    const int every = cfg.lossEvery > 0 ? cfg.lossEvery : (device.is_cuda() ? kCudaLossEvery : 1);
     double previous = 0;
+    int lastRead = 0;  // done at the previous read; 0: none yet
     int done = 0;
     for (int k = 0; k < iterations; ++k) {
-      LossTerms now;
+      TermTensors current;
       if (cfg.optimizer == OptimizerKind::Lbfgs) {
         opt->step([&]() -> torch::Tensor { return evaluate().terms.total.detach(); });
         // The evaluation at the accepted point (what the next step() starts from, found
@@ -256,23 +267,26 @@ struct StyleOptimizer::Impl {
         Eval keep = e;
         evals.clear();
         evals.push_back(std::move(keep));
-        now = evals.back().terms.read();
+        current = evals.back().terms;
       } else {
         evals.clear();
         const Eval& e = evaluate();
-        now = e.terms.read();
+        current = e.terms;
         opt->step();
         project();  // Adam: projected gradient steps
       }
       ++done;
+      if (done % every != 0 && k + 1 < iterations) continue;
+      const LossTerms now = current.read();
       if (!std::isfinite(now.total))
         fail("the loss became " + std::to_string(now.total) +
              " (diverged; lower the learning rate or the weights)");
       if (progress) progress({offset + done, cap, now});
-      const bool converged =
-          k > 0 && std::abs(now.total - previous) <= cfg.tolerance * std::abs(previous);
-      const bool stalled = k > 0 && now.total == previous;
+      const bool converged = lastRead > 0 && std::abs(now.total - previous) <=
+                                                 cfg.tolerance * (done - lastRead) * std::abs(previous);
+      const bool stalled = lastRead > 0 && now.total == previous;
       previous = now.total;
+      lastRead = done;
       if (converged || stalled) break;
     }
     x.set_requires_grad(false);
@@ -281,6 +295,7 @@ struct StyleOptimizer::Impl {
   }
 
   static constexpr int kHistory = 20;
+  static constexpr int kCudaLossEvery = 10;
 };
 
 StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const OptimizeConfig& config,
@@ -298,6 +313,7 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
   if (c.scales < 1 || c.scales > 8) fail("scales must be in 1..8");
   if (!(c.learningRate > 0)) fail("learningRate must be > 0");
   if (c.tolerance < 0) fail("tolerance must be >= 0");
+  if (c.lossEvery < 0) fail("lossEvery must be >= 0");
 
   if (styles.empty()) fail("no style image");
   for (size_t i = 0; i < styles.size(); ++i)
@@ -429,7 +445,7 @@ LossTerms StyleOptimizer::evaluate(const cv::Mat& content, const cv::Mat& image,
     fail("image must be CV_32FC3 or CV_8UC3 of the content's size " + sizeString(content.size()));
   const auto problem = m.makeProblem(content, guides);
   c10::InferenceMode guard;
-  return m.terms(matToTensor(image).to(m.device), problem).read();
+  return m.terms(upload(image, m.device), problem).read();
 }
 
 }  // namespace flowstyle::models

@@ -34,6 +34,11 @@ struct OptimizeConfig {
   int scales = 1;                           // coarse-to-fine levels (factor 2)
   InitKind init = InitKind::Content;
   std::string device = "auto";
+  // Read the loss (progress, tolerance test, divergence check) every this many iterations and
+  // at the last: each read is a host synchronization, which stalls a GPU. The tolerance test
+  // then compares the change since the last read with tolerance * iterations since it.
+  // 0: 1 on the CPU (where a read costs nothing), 10 on CUDA.
+  int lossEvery = 0;
 };
 
 // A previous stylized frame warped into the current frame, with its certainty.

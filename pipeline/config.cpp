@@ -119,6 +119,7 @@ void validate(const Config& c) {
   if (!(o.learningRate > 0)) invalid("learning-rate", "must be > 0");
   if (o.iterations < 1 || o.iterations > 100000) invalid("iterations", "must be in 1..100000");
   if (o.scales < 1 || o.scales > 6) invalid("scales", "must be in 1..6");
+  if (o.lossEvery < 0 || o.lossEvery > 100000) invalid("loss-every", "must be in 0..100000");
   if (stylizes && optimizes) {
     if (c.style.iterationsFirst < 1) invalid("iterations-first", "must be >= 1");
     if (c.style.iterations < 1) invalid("iterations", "must be >= 1");

@@ -106,6 +106,8 @@ po::options_description styleOptions(pipeline::Config& c, StyleOptionValues& v, 
     ("learning-rate", po::value(&o.learningRate)->default_value(0.02), "Adam step size (pixels in [0,1])")
     ("tolerance", po::value(&o.tolerance)->default_value(1e-4),
      "stop when the relative loss change falls below this (0 = never)")
+    ("loss-every", po::value(&o.lossEvery)->default_value(0),
+     "read the loss every N iterations (progress, tolerance; each read stalls a GPU); 0 = 1 on the CPU, 10 on CUDA")
     ("seed", po::value(&o.seed)->default_value(0), "random seed (same seed, same output)")
     ("preserve-colors", po::bool_switch(&o.preserveColors), "transfer luminance only, keep the content's colours")
     ("scales", po::value(&o.scales)->default_value(1), "coarse-to-fine levels (each halves the size)");
