@@ -14,6 +14,7 @@
 #include "pipeline/jobs.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
+#include "tools/farm.hpp"
 #include "tools/options.hpp"
 #include "tools/process_env.hpp"
 #include "tools/progress.hpp"
@@ -346,7 +347,8 @@ int main(int argc, char** argv) {
     if (command == "image") return runImageCommand(rest);
     if (command == "eval") return runEvalCommand(rest);
     if (command == "models") return runModelsCommand(rest);
-    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, image, eval, models; see --help)");
+    if (command == "farm") return tools::runFarmCommand(rest);
+    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, image, eval, models, farm; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
     return cancelledExitCode();
