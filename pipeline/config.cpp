@@ -74,6 +74,16 @@ void validate(const Config& c) {
   if (c.run.maxInFlight < 1 || c.run.maxInFlight > 256) invalid("in-flight", "must be in 1..256");
   if (c.fast.batch < 1 || c.fast.batch > 64) invalid("batch", "must be in 1..64");
 
+  if (c.chunk.preroll < 0 || c.chunk.preroll > 100000) invalid("preroll", "must be in 0..100000 frames");
+  if (c.chunk.overlap < 0) invalid("overlap", "must be >= 0 frames");
+  if (c.chunk.overlap > c.chunk.preroll) {
+    invalid("overlap", "must not exceed --preroll (" + std::to_string(c.chunk.overlap) + " > " +
+                           std::to_string(c.chunk.preroll) + "): overlap frames are pre-roll frames that are written");
+  }
+  if ((c.chunk.preroll > 0 || c.chunk.overlap > 0) && (s.startSeconds || s.durationSeconds)) {
+    invalid("preroll", "chunks are frame ranges: use --frames A-B, not --start/--duration");
+  }
+
   const bool stylizes = c.method != Method::Copy;
   const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
   const bool fast = c.method == Method::Fast || c.method == Method::Hybrid;

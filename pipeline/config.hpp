@@ -53,6 +53,13 @@ struct RunConfig {
   ProgressMode progress = ProgressMode::Auto;
 };
 
+// Farm chunks and resumable runs (flowstyle video --preroll/--overlap/--resume).
+struct ChunkConfig {
+  int preroll = 0;      // frames before --frames A stylized to build the temporal state, not written
+  int overlap = 0;      // frames before A that are written too (join blends them); <= preroll
+  bool resume = false;  // keep resume state beside the output; continue from it when present
+};
+
 struct Config {
   stages::ReaderConfig reader;
   stages::WriterConfig writer;
@@ -62,6 +69,7 @@ struct Config {
   StyleConfig style;
   FastConfig fast;
   RunConfig run;
+  ChunkConfig chunk;
 };
 
 // Throws std::invalid_argument naming the option and the allowed range.

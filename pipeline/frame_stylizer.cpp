@@ -1,5 +1,6 @@
 #include "pipeline/frame_stylizer.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -95,6 +96,7 @@ class FastStylizer : public FrameStylizer {
   }
 
   std::string describe() const override { return describeNetwork(network_); }
+  std::string settledPrecision() const override { return models::toString(network_.precision().used); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     StylizeOutcome out;
@@ -129,6 +131,7 @@ class HybridStylizer final : public OptimizeStylizer {
   }
 
   std::string describe() const override { return describeNetwork(network_); }
+  std::string settledPrecision() const override { return models::toString(network_.precision().used); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
@@ -177,6 +180,17 @@ std::unique_ptr<FrameStylizer> makeStylizer(const Config& config, IterationCallb
     case Method::Hybrid: return std::make_unique<HybridStylizer>(config, std::move(onIteration));
   }
   throw std::logic_error("unknown method");
+}
+
+int temporalReach(const Config& config) {
+  switch (config.method) {
+    case Method::Copy: return 0;
+    case Method::Fast: return config.fast.temporalWeight > 0 ? 1 : 0;
+    case Method::Optimize:
+    case Method::Hybrid:
+      return config.style.longTerm.empty() ? 0 : *std::max_element(config.style.longTerm.begin(), config.style.longTerm.end());
+  }
+  return 0;
 }
 
 }  // namespace flowstyle::pipeline

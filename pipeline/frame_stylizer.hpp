@@ -40,6 +40,9 @@ class FrameStylizer {
   virtual StylizeOutcome stylize(const StylizeRequest& request) = 0;
   // A line for the job summary, e.g. the network's number format; empty if nothing to say.
   virtual std::string describe() const { return {}; }
+  // The number format the style network settled on (after the first frame), as
+  // models::toString gives it; empty when there is no network. Kept in resume state.
+  virtual std::string settledPrecision() const { return {}; }
 };
 
 // Called with per-iteration progress of the current frame (may throw to cancel).
@@ -52,5 +55,9 @@ std::vector<cv::Mat> loadStyleImages(const std::vector<std::string>& paths);
 // Builds the stylizer for config.method (copy, optimize, fast, hybrid). Loads weights
 // and style images now, so every error surfaces before a frame is decoded.
 std::unique_ptr<FrameStylizer> makeStylizer(const Config& config, IterationCallback onIteration);
+
+// How many earlier stylized frames the stylizer of `config` reads (its largest temporal
+// offset; 0 when frames are independent), without building it.
+int temporalReach(const Config& config);
 
 }  // namespace flowstyle::pipeline

@@ -41,6 +41,7 @@ struct Link {
 struct Item {
   std::size_t seq = 0;
   bool eos = false;
+  bool restored = false;             // taken from the resume state: no flow, no stylize
   stages::Frame frame;               // at the working size
   cv::Mat gray;                      // CV_8UC1, only when flow is needed
   std::vector<cv::Mat> earlierGray;  // per offset, empty where the frame does not exist
@@ -64,17 +65,28 @@ cv::Mat toByte(const cv::Mat& rgb01) {
 
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel) {
+                  const std::atomic<bool>* cancel, ResumeState* state, const JobIdentity* identity) {
   namespace flow = tbb::flow;
   JobStats stats;
 
-  stages::VideoReader reader(config.reader);
+  const ChunkSpan span = chunkSpan(config);
+  stages::ReaderConfig readerConfig = config.reader;
+  readerConfig.selection.first = span.stylizeFirst;
+  stages::VideoReader reader(readerConfig);
   const stages::VideoInfo& info = reader.info();
   int workW = 0, workH = 0;
   workingSize(config.size, info.width, info.height, workW, workH);
   stats.outputWidth = workW;
   stats.outputHeight = workH;
-  stages::VideoWriter writer(config.writer, info);
+  // Frames of the pre-roll that are not written (index counts from the first stylized).
+  const std::int64_t unwritten = span.writeFirst - span.stylizeFirst;
+  const std::int64_t restoredFrames = state != nullptr ? state->restored() : 0;
+  stages::WriterConfig writerConfig = config.writer;
+  if (writerConfig.path.find('%') == std::string::npos) {
+    const JobIdentity id = identity != nullptr ? *identity : identifyJob(config);
+    writerConfig.tags = partTags(partRecord(config, id));
+  }
+  stages::VideoWriter writer(writerConfig, info);
 
   const std::vector<int> offsets = stylizer.temporalOffsets();
   const bool needFlow = !offsets.empty();
@@ -104,6 +116,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     item->seq = nextSeq++;
     if (std::optional<stages::Frame> frame = reader.next()) {
       item->frame = std::move(*frame);
+      item->restored = item->frame.index < restoredFrames;
       ++stats.framesDecoded;
     } else {
       item->eos = true;
@@ -149,7 +162,10 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
   // flow: both directions and certainty; frames are independent here, so parallel.
   tbb::enumerable_thread_specific<std::optional<stages::FlowEstimator>> estimators;
   flow::function_node<ItemPtr, ItemPtr> flowNode(g, flow::unlimited, [&](ItemPtr item) {
-    if (item->eos || !needFlow) return item;
+    if (item->eos || !needFlow || item->restored) {
+      item->earlierGray.clear();
+      return item;
+    }
     const auto t0 = Clock::now();
     std::optional<stages::FlowEstimator>& estimator = estimators.local();
     if (!estimator) estimator.emplace(config.flow);
@@ -190,7 +206,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     pending.clear();
   };
   BatchNode batchNode(g, flow::serial, [&](const ItemPtr& item, BatchNode::output_ports_type& ports) {
-    if (item->eos) {
+    if (item->eos || item->restored) {
       flushBatch(ports);
       std::get<0>(ports).try_put(item);
       return;
@@ -201,10 +217,30 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
 
   // stylize: serial, in order; keeps the earlier stylized frames the temporal term needs.
   std::map<std::int64_t, cv::Mat> earlierOutputs;  // index -> CV_32FC3 [0,1]
+  auto keepEarlier = [&](std::int64_t index, const cv::Mat& image) {
+    if (maxOffset <= 0 || image.empty()) return;
+    earlierOutputs[index] = image;
+    while (!earlierOutputs.empty() && earlierOutputs.begin()->first <= index - maxOffset) {
+      earlierOutputs.erase(earlierOutputs.begin());
+    }
+  };
+  bool precisionSaved = false;
   flow::function_node<ItemPtr, ItemPtr> stylize(g, flow::serial, [&](ItemPtr item) {
     if (item->eos) return item;
     throwIfCancelled(cancel);
     const auto t0 = Clock::now();
+    if (item->restored) {
+      item->output = state->output(item->frame.index);
+      if (item->output.size() != item->frame.rgb.size()) {
+        throw std::runtime_error(state->folder() + ": resume state frames are " + std::to_string(item->output.cols) +
+                                 "x" + std::to_string(item->output.rows) + ", the job's are " +
+                                 std::to_string(workW) + "x" + std::to_string(workH) + "; remove the folder");
+      }
+      if (item->frame.index >= restoredFrames - maxOffset) keepEarlier(item->frame.index, state->carry(item->frame.index));
+      item->links.clear();
+      ++stats.framesRestored;
+      return item;
+    }
     StylizeRequest request;
     request.index = item->frame.index;
     request.content = item->frame.rgb;
@@ -232,14 +268,18 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
         outcome.image.type() != CV_32FC3) {
       throw std::logic_error("stylizer returned an image of the wrong size or type");
     }
-    if (maxOffset > 0) {
-      earlierOutputs[item->frame.index] = outcome.image;
-      while (!earlierOutputs.empty() &&
-             earlierOutputs.begin()->first <= item->frame.index - maxOffset) {
-        earlierOutputs.erase(earlierOutputs.begin());
-      }
-    }
+    keepEarlier(item->frame.index, outcome.image);
     item->output = toByte(outcome.image);
+    if (state != nullptr) {
+      const auto s0 = Clock::now();
+      if (!precisionSaved) {
+        const std::string settled = stylizer.settledPrecision();
+        if (!settled.empty()) state->setValue("precision", settled);
+        precisionSaved = true;
+      }
+      state->save(item->frame.index, maxOffset > 0 ? outcome.image : cv::Mat(), item->output);
+      stats.stateSeconds += secondsSince(s0);
+    }
     item->prepared.release();
     item->links.clear();
     stats.iterations += outcome.iterations;
@@ -252,16 +292,21 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     return item;
   });
 
-  // encode: serial, in order; then frees the item's slot in the limiter.
+  // encode: serial, in order; then frees the item's slot in the limiter. Pre-roll frames
+  // (before the chunk's overlap) are stylized for their state but not written.
+  std::int64_t processed = 0;
   flow::function_node<ItemPtr, flow::continue_msg> encode(g, flow::serial, [&](ItemPtr item) {
     if (!item->eos) {
-      stages::Frame out = item->frame;
-      out.rgb = item->output;
-      writer.write(out);
-      ++stats.framesWritten;
+      ++processed;
+      if (item->frame.index >= unwritten) {
+        stages::Frame out = item->frame;
+        out.rgb = item->output;
+        writer.write(out);
+        ++stats.framesWritten;
+      }
       if (onProgress) {
         Progress p;
-        p.frame = stats.framesWritten;
+        p.frame = processed;
         p.total = expected;
         p.elapsedSeconds = secondsSince(start);
         p.fps = p.elapsedSeconds > 0 ? static_cast<double>(p.frame) / p.elapsedSeconds : 0;
@@ -293,14 +338,24 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     throw;
   }
   if (cancel != nullptr && cancel->load()) throw Cancelled();
-  if (stats.framesWritten != stats.framesDecoded) {
+  if (processed != stats.framesDecoded) {
     throw std::logic_error("pipeline lost frames: decoded " + std::to_string(stats.framesDecoded) +
-                           ", wrote " + std::to_string(stats.framesWritten));
+                           ", encoded " + std::to_string(processed));
   }
   if (stats.framesWritten == 0) {
+    const stages::FrameSelection& sel = config.reader.selection;
+    if (sel.first > 0 || sel.last >= 0) {
+      std::string clip = info.frameCountEstimate >= 0
+                             ? " (the clip has about " + std::to_string(info.frameCountEstimate) + " frames)"
+                             : std::string();
+      throw std::runtime_error(config.reader.path + ": --frames " + std::to_string(span.rangeFirst) + "-" +
+                               (sel.last >= 0 ? std::to_string(sel.last) : std::string()) +
+                               " selects no frames: the range starts past the end of the clip" + clip);
+    }
     throw std::runtime_error(config.reader.path + ": no frames in the selected range");
   }
   writer.finish();
+  if (state != nullptr) state->finish();
   stats.seconds = secondsSince(start);
   return stats;
 }

@@ -14,6 +14,8 @@
 
 #include "pipeline/config.hpp"
 #include "pipeline/frame_stylizer.hpp"
+#include "pipeline/part.hpp"
+#include "pipeline/resume_state.hpp"
 
 namespace flowstyle::pipeline {
 
@@ -28,6 +30,8 @@ struct Progress {
 struct JobStats {
   std::int64_t framesDecoded = 0;
   std::int64_t framesWritten = 0;
+  std::int64_t framesRestored = 0;  // taken from resume state instead of stylized
+  double stateSeconds = 0;          // spent saving resume state
   double seconds = 0;          // wall time of the graph
   double stylizeSeconds = 0;   // time inside the stylize node (the bottleneck)
   double flowSeconds = 0;      // summed over flow tasks
@@ -47,8 +51,13 @@ struct Cancelled : std::runtime_error {
 // Throws the first error of any node (after the graph has stopped); the output's
 // temporary file is removed. `cancel` is polled between frames (and by the
 // stylizer's iteration callback); when set, throws Cancelled.
+// Chunks (config.chunk): stylizes from --frames A minus the pre-roll, writes from A minus
+// the overlap; container outputs carry the part record (part.hpp) in their tags.
+// `state`: frames it holds are taken from it, new ones saved to it; finished (removed)
+// when the output is complete. `identity`: identifyJob(config) when already known.
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel);
+                  const std::atomic<bool>* cancel, ResumeState* state = nullptr,
+                  const JobIdentity* identity = nullptr);
 
 }  // namespace flowstyle::pipeline

@@ -1,6 +1,7 @@
 #pragma once
 // Plain value types that cross stage boundaries. No libav, TBB or Torch types here.
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -47,6 +48,7 @@ struct VideoInfo {
   std::int64_t durationPts = -1;         // stream duration in timeBase, -1 when unknown
   bool hasAudio = false;
   std::string codecName;
+  std::map<std::string, std::string> tags;  // container-level metadata (e.g. a part's record)
 };
 
 }  // namespace flowstyle::stages

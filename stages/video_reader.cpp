@@ -186,6 +186,9 @@ struct VideoReader::Impl {
     }
     for (unsigned i = 0; i < fmt->nb_streams; ++i)
       if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) info.hasAudio = true;
+    for (const AVDictionaryEntry* e = nullptr;
+         (e = av_dict_get(fmt->metadata, "", e, AV_DICT_IGNORE_SUFFIX)) != nullptr;)
+      info.tags[e->key] = e->value;
 
     setupSelection();
   }

@@ -398,6 +398,7 @@ struct VideoWriter::Impl {
     if (!(ofmt->flags & AVFMT_NOFILE)) {
       av::check(avio_open(&oc->pb, muxTarget.c_str(), AVIO_FLAG_WRITE), "avio_open", finalPath);
     }
+    for (const auto& [key, value] : cfg.tags) av_dict_set(&oc->metadata, key.c_str(), value.c_str(), 0);
     av::Dict muxOpts;
     setMovieTimescale(muxOpts);
     int ret = avformat_write_header(oc.get(), muxOpts.slot());

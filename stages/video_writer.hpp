@@ -16,6 +16,7 @@ struct WriterConfig {
   std::string pixFmt;             // empty: yuv420p for x264, codec default otherwise
   std::map<std::string, std::string> codecOptions;  // passed through; unknown keys are an error
   bool copyAudio = true;          // copy non-video streams from the source
+  std::map<std::string, std::string> tags;  // container-level metadata to write (not for sequences)
 };
 
 // Writes frames (any size fixed at the first frame) with the pts they carry, so timing

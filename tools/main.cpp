@@ -12,6 +12,7 @@
 #include "models/model_store.hpp"
 #include "pipeline/batch.hpp"
 #include "pipeline/jobs.hpp"
+#include "pipeline/video_job.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
 #include "tools/farm.hpp"
@@ -54,17 +55,32 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
     if (gCancel.load()) throw pipeline::Cancelled();
     printer.iteration(p, currentFrame);
   };
-  std::unique_ptr<pipeline::FrameStylizer> stylizer = pipeline::makeStylizer(c, onIteration);
-  pipeline::JobStats stats = pipeline::runVideo(
-      c, *stylizer,
-      [&](const pipeline::Progress& p) {
-        currentFrame = p.frame;
-        printer.frame(p);
-      },
-      &gCancel);
-  printer.finish();
-  note = stylizer->describe();
-  return stats;
+  auto onNote = [&](const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); };
+  try {
+    pipeline::VideoJobResult r = pipeline::runVideoJob(
+        c, onIteration,
+        [&](const pipeline::Progress& p) {
+          currentFrame = p.frame;
+          printer.frame(p);
+        },
+        &gCancel, onNote);
+    printer.finish();
+    note = r.network;
+    if (r.stats.framesRestored > 0) {
+      note += std::string(note.empty() ? "" : "\n") + "resumed: " + std::to_string(r.stats.framesRestored) +
+              " frames taken from the resume state";
+    }
+    return r.stats;
+  } catch (...) {
+    printer.finish();
+    std::error_code ec;
+    const std::string folder = pipeline::ResumeState::folderFor(c.writer.path);
+    if (c.chunk.resume && std::filesystem::exists(folder, ec)) {
+      std::fprintf(stderr, "\nflowstyle: resume state kept in %s: run the same command with --resume to continue\n",
+                   folder.c_str());
+    }
+    throw;
+  }
 }
 
 void prepareTorch(const pipeline::Config& c) {

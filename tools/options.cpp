@@ -225,6 +225,14 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     ("pix-fmt", po::value(&c.writer.pixFmt), "output pixel format (default yuv420p for H.264)")
     ("codec-opt", po::value(&codecOptList)->composing(), "encoder option KEY=VALUE (repeatable)")
     ("no-audio", po::bool_switch(&noAudio), "do not copy audio and other streams");
+  po::options_description chunks("Farm chunks and resuming");
+  chunks.add_options()
+    ("preroll", po::value(&c.chunk.preroll)->default_value(0),
+     "with --frames A-B: also stylize the K frames before A (not written) so A starts from a warm temporal state")
+    ("overlap", po::value(&c.chunk.overlap)->default_value(0),
+     "with --frames A-B: also write the O frames before A (O <= pre-roll), for 'flowstyle join' to blend")
+    ("resume", po::bool_switch(&c.chunk.resume),
+     "keep resume state beside the output as frames complete, and continue from it after a kill");
   po::options_description temporal("Temporal consistency");
   temporal.add_options()
     ("temporal-weight", po::value(&temporalWeight),
@@ -253,7 +261,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
        "side-by-side picture, original left (default: OUT's name with _side_by_side.png)");
     all.add(p);
   }
-  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(runOptions(c, progress, precision, true));
+  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(chunks).add(runOptions(c, progress, precision, true));
 
   po::variables_map vm;
   const char* help = preview
@@ -314,6 +322,15 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     c.writer.codecOptions[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   c.writer.copyAudio = !noAudio;
+  if ((c.chunk.preroll > 0 || c.chunk.overlap > 0) && frames.empty()) {
+    throw UsageError(std::string(c.chunk.preroll > 0 ? "--preroll" : "--overlap") +
+                     " needs --frames A-B (a chunk is a frame range)");
+  }
+  if (vm.count("frames") && vm.count("preroll") && c.writer.codec.empty() &&
+      std::filesystem::path(c.writer.path).extension() == ".mkv") {
+    c.writer.codec = "ffv1";  // a part for 'flowstyle join': lossless, no audio (join copies the source's)
+    c.writer.copyAudio = false;
+  }
   if (vm.count("temporal-weight")) {
     if (c.method == pipeline::Method::Fast) c.fast.temporalWeight = temporalWeight;
     else c.style.optimize.temporalWeight = temporalWeight;

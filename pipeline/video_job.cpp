@@ -1,0 +1,35 @@
+#include "pipeline/video_job.hpp"
+
+#include <algorithm>
+
+#include "pipeline/part.hpp"
+#include "pipeline/resume_state.hpp"
+
+namespace flowstyle::pipeline {
+
+VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIteration,
+                           const std::function<void(const Progress&)>& onProgress,
+                           const std::atomic<bool>* cancel,
+                           const std::function<void(const std::string&)>& note) {
+  const JobIdentity identity = identifyJob(config);
+  const bool network = config.method == Method::Fast || config.method == Method::Hybrid;
+  const std::string job = config.reader.path + " -> " + config.writer.path + ", --method " + toString(config.method) +
+                          ", frames " + std::to_string(identity.span.stylizeFirst) + "-" +
+                          (identity.span.last >= 0 ? std::to_string(identity.span.last) : std::string("end"));
+  std::unique_ptr<ResumeState> state =
+      ResumeState::open(config.writer.path, identity.key(), job, config.chunk.resume, temporalReach(config),
+                        network ? std::max(1, config.fast.batch) : 1, note);
+  Config effective = config;
+  if (state != nullptr && network) {
+    const std::string settled = state->value("precision");
+    if (!settled.empty()) effective.fast.precision = models::parsePrecision(settled);
+  }
+  std::unique_ptr<FrameStylizer> stylizer = makeStylizer(effective, onIteration);
+  VideoJobResult result;
+  if (state != nullptr) result.stateFolder = state->folder();
+  result.stats = runVideo(effective, *stylizer, onProgress, cancel, state.get(), &identity);
+  result.network = stylizer->describe();
+  return result;
+}
+
+}  // namespace flowstyle::pipeline
