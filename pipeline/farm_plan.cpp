@@ -50,7 +50,7 @@ std::vector<std::string> chunkCommand(const FarmRequest& r, const FarmClipInput&
                                    "--frames", num(c.first) + "-" + num(c.last),
                                    "--preroll", num(r.preroll), "--overlap", num(r.overlap), "--resume"};
   argv.insert(argv.end(), r.videoArgs.begin(), r.videoArgs.end());
-  argv.insert(argv.end(), {"--codec", "ffv1", "-o", part});
+  argv.insert(argv.end(), {"--codec", "ffv1", "--no-audio", "-o", part});  // join copies the source's audio
   return argv;
 }
 

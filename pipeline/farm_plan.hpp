@@ -6,7 +6,7 @@
 //
 // A chunk i owns the frames [first, last] (the clip's frames split evenly); its task runs
 //   FLOWSTYLE video SOURCE --frames first-last --preroll K --overlap O --resume
-//             --codec ffv1 -o PART.mkv [video options]
+//             [video options] --codec ffv1 --no-audio -o PART.mkv
 // which stylizes first-K..last (clamped at 0) and writes first-O..last (clamped), and
 // the join runs
 //   FLOWSTYLE join PART_0 ... PART_n -o OUTPUT --source SOURCE [join options]

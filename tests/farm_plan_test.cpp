@@ -106,7 +106,7 @@ TEST(Farm_Plan, CommandsFollowTheChunkInterface) {
   EXPECT_EQ(c.part, "/out/a.mp4.farm/parts/0-a b/chunk-001.mkv");
   EXPECT_EQ(shellCommand(c.command),
             "/opt/flowstyle video '/clips/a b.mp4' --frames 10-19 --preroll 8 --overlap 4 --resume "
-            "--method fast --model wave --codec ffv1 -o '/out/a.mp4.farm/parts/0-a b/chunk-001.mkv'");
+            "--method fast --model wave --codec ffv1 --no-audio -o '/out/a.mp4.farm/parts/0-a b/chunk-001.mkv'");
   EXPECT_EQ(shellCommand(plan.clips[0].joinCommand),
             "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-000.mkv' "
             "'/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-002.mkv' "

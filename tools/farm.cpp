@@ -569,10 +569,9 @@ int runFarmCommand(const std::vector<std::string>& args) {
     }
     if (dir.empty()) throw UsageError("farm " + action + ": missing JOBDIR");
     if (action == "status") return runStatus(dir, json);
-    requireSbatch();
     const FarmPlan plan = readJobFolder(dir);
     checkBeforeSubmit(plan);
-    submitAndReport(plan);
+    submitAndReport(plan);  // requires sbatch
     return 0;
   }
   throw UsageError("farm: unknown action '" + action + "' (valid: plan, slurm, submit, status; see flowstyle farm --help)");

@@ -193,6 +193,17 @@ int runBatchCommand(const std::vector<std::string>& args) {
       c.reader.path = item.input;
       c.writer.path = item.output;
       try {
+        // One process per clip, whatever the node: the clip's lock (pipeline/batch.hpp).
+        std::string holder;
+        const std::unique_ptr<pipeline::ClipLock> lock = pipeline::ClipLock::acquire(item.output, &holder);
+        if (!lock || (!cmd.overwrite && std::filesystem::exists(item.output, ec))) {
+          o.status = "skipped";
+          o.detail = lock ? item.output + " exists (--overwrite to redo it)"
+                          : item.output + ": another batch process works on it (lock " +
+                                pipeline::clipLockPath(item.output) + " held by " + holder + ")";
+          report(i);
+          continue;
+        }
         std::string note;
         const pipeline::JobStats stats = runOneVideo(c, note);
         o.status = "done";

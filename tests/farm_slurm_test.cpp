@@ -1,0 +1,228 @@
+// `flowstyle farm` as a user runs it: the job folder, bad input, and real jobs on the
+// local one-node Slurm (tools/slurm-local.sh start; the Slurm tests skip without it).
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "tests/farm_support.hpp"
+
+namespace fs = std::filesystem;
+using flowstyle::test::CommandResult;
+using flowstyle::test::flowstyleCli;
+using flowstyle::test::readFile;
+using flowstyle::test::scratchDir;
+using flowstyle::test::tinyClip;
+
+namespace {
+
+void writeText(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << text;
+}
+
+std::string replaced(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << "'" << from << "' not found";
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+// A copy job of 3 chunks over a 12-frame clip.
+std::vector<std::string> copyJob(const fs::path& clip, const fs::path& out) {
+  return {"farm", "slurm", clip.string(), "-o", out.string(), "--chunks", "3", "--preroll", "2", "--overlap", "1",
+          "--method", "copy"};
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+}  // namespace
+
+TEST(Farm_Cli, PlanPrintsTheChunkTableAndJson) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  CommandResult r = flowstyleCli({"farm", "plan", clip.string(), "--chunks", "3", "--preroll", "2", "--overlap", "1",
+                                  "--method", "copy", "-o", (dir / "out.mp4").string()},
+                                 dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("(12 frames)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--frames 4-7 --preroll 2 --overlap 1 --resume --method copy --codec ffv1"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" join "), std::string::npos);
+  r = flowstyleCli({"farm", "plan", clip.string(), "--chunk-frames", "5", "--method", "copy", "--overlap", "1",
+                    "--json"},
+                   dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("\"flowstyle_farm_plan\": 1"), std::string::npos);
+  EXPECT_NE(r.out.find("\"first\": 10, \"last\": 11"), std::string::npos) << r.out;  // 5 + 5 + 2
+}
+
+TEST(Farm_Cli, DryRunWritesTheJobFolderAndSubmitsNothing) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  const fs::path out = dir / "out" / "x.mp4";
+  CommandResult r = flowstyleCli(
+      with(copyJob(clip, out), {"--dry-run", "--partition", "gpu", "--time", "00:10:00", "--gpus-per-task", "1",
+                                "--sbatch-arg=--qos=low", "--crf", "23"}),
+      dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("dry run: nothing submitted"), std::string::npos);
+  const fs::path job = dir / "out" / "x.mp4.farm";
+  for (const char* f : {"plan.json", "array.sh", "join-0.sh", "logs", "status", "parts/0-in"}) {
+    EXPECT_TRUE(fs::exists(job / f)) << f;
+  }
+  EXPECT_FALSE(fs::exists(job / "jobs.txt"));
+  const std::string array = readFile(job / "array.sh");
+  for (const char* line : {"#SBATCH --array=0-2", "#SBATCH --requeue", "#SBATCH --partition=gpu",
+                           "#SBATCH --time=00:10:00", "#SBATCH --gpus-per-task=1", "#SBATCH --qos=low",
+                           "--frames 8-11 --preroll 2 --overlap 1 --resume"}) {
+    EXPECT_NE(array.find(line), std::string::npos) << line;
+  }
+  const std::string join = readFile(job / "join-0.sh");
+  EXPECT_NE(join.find("#SBATCH --kill-on-invalid-dep=yes"), std::string::npos);
+  EXPECT_EQ(join.find("--gpus-per-task"), std::string::npos) << "the join needs no GPU";
+  EXPECT_NE(join.find("-o " + out.string() + " --source " + clip.string() + " --crf 23"), std::string::npos) << join;
+  // The scripts run without Slurm too, one task at a time (any farm can run the plan).
+  EXPECT_NE(readFile(job / "plan.json").find("\"tasks\": 3"), std::string::npos);
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("(not submitted)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chunk 2 (task 2) frames 8-11: not submitted"), std::string::npos) << r.out;
+  // A second plan into the same job folder is refused.
+  r = flowstyleCli(with(copyJob(clip, out), {"--dry-run"}), dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("x.mp4.farm: exists"), std::string::npos) << r.err;
+}
+
+TEST(Farm_Cli, BadCountsAndOptionsSubmitNothing) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  const fs::path out = dir / "x.mp4";
+  struct Case {
+    std::vector<std::string> extra;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--chunks", "13"}, 2, "--chunks 13: the clip has only 12 frames"},
+      {{"--chunks", "12"}, 2, "--overlap 1: the shortest chunk has only 1 frames"},
+      {{"--chunk-frames", "2"}, 2, "--chunks and --chunk-frames: give one of them"},
+      {{"--overlap", "3"}, 2, "--overlap 3 is larger than --preroll 2"},
+      {{"--frames", "0-5"}, 2, "--frames: the farm chooses each chunk's frames"},
+      {{"--flow", "paint"}, 2, "paint"},
+      {{"--bogus"}, 2, "unrecognised option '--bogus'"},
+      {{"--crf", "x"}, 2, "--crf"},
+      {{"--preroll", "two"}, 2, "--preroll: 'two' is not a whole number"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = flowstyleCli(with(with(copyJob(clip, out), c.extra), {"--dry-run"}), dir);
+    EXPECT_EQ(r.exitCode, c.code) << c.message << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir / "x.mp4.farm")) << c.message;
+  }
+  CommandResult r = flowstyleCli(with(copyJob(dir / "missing.mp4", out), {"--dry-run"}), dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("missing.mp4: file not found"), std::string::npos) << r.err;
+  r = flowstyleCli({"farm", "status", dir.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("no plan.json (not a flowstyle farm job folder)"), std::string::npos) << r.err;
+  r = flowstyleCli({"farm", "launch"}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("unknown action 'launch'"), std::string::npos) << r.err;
+}
+
+TEST(Farm_Cli, SbatchMissingIsAClearErrorAndDryRunStillWorks) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  const fs::path out = dir / "x.mp4";
+  std::vector<std::string> argv = {"env", "PATH=/nonexistent", FLOWSTYLE_CLI};
+  const std::vector<std::string> job = copyJob(clip, out);
+  argv.insert(argv.end(), job.begin(), job.end());
+  CommandResult r = flowstyle::test::run(argv, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("sbatch: not found in PATH, nothing submitted"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.mp4.farm"));
+  argv.push_back("--dry-run");
+  r = flowstyle::test::run(argv, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "x.mp4.farm" / "array.sh"));
+  // Submitting the folder later needs sbatch too.
+  r = flowstyle::test::run({"env", "PATH=/nonexistent", FLOWSTYLE_CLI, "farm", "submit", (dir / "x.mp4.farm").string()},
+                           dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("sbatch: not found"), std::string::npos) << r.err;
+}
+
+TEST(Farm_Cli, EditedJobFolderOrChangedSourceIsNotSubmitted) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  const fs::path job = dir / "x.mp4.farm";
+  ASSERT_EQ(flowstyleCli(with(copyJob(clip, dir / "x.mp4"), {"--dry-run"}), dir).exitCode, 0);
+  const std::string array = readFile(job / "array.sh");
+  const std::string plan = readFile(job / "plan.json");
+
+  writeText(job / "array.sh", replaced(array, "--frames 4-7", "--frames 4-6"));
+  CommandResult r = flowstyleCli({"farm", "submit", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("array.sh: its commands differ from plan.json"), std::string::npos) << r.err;
+  // The #SBATCH lines are the user's to edit.
+  writeText(job / "array.sh", replaced(array, "#SBATCH --requeue", "#SBATCH --requeue\n#SBATCH --nice=10"));
+  writeText(job / "plan.json", replaced(plan, "\"flowstyle_farm_plan\": 1", "\"flowstyle_farm_plan\": 7"));
+  r = flowstyleCli({"farm", "submit", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("plan.json: plan version 7, this flowstyle reads version 1"), std::string::npos) << r.err;
+  writeText(job / "plan.json", replaced(plan, "\"last\": 7", "\"last\": 8"));
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("chunk 1 differs from what the recorded settings make"), std::string::npos) << r.err;
+  writeText(job / "plan.json", plan);
+  // The source changes after planning (same name, other content).
+  tinyClip(dir, 12, "in.mp4", "80x48");
+  r = flowstyleCli({"farm", "submit", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("in.mp4: changed after planning"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(job / "jobs.txt"));
+}
+
+TEST(Farm_Slurm, UnknownPartitionPassesSlurmsMessageOn) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  CommandResult r = flowstyleCli(with(copyJob(clip, dir / "x.mp4"), {"--partition", "no-such-partition"}), dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("failed, nothing submitted"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nvalid partition"), std::string::npos) << "Slurm's own words: " << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.mp4.farm")) << "nothing submitted, no job folder";
+}
+
+TEST(Farm_Slurm, FailedChunkStopsTheJoinAndStatusNamesIt) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 12);
+  const fs::path job = dir / "x.mp4.farm";
+  ASSERT_EQ(flowstyleCli(with(copyJob(clip, dir / "x.mp4"), {"--dry-run"}), dir).exitCode, 0);
+  // Chunk 1 cannot write its part: a folder stands where the file goes.
+  fs::create_directories(job / "parts" / "0-in" / "chunk-001.mkv");
+  CommandResult r = flowstyleCli({"farm", "submit", job.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("submitted array job"), std::string::npos);
+  const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_TRUE(flowstyle::test::waitFor([&] { return !flowstyle::test::slurmQueued(ids, dir); }, 120))
+      << "the jobs did not end";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("chunk 0 (task 0) frames 0-3: done"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chunk 1 (task 1) frames 4-7: failed: exit 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chunk-001.mkv"), std::string::npos) << "the log line names the part: " << r.out;
+  EXPECT_NE(r.out.find("chunk 2 (task 2) frames 8-11: done"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("join: not run: chunk 1 failed"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(job / "status" / "join-0.start")) << "the join must not have run";
+  EXPECT_FALSE(fs::exists(dir / "x.mp4"));
+  r = flowstyleCli({"farm", "status", job.string(), "--json"}, dir);
+  EXPECT_NE(r.out.find("\"task\":1,\"first\":4,\"last\":7,\"state\":\"failed\""), std::string::npos) << r.out;
+}
