@@ -1,6 +1,9 @@
 // flowstyle command line: parses options, calls the libraries, turns exceptions into
 // messages and exit codes. Nothing else.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <csignal>
 #include <filesystem>
 #include <cstdio>
@@ -282,24 +285,127 @@ int runImageCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Per-seam numbers of `flowstyle eval --seams`: each seam's pair against the video's median
+// pair and, with --reference, against the same pair of an uninterrupted run.
+struct SeamRow {
+  std::int64_t frame = 0;
+  double stylized = 0, reference = -1;
+};
+
+double medianOf(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 int runEvalCommand(const std::vector<std::string>& args) {
   tools::EvalCommand cmd;
   if (!tools::parseEval(args, cmd)) return 0;
   stages::WarpingErrorReport r = pipeline::runEval(cmd.original, cmd.stylized, cmd.flow);
+  std::optional<stages::WarpingErrorReport> ref;
+  if (!cmd.reference.empty()) {
+    ref = pipeline::runEval(cmd.original, cmd.reference, cmd.flow);
+    if (ref->pairs.size() != r.pairs.size()) {
+      throw std::runtime_error(cmd.reference + ": has " + std::to_string(ref->pairs.size() + 1) + " frames, " +
+                               cmd.stylized + " has " + std::to_string(r.pairs.size() + 1));
+    }
+  }
+  std::vector<double> all;
+  for (const stages::PairError& p : r.pairs) all.push_back(p.stylized);
+  const double median = medianOf(all);
+  std::vector<SeamRow> seams;
+  for (std::int64_t f : cmd.seams) {
+    if (f > static_cast<std::int64_t>(r.pairs.size())) {
+      throw tools::UsageError("--seams: frame " + std::to_string(f) + " is past the last pair of " + cmd.stylized +
+                              " (" + std::to_string(r.pairs.size() + 1) + " frames)");
+    }
+    SeamRow row;
+    row.frame = f;
+    row.stylized = r.pairs[static_cast<std::size_t>(f - 1)].stylized;
+    if (ref) row.reference = ref->pairs[static_cast<std::size_t>(f - 1)].stylized;
+    seams.push_back(row);
+  }
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   if (cmd.json) {
-    std::printf("{\"original\":\"%s\",\"stylized\":\"%s\",\"flow\":\"%s\",\"pairs\":[", cmd.original.c_str(),
-                cmd.stylized.c_str(), stages::toString(cmd.flow.method).c_str());
+    std::printf("{\"original\":%s,\"stylized\":%s,\"flow\":\"%s\",\"pairs\":[", jsonString(cmd.original).c_str(),
+                jsonString(cmd.stylized).c_str(), stages::toString(cmd.flow.method).c_str());
     for (std::size_t i = 0; i < r.pairs.size(); ++i) {
       const stages::PairError& p = r.pairs[i];
-      std::printf("%s{\"index\":%lld,\"stylized\":%.6g,\"original\":%.6g,\"visible\":%.4f}", i ? "," : "",
+      std::printf("%s{\"index\":%lld,\"stylized\":%.6g,\"original\":%.6g,\"visible\":%.4f", i ? "," : "",
                   static_cast<long long>(p.index), p.stylized, p.original, p.visibleFraction);
+      if (ref) std::printf(",\"reference\":%.6g", ref->pairs[i].stylized);
+      std::printf("}");
     }
-    std::printf("],\"mean_stylized\":%.6g,\"mean_original\":%.6g}\n", r.meanStylized, r.meanOriginal);
+    std::printf("],\"mean_stylized\":%.6g,\"mean_original\":%.6g,\"median_stylized\":%.6g", r.meanStylized,
+                r.meanOriginal, median);
+    if (ref) {
+      std::printf(",\"mean_reference\":%.6g,\"mean_ratio\":%.4f", ref->meanStylized,
+                  ratio(r.meanStylized, ref->meanStylized));
+    }
+    if (!cmd.seams.empty()) {
+      std::printf(",\"seams\":[");
+      for (std::size_t i = 0; i < seams.size(); ++i) {
+        const SeamRow& s = seams[i];
+        std::printf("%s{\"frame\":%lld,\"stylized\":%.6g,\"median_ratio\":%.4f", i ? "," : "",
+                    static_cast<long long>(s.frame), s.stylized, ratio(s.stylized, median));
+        if (ref) std::printf(",\"reference\":%.6g,\"ratio\":%.4f", s.reference, ratio(s.stylized, s.reference));
+        std::printf("}");
+      }
+      std::printf("]");
+    }
+    std::printf("}\n");
   } else {
     std::printf("warping error (Lai et al. 2018), %zu frame pairs, flow %s:\n", r.pairs.size(),
                 stages::toString(cmd.flow.method).c_str());
     std::printf("  stylized  %.6f\n  original  %.6f  (the floor)\n", r.meanStylized, r.meanOriginal);
     if (r.meanOriginal > 0) std::printf("  ratio     %.2f\n", r.meanStylized / r.meanOriginal);
+    if (ref) {
+      std::printf("  reference %.6f  (%s; stylized / reference %.3f)\n", ref->meanStylized, cmd.reference.c_str(),
+                  ratio(r.meanStylized, ref->meanStylized));
+    }
+    if (!seams.empty()) {
+      std::printf("seam pairs (frame-1 -> frame), median pair %.6f:\n", median);
+      for (const SeamRow& s : seams) {
+        std::printf("  frame %6lld  %.6f  (x%.2f the median", static_cast<long long>(s.frame), s.stylized,
+                    ratio(s.stylized, median));
+        if (ref) std::printf("; reference %.6f, ratio %.3f", s.reference, ratio(s.stylized, s.reference));
+        std::printf(")\n");
+      }
+    }
+  }
+  return 0;
+}
+
+// flowstyle join: farm parts -> one video.
+int runJoinCommand(const std::vector<std::string>& args) {
+  tools::JoinCommand cmd;
+  if (!tools::parseJoin(args, cmd)) return 0;
+  const bool json = cmd.progress == pipeline::ProgressMode::Json;
+  tools::ProgressPrinter printer(cmd.progress);
+  const auto start = std::chrono::steady_clock::now();
+  const pipeline::JoinStats stats = pipeline::runJoin(
+      cmd.config,
+      [&](std::int64_t done, std::int64_t total) {
+        pipeline::Progress p;
+        p.frame = done;
+        p.total = total;
+        p.elapsedSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        p.fps = p.elapsedSeconds > 0 ? done / p.elapsedSeconds : 0;
+        p.etaSeconds = p.fps > 0 ? (total - done) / p.fps : -1;
+        printer.frame(p);
+      },
+      &gCancel);
+  printer.finish();
+  if (!json) {
+    std::string seams;
+    for (std::int64_t f : stats.plan.seams) seams += (seams.empty() ? "" : ",") + std::to_string(f);
+    std::fprintf(stderr, "%s: %lld frames (%lld-%lld) from %zu parts, %lld blended, in %s%s%s\n",
+                 cmd.config.writer.path.c_str(), static_cast<long long>(stats.frames),
+                 static_cast<long long>(stats.plan.first), static_cast<long long>(stats.plan.last),
+                 stats.plan.parts.size(), static_cast<long long>(stats.blended),
+                 tools::formatDuration(stats.seconds).c_str(), seams.empty() ? "" : "; seams at frames ",
+                 seams.c_str());
   }
   return 0;
 }
@@ -373,9 +479,10 @@ int main(int argc, char** argv) {
     if (command == "preview") return runPreviewCommand(rest);
     if (command == "image") return runImageCommand(rest);
     if (command == "eval") return runEvalCommand(rest);
+    if (command == "join") return runJoinCommand(rest);
     if (command == "models") return runModelsCommand(rest);
     if (command == "farm") return tools::runFarmCommand(rest);
-    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, image, eval, models, farm; see --help)");
+    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, join, image, eval, models, farm; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
     return cancelledExitCode();

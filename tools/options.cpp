@@ -58,6 +58,27 @@ void asUsageError(Fn&& fn) {
   }
 }
 
+// Encoder options of every command that writes a video (video, batch, preview, join).
+void addEncoderOptions(po::options_description& d, stages::WriterConfig& w, std::vector<std::string>& codecOpts,
+                       bool& noAudio) {
+  d.add_options()
+    ("codec", po::value(&w.codec), "video codec (default libx264; ffv1 lossless; png for sequences)")
+    ("crf", po::value(&w.crf)->default_value(18), "quality for x264/x265/vpx (lower is better)")
+    ("preset", po::value(&w.preset)->default_value("medium"), "x264/x265 preset")
+    ("pix-fmt", po::value(&w.pixFmt), "output pixel format (default yuv420p for H.264)")
+    ("codec-opt", po::value(&codecOpts)->composing(), "encoder option KEY=VALUE (repeatable)")
+    ("no-audio", po::bool_switch(&noAudio), "do not copy audio and other streams");
+}
+
+void applyEncoderValues(stages::WriterConfig& w, const std::vector<std::string>& codecOpts, bool noAudio) {
+  for (const std::string& kv : codecOpts) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--codec-opt: expected KEY=VALUE, got '" + kv + "'");
+    w.codecOptions[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  w.copyAudio = !noAudio;
+}
+
 // Options every stylizing command shares (the style core).
 struct StyleOptionValues {
   std::string blend, init = "content", optimizer = "lbfgs", styleLayers;
@@ -218,13 +239,8 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     ("duration", po::value(&duration), "duration in seconds")
     ("max-side", po::value(&c.size.maxSide),
      "working size: long side at most N px (default: 384 for optimize/hybrid, the input's size otherwise)")
-    ("size", po::value(&size), "working size WxH exactly")
-    ("codec", po::value(&c.writer.codec), "video codec (default libx264; ffv1 lossless; png for sequences)")
-    ("crf", po::value(&c.writer.crf)->default_value(18), "quality for x264/x265/vpx (lower is better)")
-    ("preset", po::value(&c.writer.preset)->default_value("medium"), "x264/x265 preset")
-    ("pix-fmt", po::value(&c.writer.pixFmt), "output pixel format (default yuv420p for H.264)")
-    ("codec-opt", po::value(&codecOptList)->composing(), "encoder option KEY=VALUE (repeatable)")
-    ("no-audio", po::bool_switch(&noAudio), "do not copy audio and other streams");
+    ("size", po::value(&size), "working size WxH exactly");
+  addEncoderOptions(io, c.writer, codecOptList, noAudio);
   po::options_description chunks("Farm chunks and resuming");
   chunks.add_options()
     ("preroll", po::value(&c.chunk.preroll)->default_value(0),
@@ -316,12 +332,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
       (c.method == pipeline::Method::Optimize || c.method == pipeline::Method::Hybrid)) {
     c.size.maxSide = 384;
   }
-  for (const std::string& kv : codecOptList) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--codec-opt: expected KEY=VALUE, got '" + kv + "'");
-    c.writer.codecOptions[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  c.writer.copyAudio = !noAudio;
+  applyEncoderValues(c.writer, codecOptList, noAudio);
   if ((c.chunk.preroll > 0 || c.chunk.overlap > 0) && frames.empty()) {
     throw UsageError(std::string(c.chunk.preroll > 0 ? "--preroll" : "--overlap") +
                      " needs --frames A-B (a chunk is a frame range)");
@@ -395,8 +406,52 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   return true;
 }
 
+bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
+  pipeline::JoinConfig& c = cmd.config;
+  std::string blend = "ramp", progress = "auto";
+  std::vector<std::string> codecOptList;
+  bool noAudio = false;
+  po::options_description d("Options");
+  d.add_options()
+    ("help,h", "show this help")
+    ("parts", po::value(&c.parts)->composing(), "the parts (.mkv written by flowstyle video --frames ... --preroll ...)")
+    ("output,o", po::value(&c.writer.path), "the joined video (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
+    ("source", po::value(&c.source), "the source clip (default: the path the parts recorded)")
+    ("blend", po::value(&blend)->default_value("ramp"),
+     "overlap frames: ramp (linear cross-fade over the overlap) | cut (the earlier part's frames, no blend)")
+    ("progress", po::value(&progress)->default_value("auto"), "auto | bar | json | none");
+  addEncoderOptions(d, c.writer, codecOptList, noAudio);
+  po::positional_options_description pos;
+  pos.add("parts", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage: flowstyle join PART... -o OUT [--source IN] [encoder options]\n\n"
+                   "Joins farm parts (chunks of one clip made with the same settings) into one video:\n"
+                   "checks that they come from the same source and settings and that no frame is\n"
+                   "missing, blends the overlap frames, and writes OUT with the source's timestamps,\n"
+                   "rotation, colour metadata and audio, cut to the frames the parts cover.\n\n"
+                << d << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  if (c.parts.empty()) throw UsageError("join: give the parts (flowstyle join PART... -o OUT)");
+  if (c.writer.path.empty()) throw UsageError("join: missing -o OUT");
+  asUsageError([&] {
+    c.blend = pipeline::parseJoinBlend(blend);
+    cmd.progress = pipeline::parseProgressMode(progress);
+  });
+  applyEncoderValues(c.writer, codecOptList, noAudio);
+  if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
+  return true;
+}
+
 bool parseEval(const std::vector<std::string>& args, EvalCommand& cmd) {
-  std::string flow = "dis";
+  std::string flow = "dis", seams;
   po::options_description d("Options");
   d.add_options()
     ("help,h", "show this help")
@@ -404,7 +459,10 @@ bool parseEval(const std::vector<std::string>& args, EvalCommand& cmd) {
     ("stylized", po::value(&cmd.stylized), "the stylized video")
     ("flow", po::value(&flow)->default_value("dis"), "optical flow: dis | deepflow | farneback")
     ("flow-max-side", po::value(&cmd.flow.maxSide)->default_value(640), "flow is computed at most at this long side")
-    ("json", po::bool_switch(&cmd.json), "print per-pair values as JSON");
+    ("json", po::bool_switch(&cmd.json), "print per-pair values as JSON")
+    ("seams", po::value(&seams), "frames where a joined part starts, e.g. 30,60: reports the pairs across them")
+    ("reference", po::value(&cmd.reference),
+     "an uninterrupted run with the same settings: reports each seam pair and the mean against it");
   po::variables_map vm;
   if (!parseInto(args, d, {"original", "stylized"}, "Usage: flowstyle eval ORIGINAL STYLIZED [--flow NAME] [--json]\n\n"
                  "Temporal warping error (Lai et al. 2018) of STYLIZED, with visibility from ORIGINAL's\n"
@@ -413,6 +471,12 @@ bool parseEval(const std::vector<std::string>& args, EvalCommand& cmd) {
   }
   if (cmd.original.empty() || cmd.stylized.empty()) throw UsageError("eval: needs ORIGINAL and STYLIZED");
   asUsageError([&] { cmd.flow.method = stages::parseFlowMethod(flow); });
+  if (!seams.empty()) {
+    for (int v : parseIntList(seams, "seams")) {
+      if (v < 1) throw UsageError("--seams: frames must be >= 1 (a seam is the pair frame-1 -> frame)");
+      cmd.seams.push_back(v);
+    }
+  }
   return true;
 }
 
@@ -427,7 +491,10 @@ Usage:
   flowstyle batch IN_DIR -o OUT_DIR [video options]        every clip of a folder; skips finished ones
   flowstyle preview IN --at 12.5 [video options]           2 s at 256 px + a side-by-side picture
   flowstyle image CONTENT --style STYLE -o OUT.png         stylize a still image
-  flowstyle eval ORIGINAL STYLIZED [--json]                temporal warping error of a result
+  flowstyle video IN --frames A-B --preroll K --overlap O --resume -o PART.mkv
+                                                           one farm chunk (FFV1 part for join), resumable
+  flowstyle join PART... -o OUT [--source IN]              join farm parts, blending the overlaps
+  flowstyle eval ORIGINAL STYLIZED [--json] [--seams A,B]  temporal warping error of a result
   flowstyle models list                                    installed weights
   flowstyle models install PATH...                         install weights (.safetensors, ml5 folders)
   flowstyle farm plan|slurm|submit|status ...              chunks on a render farm (Slurm); see farm --help

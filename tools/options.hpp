@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "pipeline/config.hpp"
+#include "pipeline/join.hpp"
 
 namespace flowstyle::tools {
 
@@ -37,6 +38,12 @@ struct EvalCommand {
   std::string stylized;
   stages::FlowConfig flow;
   bool json = false;
+  std::vector<std::int64_t> seams;  // --seams: frames where a part starts (pair seam-1 -> seam)
+  std::string reference;            // --reference: an uninterrupted run to compare pairs with
+};
+struct JoinCommand {
+  pipeline::JoinConfig config;
+  pipeline::ProgressMode progress = pipeline::ProgressMode::Auto;
 };
 
 // Each returns false when --help was printed (nothing to run).
@@ -45,6 +52,7 @@ bool parseBatch(const std::vector<std::string>& args, BatchCommand& out);
 bool parsePreview(const std::vector<std::string>& args, PreviewCommand& out);
 bool parseImage(const std::vector<std::string>& args, ImageCommand& out);
 bool parseEval(const std::vector<std::string>& args, EvalCommand& out);
+bool parseJoin(const std::vector<std::string>& args, JoinCommand& out);
 
 void printMainHelp();
 

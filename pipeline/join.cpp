@@ -1,0 +1,231 @@
+#include "pipeline/join.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+#include "pipeline/video_pipeline.hpp"
+#include "stages/fingerprint.hpp"
+#include "stages/video_reader.hpp"
+
+namespace flowstyle::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+std::string range(std::int64_t a, std::int64_t b) {
+  return a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b);
+}
+
+bool losslessCodec(const std::string& name) {
+  return name == "ffv1" || name == "png" || name == "rawvideo" || name == "huffyuv" || name == "ffvhuff" ||
+         name == "utvideo" || name == "qtrle";
+}
+
+std::string describeSource(const PartRecord& r) {
+  return r.source.path + ", " + std::to_string(r.source.bytes) + " bytes, hash " + r.source.hash;
+}
+
+}  // namespace
+
+JoinBlend parseJoinBlend(const std::string& name) {
+  if (name == "ramp") return JoinBlend::Ramp;
+  if (name == "cut") return JoinBlend::Cut;
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, cut)");
+}
+
+std::string toString(JoinBlend blend) { return blend == JoinBlend::Ramp ? "ramp" : "cut"; }
+
+JoinPlan planJoin(const std::vector<std::string>& parts) {
+  if (parts.empty()) throw std::runtime_error("join: no parts given");
+  std::vector<PartSpan> spans;
+  for (const std::string& path : parts) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      throw std::runtime_error(path + ": part not found (or not a file; image-sequence parts are not supported, "
+                               "write parts as .mkv)");
+    }
+    PartSpan s;
+    s.path = path;
+    {
+      stages::ReaderConfig rc;
+      rc.path = path;
+      stages::VideoReader reader(rc);
+      const stages::VideoInfo& info = reader.info();
+      s.record = parsePartRecord(info.tags, path);
+      if (!losslessCodec(info.codecName)) {
+        throw std::runtime_error(path + ": part is " + info.codecName + " (lossy); join needs lossless parts: "
+                                 "write them with --codec ffv1 to .mkv");
+      }
+      if (info.width != s.record.width || info.height != s.record.height) {
+        throw std::runtime_error(path + ": frames are " + std::to_string(info.width) + "x" +
+                                 std::to_string(info.height) + " but its record says " +
+                                 std::to_string(s.record.width) + "x" + std::to_string(s.record.height));
+      }
+    }
+    const std::int64_t count = stages::countVideoPackets(path);
+    if (count <= 0) throw std::runtime_error(path + ": part holds no frames");
+    s.first = s.record.firstFrame;
+    s.last = s.first + count - 1;
+    if (s.record.rangeLast >= 0 && s.last > s.record.rangeLast) {
+      throw std::runtime_error(path + ": holds " + std::to_string(count) + " frames, more than its range " +
+                               range(s.record.firstFrame, s.record.rangeLast) + " allows");
+    }
+    spans.push_back(std::move(s));
+  }
+  return planJoin(std::move(spans));
+}
+
+JoinPlan planJoin(std::vector<PartSpan> spans) {
+  if (spans.empty()) throw std::runtime_error("join: no parts given");
+  const PartSpan& ref = spans.front();
+  for (const PartSpan& s : spans) {
+    const PartRecord& a = ref.record;
+    const PartRecord& b = s.record;
+    if (a.source.hash != b.source.hash || a.source.bytes != b.source.bytes) {
+      throw std::runtime_error(s.path + ": made from another source (" + describeSource(b) + ") than " + ref.path +
+                               " (" + describeSource(a) + ")");
+    }
+    if (a.settingsHash != b.settingsHash || a.width != b.width || a.height != b.height || a.method != b.method) {
+      throw std::runtime_error(s.path + ": made with other settings than " + ref.path + " (--method " + b.method +
+                               " at " + std::to_string(b.width) + "x" + std::to_string(b.height) + ", settings " +
+                               b.settingsHash + " vs --method " + a.method + " at " + std::to_string(a.width) +
+                               "x" + std::to_string(a.height) + ", settings " + a.settingsHash +
+                               "); every part must come from the same command but --frames/--preroll/--overlap");
+    }
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](const PartSpan& x, const PartSpan& y) {
+    return x.first != y.first ? x.first < y.first : x.last < y.last;
+  });
+  JoinPlan plan;
+  std::vector<std::string> missing;
+  for (std::size_t i = 1; i < spans.size(); ++i) {
+    const PartSpan& p = spans[i - 1];
+    const PartSpan& q = spans[i];
+    if (p.first == q.first && p.last == q.last) {
+      throw std::runtime_error(q.path + ": holds the same frames (" + range(q.first, q.last) + ") as " + p.path +
+                               " (a part given twice, or a duplicated chunk)");
+    }
+    if (q.last <= p.last) {
+      throw std::runtime_error(q.path + ": frames " + range(q.first, q.last) + " lie inside " + p.path + "'s " +
+                               range(p.first, p.last) + " (a duplicated range)");
+    }
+    if (q.first == p.first) {
+      throw std::runtime_error(p.path + ": frames " + range(p.first, p.last) + " lie inside " + q.path + "'s " +
+                               range(q.first, q.last) + " (a duplicated range)");
+    }
+    if (q.first > p.last + 1) {
+      missing.push_back(range(p.last + 1, q.first - 1) + " (between " + p.path + " and " + q.path + ")");
+      continue;
+    }
+    if (i >= 2 && q.first <= spans[i - 2].last) {
+      throw std::runtime_error(q.path + ": frame " + std::to_string(q.first) + " is also in " + spans[i - 2].path +
+                               " and " + p.path + "; join blends two parts at a time");
+    }
+    const std::int64_t ownFirst = q.record.rangeFirst;  // q's own range starts here
+    if (p.last >= ownFirst) {
+      throw std::runtime_error(p.path + " (frames " + range(p.first, p.last) + ") and " + q.path + " (frames " +
+                               range(q.first, q.last) + ") overlap in frames " + range(ownFirst, p.last) +
+                               ", which " + q.path + " holds as its own range, not as overlap frames; "
+                               "chunks must not share their --frames ranges (use --overlap to blend a seam)");
+    }
+  }
+  if (!missing.empty()) {
+    std::string what = "join: frames missing: ";
+    for (std::size_t i = 0; i < missing.size(); ++i) what += (i ? ", " : "") + missing[i];
+    throw std::runtime_error(what);
+  }
+  plan.parts = std::move(spans);
+  plan.first = plan.parts.front().first;
+  plan.last = plan.parts.back().last;
+  for (std::size_t i = 1; i < plan.parts.size(); ++i) plan.seams.push_back(plan.parts[i].record.rangeFirst);
+  return plan;
+}
+
+JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_t, std::int64_t)>& onFrame,
+                  const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  JoinStats stats;
+  stats.plan = planJoin(config.parts);
+  const JoinPlan& plan = stats.plan;
+  const PartRecord& rec = plan.parts.front().record;
+
+  // The source: its timestamps, metadata and audio go to the output.
+  std::string source = config.source.empty() ? rec.source.path : config.source;
+  std::error_code ec;
+  if (config.source.empty() && !fs::exists(source, ec)) {
+    throw std::runtime_error(source + ": the parts' source is not there (moved, or another machine's path); "
+                             "give it with --source IN");
+  }
+  const stages::SourceFingerprint fp = stages::fingerprintSource(source);
+  if (fp.hash != rec.source.hash || fp.bytes != rec.source.bytes) {
+    throw std::runtime_error(source + ": is not the source the parts were made from (" + std::to_string(fp.bytes) +
+                             " bytes, hash " + fp.hash + "; the parts record " + describeSource(rec) + ")");
+  }
+  for (const PartSpan& p : plan.parts) {
+    if (fs::exists(config.writer.path, ec) && fs::equivalent(p.path, config.writer.path, ec)) {
+      throw std::runtime_error(config.writer.path + ": the output would overwrite one of the parts");
+    }
+  }
+  stages::ReaderConfig rc;
+  rc.path = source;
+  rc.selection.first = plan.first;
+  rc.selection.last = plan.last;
+  stages::VideoReader sourceReader(rc);
+  stages::VideoWriter writer(config.writer, sourceReader.info());
+
+  const std::int64_t total = plan.last - plan.first + 1;
+  std::size_t current = 0;  // the part whose frames are read now
+  std::vector<std::unique_ptr<stages::VideoReader>> readers(plan.parts.size());
+  auto frameOf = [&](std::size_t k) -> cv::Mat {
+    if (!readers[k]) {
+      stages::ReaderConfig prc;
+      prc.path = plan.parts[k].path;
+      readers[k] = std::make_unique<stages::VideoReader>(prc);
+    }
+    std::optional<stages::Frame> f = readers[k]->next();
+    if (!f) throw std::runtime_error(plan.parts[k].path + ": ended early (damaged part?)");
+    return f->rgb;
+  };
+  for (std::int64_t n = plan.first; n <= plan.last; ++n) {
+    if (cancel != nullptr && cancel->load()) throw Cancelled();
+    std::optional<stages::Frame> src = sourceReader.next();
+    if (!src) {
+      throw std::runtime_error(source + ": has no frame " + std::to_string(n) + " (the parts go to frame " +
+                               std::to_string(plan.last) + ")");
+    }
+    while (plan.parts[current].last < n) {
+      readers[current].reset();
+      ++current;
+    }
+    const PartSpan& p = plan.parts[current];
+    cv::Mat pixels = frameOf(current);
+    const bool overlap = current + 1 < plan.parts.size() && plan.parts[current + 1].first <= n;
+    if (overlap) {
+      const PartSpan& q = plan.parts[current + 1];
+      cv::Mat next = frameOf(current + 1);
+      const std::int64_t width = p.last - q.first + 1;  // overlap frames
+      const double w = config.blend == JoinBlend::Ramp
+                           ? static_cast<double>(n - q.first + 1) / static_cast<double>(width + 1)
+                           : 0.0;
+      cv::Mat mixed;
+      cv::addWeighted(pixels, 1.0 - w, next, w, 0.0, mixed);
+      pixels = mixed;
+      ++stats.blended;
+    }
+    stages::Frame out = *src;
+    out.rgb = pixels;
+    writer.write(out);
+    ++stats.frames;
+    if (onFrame) onFrame(stats.frames, total);
+  }
+  writer.finish();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+}  // namespace flowstyle::pipeline

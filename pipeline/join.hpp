@@ -1,0 +1,59 @@
+#pragma once
+// `flowstyle join`: farm parts (chunks written by `flowstyle video --frames A-B --preroll K
+// --overlap O` as FFV1 .mkv) checked, ordered, blended where they overlap and encoded as one
+// video with the source's timestamps, metadata and audio.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/part.hpp"
+#include "stages/video_writer.hpp"
+
+namespace flowstyle::pipeline {
+
+enum class JoinBlend { Ramp, Cut };
+JoinBlend parseJoinBlend(const std::string& name);  // ramp | cut
+std::string toString(JoinBlend blend);
+
+struct JoinConfig {
+  std::vector<std::string> parts;
+  std::string source;           // empty: the path the parts recorded
+  stages::WriterConfig writer;  // the output and its encoder
+  JoinBlend blend = JoinBlend::Ramp;
+};
+
+// A part as join sees it: its record and the source frames it holds.
+struct PartSpan {
+  std::string path;
+  PartRecord record;
+  std::int64_t first = 0;  // source frame numbers, inclusive
+  std::int64_t last = 0;
+};
+
+struct JoinPlan {
+  std::vector<PartSpan> parts;  // ordered by first frame
+  std::int64_t first = 0, last = 0;
+  std::vector<std::int64_t> seams;  // per border: the later part's first frame of its own range
+};
+
+// Reads the parts' records and frame counts and checks them (same source and settings,
+// lossless, every frame present, overlaps only where the later part wrote overlap
+// frames). Throws std::runtime_error naming the odd part or the missing frames.
+JoinPlan planJoin(const std::vector<std::string>& parts);
+// The same checks on records already read (for tests and other front ends).
+JoinPlan planJoin(std::vector<PartSpan> spans);
+
+struct JoinStats {
+  std::int64_t frames = 0;
+  std::int64_t blended = 0;  // frames taken from two parts
+  double seconds = 0;
+  JoinPlan plan;
+};
+
+// Runs the whole join; the output appears only when complete. `onFrame(done, total)`.
+JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_t, std::int64_t)>& onFrame,
+                  const std::atomic<bool>* cancel);
+
+}  // namespace flowstyle::pipeline
