@@ -36,7 +36,7 @@ const char* kFarmHelp =
 A clip is split into chunks; each chunk is one task running
   flowstyle video IN --frames A-B --preroll K --overlap O --resume --codec ffv1 -o PART.mkv [video options]
 and a join per clip runs
-  flowstyle join PART... -o OUT --source IN [--codec --crf --preset --pix-fmt --codec-opt --no-audio]
+  flowstyle join PART... -o OUT --source IN [--blend --codec --crf --preset --pix-fmt --codec-opt --no-audio]
 
 Options:
   -o, --output PATH     the joined result (farm plan: default <IN name>_farm.mp4); a folder for IN_DIR
@@ -52,7 +52,7 @@ Options:
   --ext EXT             IN_DIR: container of the outputs OUT_DIR/<clip name>.EXT (mp4)
   --flowstyle PATH      the executable the tasks run (default: this one)
 Every other option is a `flowstyle video` option and goes to every chunk; the encoder options
-(--codec --crf --preset --pix-fmt --codec-opt --no-audio) go to the join (parts are FFV1).
+(--codec --crf --preset --pix-fmt --codec-opt --no-audio) and --blend go to the join (parts are FFV1).
 )";
 
 struct FarmOptions {
@@ -80,7 +80,7 @@ std::int64_t toInt(const std::string& option, const std::string& value) {
 FarmOptions parseFarmOptions(const std::string& action, const std::vector<std::string>& args) {
   FarmOptions o;
   o.action = action;
-  static const std::set<std::string> kJoinValue = {"codec", "crf", "preset", "pix-fmt", "codec-opt"};
+  static const std::set<std::string> kJoinValue = {"codec", "crf", "preset", "pix-fmt", "codec-opt", "blend"};
   static const std::set<std::string> kOwned = {"frames", "start", "duration", "resume", "at"};
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -158,16 +158,17 @@ std::string selfExecutable() {
 // The video options must parse as they will on the nodes: checked here, before anything
 // is written (a usage error, exit 2).
 void checkVideoOptions(const FarmOptions& o, const std::string& source) {
-  VideoCommand chunk, join;
+  VideoCommand chunk;
+  JoinCommand join;
   std::vector<std::string> a = {source};
   a.insert(a.end(), o.videoArgs.begin(), o.videoArgs.end());
   a.insert(a.end(), {"--codec", "ffv1", "-o", "check.mkv"});
   if (!parseVideo(a, chunk)) throw UsageError("--help is not a video option here (see flowstyle farm --help)");
   std::error_code ec;
   const std::string out = fs::is_directory(o.input, ec) ? "check." + o.ext : o.output;
-  std::vector<std::string> j = {source, "--method", "copy", "-o", out};
+  std::vector<std::string> j = {"part.mkv", "-o", out};
   j.insert(j.end(), o.joinArgs.begin(), o.joinArgs.end());
-  parseVideo(j, join);
+  parseJoin(j, join);
 }
 
 std::int64_t countFrames(const std::string& path) {
