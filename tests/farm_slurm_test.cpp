@@ -226,3 +226,124 @@ TEST(Farm_Slurm, FailedChunkStopsTheJoinAndStatusNamesIt) {
   r = flowstyleCli({"farm", "status", job.string(), "--json"}, dir);
   EXPECT_NE(r.out.find("\"task\":1,\"first\":4,\"last\":7,\"state\":\"failed\""), std::string::npos) << r.out;
 }
+
+// --- end to end on the local Slurm, with the fast method (style network 'wave') ----------
+
+namespace {
+
+// Weights for these tests: the shared ml5 'wave' imported once into the suite's own folder.
+class FarmEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "farm-models";
+    fs::create_directories(models);
+    ::setenv("XDG_CACHE_HOME", (fs::path(FLOWSTYLE_TEST_TMP) / "farm-cache").c_str(), 1);
+    if (!fs::exists(models / "wave.safetensors")) {
+      CommandResult r = flowstyleCli({"models", "install", flowstyle::test::sharedPath("models/ml5/wave"), "--to",
+                                      models.string()},
+                                     models);
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+    }
+    ::setenv("FLOWSTYLE_MODELS", models.c_str(), 1);
+  }
+};
+const auto* const kFarmEnv = ::testing::AddGlobalTestEnvironment(new FarmEnvironment);
+
+const std::vector<std::string> kFast = {"--method", "fast", "--model", "wave", "--threads", "1", "--progress", "none"};
+
+// Waits until none of the job folder's jobs is queued; false on timeout.
+bool waitForJobFolder(const fs::path& job, const fs::path& scratch, double seconds = 180) {
+  const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
+  return !ids.empty() &&
+         flowstyle::test::waitFor([&] { return !flowstyle::test::slurmQueued(ids, scratch); }, seconds);
+}
+
+// The chunk commands of plan.json's clip 0, run by hand into `dir`, then joined by hand.
+fs::path joinByHand(const fs::path& clip, const fs::path& dir, int frames, int chunks, int preroll, int overlap,
+                    const std::vector<std::string>& joinArgs) {
+  fs::create_directories(dir);
+  std::vector<std::string> join = {"join"};
+  for (int i = 0; i < chunks; ++i) {
+    const int first = i * frames / chunks, last = (i + 1) * frames / chunks - 1;
+    const fs::path part = dir / ("p" + std::to_string(i) + ".mkv");
+    std::vector<std::string> v = {"video", clip.string(), "--frames", std::to_string(first) + "-" + std::to_string(last),
+                                  "--preroll", std::to_string(preroll), "--overlap", std::to_string(overlap)};
+    v.insert(v.end(), kFast.begin(), kFast.end());
+    v.insert(v.end(), {"--codec", "ffv1", "--no-audio", "-o", part.string()});
+    CommandResult r = flowstyleCli(v, dir);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    join.push_back(part.string());
+  }
+  const fs::path out = dir / "hand.mkv";
+  join.insert(join.end(), {"-o", out.string(), "--source", clip.string()});
+  join.insert(join.end(), joinArgs.begin(), joinArgs.end());
+  CommandResult r = flowstyleCli(join, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  return out;
+}
+
+}  // namespace
+
+TEST(Farm_Slurm, ThreeChunksJoinedEqualTheSameChunksJoinedByHand) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 24);
+  const fs::path out = dir / "out" / "styled.mkv";
+  std::vector<std::string> args = {"farm", "slurm", clip.string(), "-o", out.string(), "--chunks", "3",
+                                   "--preroll", "3", "--overlap", "2", "--codec", "ffv1"};
+  args.insert(args.end(), kFast.begin(), kFast.end());
+  CommandResult r = flowstyleCli(args, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const fs::path job = dir / "out" / "styled.mkv.farm";
+  ASSERT_TRUE(waitForJobFolder(job, dir)) << "the farm job did not end";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("3 done, 1 join done"), std::string::npos) << r.out;
+  ASSERT_TRUE(fs::exists(out)) << readFile(job / "logs" / "join-0.log");
+  const std::vector<std::string> farm = flowstyle::test::frameMd5(out, dir);
+  EXPECT_EQ(farm.size(), 24u);
+  const fs::path hand = joinByHand(clip, dir / "hand", 24, 3, 3, 2, {"--codec", "ffv1"});
+  EXPECT_EQ(farm, flowstyle::test::frameMd5(hand, dir)) << "the farm's output differs from the chunks joined by hand";
+  // And the chunks are not a plain copy: the network ran.
+  EXPECT_NE(farm, flowstyle::test::frameMd5(clip, dir));
+}
+
+TEST(Farm_Slurm, RequeuedTaskResumesAndTheOutputIsUnchanged) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const int kFrames = 120;
+  const fs::path clip = tinyClip(dir, kFrames, "in.mp4", "128x96");
+  const fs::path out = dir / "styled.mkv";
+  std::vector<std::string> args = {"farm", "slurm", clip.string(), "-o", out.string(), "--chunks", "2",
+                                   "--preroll", "2", "--overlap", "1", "--codec", "ffv1"};
+  args.insert(args.end(), kFast.begin(), kFast.end());
+  CommandResult r = flowstyleCli(args, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const fs::path job = dir / "styled.mkv.farm";
+  const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
+  ASSERT_EQ(ids.size(), 2u);
+  // Task 1 is requeued by the scheduler once it has saved a few frames (as a preemption does).
+  const fs::path frames = job / "parts" / "0-in" / ".chunk-001.mkv.flowstyle-state" / "frames";
+  auto saved = [&] {
+    std::error_code ec;
+    if (!fs::is_directory(frames, ec)) return 0;
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(frames, ec)) n += e.path().extension() == ".png";
+    return n;
+  };
+  ASSERT_TRUE(flowstyle::test::waitFor([&] { return saved() >= 3; }, 120)) << readFile(job / "logs" / "task-1.log");
+  r = flowstyle::test::run({"scontrol", "requeue", ids[0] + "_1"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const int savedAtRequeue = saved();
+  ASSERT_LT(savedAtRequeue, kFrames / 2 + 2) << "the task finished before it was requeued: make the clip longer";
+  ASSERT_TRUE(waitForJobFolder(job, dir, 240)) << "the farm job did not end";
+  const std::string log = readFile(job / "logs" / "task-1.log");
+  EXPECT_NE(log.find("resumed: "), std::string::npos) << log;
+  EXPECT_NE(readFile(job / "status" / "task-1.start").find("restart 1"), std::string::npos);
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("2 done, 1 join done"), std::string::npos) << r.out;
+  const fs::path hand = joinByHand(clip, dir / "hand", kFrames, 2, 2, 1, {"--codec", "ffv1"});
+  EXPECT_EQ(flowstyle::test::frameMd5(out, dir), flowstyle::test::frameMd5(hand, dir))
+      << "the resumed task changed the output (" << savedAtRequeue << " frames saved at the requeue)";
+}
