@@ -220,7 +220,7 @@ TEST(Farm_Slurm, FailedChunkStopsTheJoinAndStatusNamesIt) {
   EXPECT_NE(r.out.find("chunk 1 (task 1) frames 4-7: failed: exit 1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chunk-001.mkv"), std::string::npos) << "the log line names the part: " << r.out;
   EXPECT_NE(r.out.find("chunk 2 (task 2) frames 8-11: done"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("join: not run: chunk 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("join: not run: chunk 1 failed; flowstyle farm retry"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(job / "status" / "join-0.start")) << "the join must not have run";
   EXPECT_FALSE(fs::exists(dir / "x.mp4"));
   r = flowstyleCli({"farm", "status", job.string(), "--json"}, dir);
@@ -282,6 +282,29 @@ fs::path joinByHand(const fs::path& clip, const fs::path& dir, int frames, int c
   return out;
 }
 
+// Frames chunk `chunk` of clip 0 has saved in its --resume state so far.
+int savedFrames(const fs::path& job, int chunk) {
+  char name[64];
+  std::snprintf(name, sizeof name, ".chunk-%03d.mkv.flowstyle-state", chunk);
+  const fs::path frames = job / "parts" / "0-in" / name / "frames";
+  std::error_code ec;
+  if (!fs::is_directory(frames, ec)) return 0;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(frames, ec)) n += e.path().extension() == ".png";
+  return n;
+}
+
+// A 2-chunk fast job over a 120-frame clip at 128x96: long enough to interrupt chunk 1.
+fs::path submitTwoChunks(const fs::path& dir, fs::path& clip) {
+  clip = tinyClip(dir, 120, "in.mp4", "128x96");
+  std::vector<std::string> args = {"farm", "slurm", clip.string(), "-o", (dir / "styled.mkv").string(),
+                                   "--chunks", "2", "--preroll", "2", "--overlap", "1", "--codec", "ffv1"};
+  args.insert(args.end(), kFast.begin(), kFast.end());
+  CommandResult r = flowstyleCli(args, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  return dir / "styled.mkv.farm";
+}
+
 }  // namespace
 
 TEST(Farm_Slurm, ThreeChunksJoinedEqualTheSameChunksJoinedByHand) {
@@ -323,14 +346,7 @@ TEST(Farm_Slurm, RequeuedTaskResumesAndTheOutputIsUnchanged) {
   const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
   ASSERT_EQ(ids.size(), 2u);
   // Task 1 is requeued by the scheduler once it has saved a few frames (as a preemption does).
-  const fs::path frames = job / "parts" / "0-in" / ".chunk-001.mkv.flowstyle-state" / "frames";
-  auto saved = [&] {
-    std::error_code ec;
-    if (!fs::is_directory(frames, ec)) return 0;
-    int n = 0;
-    for (const auto& e : fs::directory_iterator(frames, ec)) n += e.path().extension() == ".png";
-    return n;
-  };
+  auto saved = [&] { return savedFrames(job, 1); };
   ASSERT_TRUE(flowstyle::test::waitFor([&] { return saved() >= 3; }, 120)) << readFile(job / "logs" / "task-1.log");
   r = flowstyle::test::run({"scontrol", "requeue", ids[0] + "_1"}, dir);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
@@ -346,4 +362,40 @@ TEST(Farm_Slurm, RequeuedTaskResumesAndTheOutputIsUnchanged) {
   const fs::path hand = joinByHand(clip, dir / "hand", kFrames, 2, 2, 1, {"--codec", "ffv1"});
   EXPECT_EQ(flowstyle::test::frameMd5(out, dir), flowstyle::test::frameMd5(hand, dir))
       << "the resumed task changed the output (" << savedAtRequeue << " frames saved at the requeue)";
+}
+
+TEST(Farm_Slurm, KilledTaskStopsTheJoinAndRetryResumesIt) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  fs::path clip;
+  const fs::path job = submitTwoChunks(dir, clip);
+  const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_TRUE(flowstyle::test::waitFor([&] { return savedFrames(job, 1) >= 3; }, 120))
+      << readFile(job / "logs" / "task-1.log");
+  // SIGKILL to the task's shell and flowstyle: nothing can clean up.
+  CommandResult r = flowstyle::test::run({"scancel", "--batch", "--signal=KILL", ids[0] + "_1"}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const int savedAtKill = savedFrames(job, 1);
+  ASSERT_TRUE(waitForJobFolder(job, dir, 240));
+  ASSERT_LT(savedAtKill, 62) << "the task finished before it was killed: make the clip longer";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("chunk 1 \\(task 1\\) frames 60-119: (lost|failed)"))) << r.out;
+  EXPECT_NE(r.out.find("frames saved for --resume"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("join: not run: chunk 1 failed"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "styled.mkv"));
+
+  r = flowstyleCli({"farm", "retry", job.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("requeued task " + ids[0] + "_1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("submitted join job"), std::string::npos) << r.out;
+  ASSERT_TRUE(waitForJobFolder(job, dir, 240));
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("2 done, 1 join done"), std::string::npos) << r.out;
+  EXPECT_NE(readFile(job / "logs" / "task-1.log").find("resumed: "), std::string::npos);
+  const fs::path hand = joinByHand(clip, dir / "hand", 120, 2, 2, 1, {"--codec", "ffv1"});
+  EXPECT_EQ(flowstyle::test::frameMd5(dir / "styled.mkv", dir), flowstyle::test::frameMd5(hand, dir))
+      << "the killed and resumed task changed the output (" << savedAtKill << " frames saved at the kill)";
 }

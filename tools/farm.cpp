@@ -32,6 +32,7 @@ const char* kFarmHelp =
   flowstyle farm slurm IN_DIR/ -o OUT_DIR/ [--ext mp4] ...    one array over every clip, one join per clip
   flowstyle farm submit JOBDIR                                submit a job folder written with --dry-run
   flowstyle farm status JOBDIR [--json]                       done / running / failed chunks
+  flowstyle farm retry JOBDIR                                 requeue failed tasks, submit their joins again
 
 A clip is split into chunks; each chunk is one task running
   flowstyle video IN --frames A-B --preroll K --overlap O --resume --codec ffv1 -o PART.mkv [video options]
@@ -456,39 +457,75 @@ std::string jsonString(const std::string& s) {
   return out + "\"";
 }
 
+// Every chunk's and join's state, from the job folder's files and squeue.
+struct JobStates {
+  bool submitted = false;
+  bool squeueOk = false;
+  SubmittedJobs jobs;
+  std::vector<std::vector<ItemState>> chunks;  // per clip
+  std::vector<ItemState> joins;
+  std::vector<std::vector<int>> failedChunks;  // per clip: chunk indices failed or lost
+};
+
+JobStates collectStates(const FarmPlan& plan) {
+  const fs::path dir = plan.request.jobDir;
+  JobStates st;
+  st.submitted = readJobIds(dir, st.jobs);
+  std::map<std::string, std::string> queued;
+  if (st.submitted) {
+    std::vector<std::string> ids = {st.jobs.array};
+    ids.insert(ids.end(), st.jobs.joins.begin(), st.jobs.joins.end());
+    for (auto& [id, q] : squeueStates(ids, st.squeueOk)) queued[id] = q;
+  }
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    const pipeline::FarmClip& clip = plan.clips[k];
+    std::vector<ItemState> states;
+    std::vector<int> failed;
+    for (const pipeline::FarmChunk& c : clip.chunks) {
+      const std::string what = "task-" + std::to_string(c.task);
+      const std::string q = st.submitted ? queued[st.jobs.array + "_" + std::to_string(c.task)] : "";
+      ItemState s = itemState(dir / "status", what, c.part, q, st.squeueOk, dir / "logs" / (what + ".log"));
+      if (!st.submitted && s.state == "pending") s.state = "not submitted";
+      if (s.state == "running" || s.state == "lost" || s.state == "requeued") s.framesDone = resumeFrames(c.part);
+      if (s.state == "failed" || s.state == "lost") failed.push_back(c.range.index);
+      states.push_back(s);
+    }
+    const std::string what = "join-" + std::to_string(k);
+    const std::string q = st.submitted && k < st.jobs.joins.size() ? queued[st.jobs.joins[k]] : "";
+    ItemState j = itemState(dir / "status", what, clip.input.output, q, st.squeueOk, dir / "logs" / (what + ".log"));
+    if (!st.submitted && j.state == "pending") j.state = "not submitted";
+    if (!failed.empty() && (j.state == "pending" || j.state == "not queued" || j.state == "not run")) {
+      j.state = "not run";
+      std::string list;
+      for (int i : failed) list += (list.empty() ? "" : ", ") + std::to_string(i);
+      j.detail = "chunk " + list + " failed; flowstyle farm retry " + dir.string() +
+                 " requeues the failed tasks and submits the join again";
+    }
+    st.chunks.push_back(states);
+    st.joins.push_back(j);
+    st.failedChunks.push_back(failed);
+  }
+  return st;
+}
+
 int runStatus(const std::string& jobDir, bool json) {
   const FarmPlan plan = readJobFolder(jobDir);
   const fs::path dir = plan.request.jobDir;
-  SubmittedJobs jobs;
-  const bool submitted = readJobIds(dir, jobs);
-  std::map<std::string, std::string> queued;
-  bool squeueOk = false;
-  if (submitted) {
-    std::vector<std::string> ids = {jobs.array};
-    ids.insert(ids.end(), jobs.joins.begin(), jobs.joins.end());
-    for (auto& [id, st] : squeueStates(ids, squeueOk)) queued[id] = st;
-  }
+  const JobStates st = collectStates(plan);
   std::map<std::string, int> counts;
   bool anyFailed = false;
   std::string text, js = "{\"job_dir\":" + jsonString(dir.string()) + ",\"submitted\":" +
-                         (submitted ? jsonString(jobs.array) : std::string("null")) + ",\"clips\":[";
+                         (st.submitted ? jsonString(st.jobs.array) : std::string("null")) + ",\"clips\":[";
   for (std::size_t k = 0; k < plan.clips.size(); ++k) {
     const pipeline::FarmClip& clip = plan.clips[k];
     text += "\n" + clip.input.source + " -> " + clip.input.output + "\n";
     js += std::string(k ? "," : "") + "{\"source\":" + jsonString(clip.input.source) + ",\"output\":" +
           jsonString(clip.input.output) + ",\"chunks\":[";
-    std::vector<int> failedChunks;
-    for (const pipeline::FarmChunk& c : clip.chunks) {
-      const std::string what = "task-" + std::to_string(c.task);
-      const std::string q = submitted ? queued[jobs.array + "_" + std::to_string(c.task)] : "";
-      ItemState s = itemState(dir / "status", what, c.part, q, squeueOk, dir / "logs" / (what + ".log"));
-      if (!submitted && s.state == "pending") s.state = "not submitted";
-      if (s.state == "running" || s.state == "lost" || s.state == "requeued") s.framesDone = resumeFrames(c.part);
+    for (std::size_t i = 0; i < clip.chunks.size(); ++i) {
+      const pipeline::FarmChunk& c = clip.chunks[i];
+      const ItemState& s = st.chunks[k][i];
       counts[s.state]++;
-      if (s.state == "failed" || s.state == "lost") {
-        anyFailed = true;
-        failedChunks.push_back(c.range.index);
-      }
+      anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
       char line[256];
       std::snprintf(line, sizeof line, "  chunk %d (task %d) frames %lld-%lld: %s", c.range.index, c.task,
                     static_cast<long long>(c.range.first), static_cast<long long>(c.range.last), s.state.c_str());
@@ -496,23 +533,13 @@ int runStatus(const std::string& jobDir, bool json) {
       if (s.framesDone >= 0) text += " (" + std::to_string(s.framesDone) + " frames saved for --resume)";
       if (!s.detail.empty()) text += ": " + s.detail;
       text += "\n";
-      js += std::string(c.range.index ? "," : "") + "{\"index\":" + std::to_string(c.range.index) +
+      js += std::string(i ? "," : "") + "{\"index\":" + std::to_string(c.range.index) +
             ",\"task\":" + std::to_string(c.task) + ",\"first\":" + std::to_string(c.range.first) +
             ",\"last\":" + std::to_string(c.range.last) + ",\"state\":" + jsonString(s.state) +
             ",\"frames_saved\":" + std::to_string(s.framesDone) + ",\"detail\":" + jsonString(s.detail) + "}";
     }
-    const std::string what = "join-" + std::to_string(k);
-    const std::string q = submitted && k < jobs.joins.size() ? queued[jobs.joins[k]] : "";
-    ItemState j = itemState(dir / "status", what, clip.input.output, q, squeueOk, dir / "logs" / (what + ".log"));
-    if (!submitted && j.state == "pending") j.state = "not submitted";
-    if (!failedChunks.empty() && (j.state == "pending" || j.state == "not queued" || j.state == "not run")) {
-      j.state = "not run";
-      std::string list;
-      for (int i : failedChunks) list += (list.empty() ? "" : ", ") + std::to_string(i);
-      j.detail = "chunk " + list + " failed; requeue it (scontrol requeue " + jobs.array + "_<task>) and submit " +
-                 joinScriptPath(dir.string(), k) + " again";
-    }
-    if (j.state == "failed" || j.state == "not run") anyFailed = true;
+    const ItemState& j = st.joins[k];
+    anyFailed = anyFailed || j.state == "failed" || j.state == "not run";
     counts["join " + j.state]++;
     text += "  join: " + j.state + (j.detail.empty() ? "" : ": " + j.detail) + "\n";
     js += "],\"join\":{\"state\":" + jsonString(j.state) + ",\"detail\":" + jsonString(j.detail) + "}}";
@@ -530,10 +557,42 @@ int runStatus(const std::string& jobDir, bool json) {
     std::printf("%s\n", js.c_str());
   } else {
     std::printf("%s: %d task(s) in %zu clip(s)%s: %s\n%s", dir.c_str(), plan.taskCount(), plan.clips.size(),
-                submitted ? (", array job " + jobs.array).c_str() : " (not submitted)", summary.c_str(), text.c_str());
-    if (submitted && !squeueOk) std::printf("(squeue did not answer: states come from the job folder's files only)\n");
+                st.submitted ? (", array job " + st.jobs.array).c_str() : " (not submitted)", summary.c_str(),
+                text.c_str());
+    if (st.submitted && !st.squeueOk) std::printf("(squeue did not answer: states come from the job folder's files only)\n");
   }
   return anyFailed ? 1 : 0;
+}
+
+// Requeues failed or lost tasks (they continue from their --resume state) and submits
+// again every join that was cancelled or failed.
+int runRetry(const std::string& jobDir) {
+  const FarmPlan plan = readJobFolder(jobDir);
+  const std::string dir = plan.request.jobDir;
+  JobStates st = collectStates(plan);
+  if (!st.submitted) throw std::runtime_error(dir + ": not submitted yet (flowstyle farm submit " + dir + ")");
+  requireSbatch();
+  int requeued = 0, joins = 0;
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    for (int i : st.failedChunks[k]) {
+      const std::string id = st.jobs.array + "_" + std::to_string(plan.clips[k].chunks[static_cast<std::size_t>(i)].task);
+      std::string out;
+      if (runCaptured({"scontrol", "requeue", id}, out) != 0) {
+        throw std::runtime_error("scontrol requeue " + id + " failed: " + out);
+      }
+      std::printf("requeued task %s (chunk %d of %s)\n", id.c_str(), i, plan.clips[k].input.source.c_str());
+      ++requeued;
+    }
+    const std::string& js = st.joins[k].state;
+    if (js == "not run" || js == "failed" || js == "not queued" || js == "lost") {
+      st.jobs.joins[k] = submitJoin(plan, st.jobs.array, k, true);
+      std::printf("submitted join job %s -> %s\n", st.jobs.joins[k].c_str(), plan.clips[k].input.output.c_str());
+      ++joins;
+    }
+  }
+  writeJobIds(dir, st.jobs);
+  if (requeued + joins == 0) std::printf("%s: nothing to retry (flowstyle farm status %s)\n", dir.c_str(), dir.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -559,7 +618,7 @@ int runFarmCommand(const std::vector<std::string>& args) {
     else printPlanTable(plan);
     return 0;
   }
-  if (action == "status" || action == "submit") {
+  if (action == "status" || action == "submit" || action == "retry") {
     std::string dir;
     bool json = false;
     for (const std::string& a : rest) {
@@ -570,12 +629,13 @@ int runFarmCommand(const std::vector<std::string>& args) {
     }
     if (dir.empty()) throw UsageError("farm " + action + ": missing JOBDIR");
     if (action == "status") return runStatus(dir, json);
+    if (action == "retry") return runRetry(dir);
     const FarmPlan plan = readJobFolder(dir);
     checkBeforeSubmit(plan);
     submitAndReport(plan);  // requires sbatch
     return 0;
   }
-  throw UsageError("farm: unknown action '" + action + "' (valid: plan, slurm, submit, status; see flowstyle farm --help)");
+  throw UsageError("farm: unknown action '" + action + "' (valid: plan, slurm, submit, status, retry; see flowstyle farm --help)");
 }
 
 }  // namespace flowstyle::tools

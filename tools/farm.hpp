@@ -40,6 +40,9 @@ void requireSbatch();
 // Submits the array, then one join per clip with --dependency=afterok on that clip's tasks.
 // On any failure cancels what was submitted and throws with Slurm's own message.
 SubmittedJobs submitToSlurm(const pipeline::FarmPlan& plan);
+// Submits clip `clip`'s join with --dependency=afterok on its tasks of array `arrayId`
+// (the whole array when the plan has one clip and this is not a retry).
+std::string submitJoin(const pipeline::FarmPlan& plan, const std::string& arrayId, std::size_t clip, bool retry);
 void writeJobIds(const std::string& jobDir, const SubmittedJobs& jobs);
 // Reads JOBDIR/jobs.txt; false when the folder was never submitted.
 bool readJobIds(const std::string& jobDir, SubmittedJobs& jobs);

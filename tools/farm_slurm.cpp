@@ -179,22 +179,31 @@ SubmittedJobs submitToSlurm(const pipeline::FarmPlan& plan) {
   }
   std::vector<std::string> submitted = {jobs.array};
   for (std::size_t k = 0; k < plan.clips.size(); ++k) {
-    std::string dep = "afterok:" + jobs.array;
-    if (plan.clips.size() > 1) {  // only this clip's tasks
-      dep = "afterok";
-      for (const pipeline::FarmChunk& c : plan.clips[k].chunks) dep += ":" + jobs.array + "_" + std::to_string(c.task);
-    }
-    rc = runCaptured({"sbatch", "--parsable", "--dependency=" + dep, joinScriptPath(jobDir, k)}, out);
-    const std::string id = parseJobId(out);
-    if (rc != 0 || id.empty()) {
+    try {
+      jobs.joins.push_back(submitJoin(plan, jobs.array, k, false));
+    } catch (const std::exception& e) {
       cancel(submitted);
-      throw std::runtime_error("sbatch " + joinScriptPath(jobDir, k) + " failed (the jobs submitted before it " +
-                               "were cancelled, nothing runs): " + trim(out));
+      throw std::runtime_error(std::string(e.what()) + " (the jobs submitted before it were cancelled, nothing runs)");
     }
-    jobs.joins.push_back(id);
-    submitted.push_back(id);
+    submitted.push_back(jobs.joins.back());
   }
   return jobs;
+}
+
+std::string submitJoin(const pipeline::FarmPlan& plan, const std::string& arrayId, std::size_t clip, bool retry) {
+  std::string dep = "afterok:" + arrayId;
+  // Several clips: only this clip's tasks. A retry: the tasks one by one too, since Slurm
+  // keeps an array that once had a failed task as failed for afterok:<array>.
+  if (plan.clips.size() > 1 || retry) {
+    dep = "afterok";
+    for (const pipeline::FarmChunk& c : plan.clips[clip].chunks) dep += ":" + arrayId + "_" + std::to_string(c.task);
+  }
+  const std::string script = joinScriptPath(plan.request.jobDir, clip);
+  std::string out;
+  const int rc = runCaptured({"sbatch", "--parsable", "--dependency=" + dep, script}, out);
+  const std::string id = parseJobId(out);
+  if (rc != 0 || id.empty()) throw std::runtime_error("sbatch " + script + " failed: " + trim(out));
+  return id;
 }
 
 void writeJobIds(const std::string& jobDir, const SubmittedJobs& jobs) {
