@@ -118,6 +118,11 @@ JoinPlan planJoin(std::vector<PartSpan> spans) {
       throw std::runtime_error(p.path + ": frames " + range(p.first, p.last) + " lie inside " + q.path + "'s " +
                                range(q.first, q.last) + " (a duplicated range)");
     }
+    if (p.record.rangeLast >= 0 && p.last < p.record.rangeLast) {
+      throw std::runtime_error(p.path + ": holds frames " + range(p.first, p.last) + " but was made for frames up to " +
+                               std::to_string(p.record.rangeLast) + " and a later part follows (a truncated or "
+                               "damaged part: run its chunk again)");
+    }
     if (q.first > p.last + 1) {
       missing.push_back(range(p.last + 1, q.first - 1) + " (between " + p.path + " and " + q.path + ")");
       continue;
@@ -174,7 +179,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   stages::ReaderConfig rc;
   rc.path = source;
   rc.selection.first = plan.first;
-  rc.selection.last = plan.last;
+  rc.selection.last = plan.last + 1;  // one more: does the source go on after the last part?
   stages::VideoReader sourceReader(rc);
   stages::VideoWriter writer(config.writer, sourceReader.info());
 
@@ -222,6 +227,16 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     writer.write(out);
     ++stats.frames;
     if (onFrame) onFrame(stats.frames, total);
+  }
+  // The last part ends at its range's end or at the source's: anything else is a part cut short.
+  const PartSpan& tail = plan.parts.back();
+  if (tail.record.rangeLast < 0 || tail.record.rangeLast > plan.last) {
+    if (sourceReader.next()) {
+      throw std::runtime_error(tail.path + ": ends at frame " + std::to_string(plan.last) + " but " + source +
+                               " goes on and the part was made for frames up to " +
+                               (tail.record.rangeLast < 0 ? std::string("the end") : std::to_string(tail.record.rangeLast)) +
+                               " (a truncated or damaged part: run its chunk again)");
+    }
   }
   writer.finish();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -16,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "stages/video_reader.hpp"
+#include "tests/cli_support.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -24,13 +25,9 @@ using flowstyle::test::makeClip;
 using flowstyle::test::probeLines;
 using flowstyle::test::scratchDir;
 using flowstyle::test::sharedPath;
+using namespace flowstyle::test::cli;
 
 namespace {
-
-CommandResult cli(std::vector<std::string> args, const fs::path& scratch) {
-  args.insert(args.begin(), FLOWSTYLE_CLI);
-  return flowstyle::test::run(args, scratch);
-}
 
 // Weights for tests: the shared safetensors files plus the style networks this suite
 // imports once into its own folder. Never the user's cache.
@@ -53,23 +50,6 @@ class CliEnvironment : public ::testing::Environment {
   }
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new CliEnvironment);
-
-void expectNoOutputLeft(const fs::path& dir, const std::string& name) {
-  EXPECT_FALSE(fs::exists(dir / name)) << name << " must not exist after a failure";
-  if (!fs::is_directory(dir)) return;
-  for (const std::string& f : flowstyle::test::listDir(dir)) {
-    EXPECT_EQ(f.find("flowstyle-tmp"), std::string::npos) << "temporary file left behind: " << f;
-  }
-}
-
-// A moving test pattern with a tone, 64x48, 25 fps.
-fs::path smallClip(const fs::path& dir, double seconds = 1.0, const std::string& name = "in.mp4") {
-  const fs::path p = dir / name;
-  makeClip(p, "testsrc2=size=64x48:rate=25", seconds,
-           {"-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050", "-map", "0:v", "-map", "1:a",
-            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"});
-  return p;
-}
 
 }  // namespace
 
@@ -256,49 +236,6 @@ TEST(Cli_Video, ResizeToWorkingSize) {
   EXPECT_EQ(probeLines(out.string(), "-select_streams v:0 -show_entries stream=width,height", dir),
             std::vector<std::string>{"64,64"});
 }
-
-namespace {
-
-// Starts flowstyle, waits for the first line on its stdout that contains `waitFor` (any
-// line if empty), sends `sig`, returns the exit code.
-int interruptAfterFirstFrame(const std::vector<std::string>& args, int sig, const std::string& waitFor = "") {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return -1;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipefd[1], STDOUT_FILENO);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, STDERR_FILENO);
-    std::vector<char*> argv;
-    std::string cliPath = FLOWSTYLE_CLI;
-    argv.push_back(cliPath.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  char c = 0;
-  std::string line;
-  while (::read(pipefd[0], &c, 1) == 1) {
-    if (c != '\n') {
-      line += c;
-      continue;
-    }
-    if (line.find(waitFor) != std::string::npos) break;
-    line.clear();
-  }
-  ::kill(pid, sig);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(pipefd[0]);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-}  // namespace
 
 TEST(Cli_Video, InterruptedRunLeavesNoOutput) {
   const fs::path dir = scratchDir();

@@ -1,0 +1,353 @@
+// Farm chunks, join and resume, run as a render farm runs them: real clips, real weights,
+// real SIGKILLs.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+
+#include "stages/video_reader.hpp"
+#include "tests/cli_support.hpp"
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using flowstyle::test::CommandResult;
+using flowstyle::test::probeLines;
+using flowstyle::test::scratchDir;
+using flowstyle::test::sharedPath;
+using namespace flowstyle::test::cli;
+
+namespace {
+
+std::vector<cv::Mat> readAll(const fs::path& video) {
+  flowstyle::stages::ReaderConfig rc;
+  rc.path = video.string();
+  flowstyle::stages::VideoReader reader(rc);
+  std::vector<cv::Mat> frames;
+  while (auto f = reader.next()) frames.push_back(f->rgb);
+  return frames;
+}
+
+double maxAbsDiff(const cv::Mat& a, const cv::Mat& b) {
+  double m = 0;
+  cv::minMaxLoc(cv::abs(a - b) | cv::abs(b - a), nullptr, &m);
+  return m;
+}
+
+std::string tag(const fs::path& file, const std::string& key, const fs::path& dir) {
+  const auto lines = probeLines(file.string(), "-show_entries format_tags=" + key, dir);
+  return lines.empty() ? "" : lines.front();
+}
+
+std::string stateFolder(const fs::path& out) {
+  return (out.parent_path() / ("." + out.filename().string() + ".flowstyle-state")).string();
+}
+
+int pngsIn(const fs::path& stateDir) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(stateDir / "frames", ec)) n += e.path().extension() == ".png";
+  return n;
+}
+
+}  // namespace
+
+TEST(Cli_Chunks, PartHoldsOverlapAndPreRollBuildsState) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 2.0);  // 50 frames
+  CommandResult r = cli({"video", in.string(), "--method", "copy", "--codec", "ffv1", "-o", (dir / "all.mkv").string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const fs::path part = dir / "p.mkv";
+  r = cli({"video", in.string(), "--method", "copy", "--frames", "20-29", "--preroll", "6", "--overlap", "3", "-o",
+           part.string()},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(part.string(), "-select_streams v:0 -show_entries stream=codec_name", dir),
+            std::vector<std::string>{"ffv1"});
+  EXPECT_EQ(tag(part, "FLOWSTYLE_FIRST_FRAME", dir), "17");
+  EXPECT_EQ(tag(part, "FLOWSTYLE_RANGE_FIRST", dir), "20");
+  EXPECT_EQ(tag(part, "FLOWSTYLE_PREROLL", dir), "6");
+  EXPECT_EQ(tag(part, "FLOWSTYLE_SOURCE_PATH", dir), in.string());
+  const auto all = readAll(dir / "all.mkv");
+  const auto frames = readAll(part);
+  ASSERT_EQ(frames.size(), 13u);  // 17..29
+  for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(maxAbsDiff(frames[i], all[17 + i]), 0) << i;
+  // The part carries the source's timestamps for its frames.
+  const auto srcPts = probeLines(in.string(), "-select_streams v:0 -show_entries frame=pts_time", dir);
+  const auto partPts = probeLines(part.string(), "-select_streams v:0 -show_entries frame=pts_time", dir);
+  ASSERT_EQ(partPts.size(), 13u);
+  EXPECT_EQ(partPts.front(), srcPts[17]);
+
+  // The end of the range is clamped to the clip; a range past the end is an error.
+  r = cli({"video", in.string(), "--method", "copy", "--frames", "40-99", "--preroll", "2", "-o",
+           (dir / "tail.mkv").string()},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readAll(dir / "tail.mkv").size(), 10u);
+  r = cli({"video", in.string(), "--method", "copy", "--frames", "60-79", "--preroll", "20", "-o",
+           (dir / "past.mkv").string()},
+          dir);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("60-79"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("past the end"), std::string::npos) << r.err;
+  expectNoOutputLeft(dir, "past.mkv");
+
+  r = cli({"video", in.string(), "--method", "copy", "--frames", "20-29", "--preroll", "2", "--overlap", "3", "-o",
+           (dir / "x.mkv").string()},
+          dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("--overlap"), std::string::npos) << r.err;
+  r = cli({"video", in.string(), "--method", "copy", "--preroll", "4", "-o", (dir / "x.mkv").string()}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("--frames"), std::string::npos) << r.err;
+  r = cli({"video", in.string(), "--method", "copy", "--frames", "30-20", "-o", (dir / "x.mkv").string()}, dir);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("30-20"), std::string::npos) << r.err;
+}
+
+TEST(Cli_Join, CopyPartsJoinToTheSourceWithItsTimingAndAudio) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 2.0);
+  CommandResult r = cli({"video", in.string(), "--method", "copy", "-o", (dir / "ref.mp4").string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const std::vector<std::pair<std::string, std::string>> chunks = {{"0-19", "p0.mkv"}, {"20-34", "p1.mkv"}, {"35-60", "p2.mkv"}};
+  for (const auto& [frames, name] : chunks) {
+    r = cli({"video", in.string(), "--method", "copy", "--frames", frames, "--preroll", "4", "--overlap", "2", "-o",
+             (dir / name).string()},
+            dir);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  // Given in any order.
+  r = cli({"join", (dir / "p2.mkv").string(), (dir / "p0.mkv").string(), (dir / "p1.mkv").string(), "-o",
+           (dir / "joined.mp4").string()},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("50 frames"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("4 blended"), std::string::npos) << r.err;
+  EXPECT_EQ(framemd5(dir / "joined.mp4", dir), framemd5(dir / "ref.mp4", dir));
+  const std::string pts = "-select_streams v:0 -show_entries packet=pts";
+  EXPECT_EQ(probeLines((dir / "joined.mp4").string(), pts, dir), probeLines((dir / "ref.mp4").string(), pts, dir));
+  const std::string audio = "-select_streams a:0 -show_entries packet=pts,size";
+  const auto joinedAudio = probeLines((dir / "joined.mp4").string(), audio, dir);
+  EXPECT_FALSE(joinedAudio.empty());
+  EXPECT_EQ(joinedAudio, probeLines((dir / "ref.mp4").string(), audio, dir));
+}
+
+TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.2);  // 30 frames
+  const std::vector<std::string> net = {"--method", "fast", "--model", "wave", "--precision", "float32", "--threads", "2"};
+  auto video = [&](const std::string& frames, const std::string& name, const std::string& preroll) {
+    std::vector<std::string> a = {"video", in.string(), "--frames", frames, "--preroll", preroll, "--overlap", "4",
+                                  "-o", (dir / name).string()};
+    a.insert(a.end(), net.begin(), net.end());
+    CommandResult r = cli(a, dir);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  };
+  video("0-14", "a.mkv", "4");
+  video("15-29", "b.mkv", "8");
+  CommandResult r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "j.mkv").string(),
+                         "--codec", "ffv1"},
+                        dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto a = readAll(dir / "a.mkv"), b = readAll(dir / "b.mkv"), j = readAll(dir / "j.mkv");
+  ASSERT_EQ(a.size(), 15u);
+  ASSERT_EQ(b.size(), 19u);  // 11..29
+  ASSERT_EQ(j.size(), 30u);
+  for (int n = 0; n < 11; ++n) EXPECT_EQ(maxAbsDiff(j[n], a[n]), 0) << n;
+  for (int n = 11; n < 15; ++n) {
+    const double w = (n - 11 + 1) / 5.0;
+    cv::Mat expected;
+    cv::addWeighted(a[n], 1 - w, b[n - 11], w, 0, expected);
+    EXPECT_LE(maxAbsDiff(j[n], expected), 1) << n;
+    EXPECT_GT(maxAbsDiff(a[n], b[n - 11]), 2) << "the parts must differ in the overlap for the test to mean anything";
+  }
+  for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j[n], b[n - 11]), 0) << n;
+}
+
+TEST(Cli_Join, RefusesPartsItCannotTrustAndNamesThem) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 2.0);
+  const fs::path other = dir / "other.mp4";  // another pattern: another source
+  flowstyle::test::makeClip(other, "testsrc=size=64x48:rate=25", 2.0, {"-c:v", "libx264", "-pix_fmt", "yuv420p"});
+  auto part = [&](const fs::path& src, const std::string& frames, const std::string& name,
+                  std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"video", src.string(), "--method", "copy", "--frames", frames, "--preroll", "2",
+                                  "--overlap", "2", "-o", (dir / name).string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    CommandResult r = cli(a, dir);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  };
+  part(in, "0-19", "a.mkv");
+  part(in, "20-34", "b.mkv");
+  part(in, "35-49", "c.mkv");
+  part(other, "20-34", "foreign.mkv");
+  part(in, "20-34", "small.mkv", {"--max-side", "32"});
+  part(in, "20-34", "lossy.mkv", {"--codec", "libx264"});
+  auto join = [&](std::vector<std::string> parts, const std::string& out) {
+    std::vector<std::string> a = {"join"};
+    for (const std::string& p : parts) a.push_back((dir / p).string());
+    a.insert(a.end(), {"-o", (dir / out).string()});
+    return cli(a, dir);
+  };
+  struct Case {
+    std::vector<std::string> parts;
+    std::vector<std::string> expect;  // substrings of the one error line
+  };
+  const std::vector<Case> cases = {
+      {{"a.mkv", "c.mkv"}, {"frames missing: 20-32", "a.mkv", "c.mkv"}},
+      {{"a.mkv", "b.mkv", "b.mkv", "c.mkv"}, {"b.mkv", "same frames"}},
+      {{"a.mkv", "foreign.mkv", "c.mkv"}, {"foreign.mkv", "another source"}},
+      {{"a.mkv", "small.mkv", "c.mkv"}, {"small.mkv", "other settings"}},
+      {{"a.mkv", "lossy.mkv", "c.mkv"}, {"lossy.mkv", "lossy"}},
+      {{"a.mkv", "nothere.mkv"}, {"nothere.mkv", "not found"}},
+      {{"a.mkv", "in.mp4"}, {"in.mp4", "not a flowstyle part"}},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = join(c.parts, "out.mp4");
+    EXPECT_EQ(r.exitCode, 1) << c.parts[1] << ": " << r.err;
+    for (const std::string& e : c.expect) EXPECT_NE(r.err.find(e), std::string::npos) << e << " in: " << r.err;
+    expectNoOutputLeft(dir, "out.mp4");
+  }
+  // A part cut short (a bad copy; a killed chunk never appears under its name).
+  fs::copy_file(dir / "b.mkv", dir / "cut.mkv");
+  fs::resize_file(dir / "cut.mkv", fs::file_size(dir / "b.mkv") / 2);
+  CommandResult r = join({"a.mkv", "cut.mkv", "c.mkv"}, "out.mp4");
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("cut.mkv"), std::string::npos) << r.err;
+  expectNoOutputLeft(dir, "out.mp4");
+  fs::copy_file(dir / "c.mkv", dir / "cut_tail.mkv");
+  fs::resize_file(dir / "cut_tail.mkv", fs::file_size(dir / "c.mkv") * 2 / 3);
+  r = join({"a.mkv", "b.mkv", "cut_tail.mkv"}, "out.mp4");
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("cut_tail.mkv"), std::string::npos) << r.err;
+  expectNoOutputLeft(dir, "out.mp4");
+  // The source must be the one the parts were made from.
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "--source", other.string(), "-o",
+           (dir / "out.mp4").string()},
+          dir);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("not the source"), std::string::npos) << r.err;
+  r = join({"a.mkv", "b.mkv", "c.mkv"}, "fine.mp4");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
+// Resume: killed with SIGKILL part-way, the same command continues and the output is the
+// same, decoded frame for decoded frame, as one uninterrupted run.
+struct ResumeCase {
+  const char* name;
+  std::vector<std::string> args;
+};
+
+class Cli_Resume : public ::testing::TestWithParam<ResumeCase> {};
+
+TEST_P(Cli_Resume, KilledRunContinuesToTheSameOutput) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.0);  // 25 frames
+  std::vector<std::string> base = {"video", in.string(), "--threads", "2", "--frames", "0-11"};
+  base.insert(base.end(), GetParam().args.begin(), GetParam().args.end());
+  auto with = [&](const fs::path& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), {"-o", out.string()});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  CommandResult r = cli(with(dir / "ref.mp4", {}), dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+
+  const fs::path out = dir / "out.mp4";
+  const std::vector<std::string> resumable = with(out, {"--resume", "--progress", "json"});
+  EXPECT_EQ(interruptAfterFirstFrame(resumable, SIGKILL, "\"frame\":3,"), 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists(out));
+  ASSERT_TRUE(fs::is_directory(stateFolder(out)));
+  const int done = pngsIn(stateFolder(out));
+  EXPECT_GE(done, 3);
+  r = cli(resumable, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  if (done < 12) {
+    EXPECT_NE(r.err.find("resuming from"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(stateFolder(out))) << "the state is removed once the output is complete";
+  EXPECT_EQ(framemd5(out, dir), framemd5(dir / "ref.mp4", dir));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Methods, Cli_Resume,
+    ::testing::Values(
+        ResumeCase{"copy", {"--method", "copy", "--preset", "veryslow", "--max-side", "48"}},
+        ResumeCase{"fast", {"--method", "fast", "--model", "wave"}},
+        ResumeCase{"optimize",
+                   {"--method", "optimize", "--style", sharedPath("media/styles/starry_night.jpg"), "--max-side", "48",
+                    "--iterations-first", "6", "--iterations", "3"}},
+        ResumeCase{"hybrid",
+                   {"--method", "hybrid", "--model", "wave", "--style", sharedPath("media/styles/starry_night.jpg"),
+                    "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6", "--iterations", "3"}}),
+    [](const ::testing::TestParamInfo<ResumeCase>& info) { return std::string(info.param.name); });
+
+TEST(Cli_ResumeState, StaleStateIsReplacedAndForeignStateRefused) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.0);
+  const fs::path out = dir / "out.mkv";
+  const std::vector<std::string> job = {"video", in.string(), "--method", "fast", "--model", "wave", "--threads", "2",
+                                        "-o", out.string(), "--progress", "json"};
+  std::vector<std::string> resumable = job;
+  resumable.push_back("--resume");
+  ASSERT_EQ(interruptAfterFirstFrame(resumable, SIGKILL, "\"frame\":2,"), 128 + SIGKILL);
+  ASSERT_TRUE(fs::is_directory(stateFolder(out)));
+
+  // Another command's state is refused, named, and left alone.
+  std::vector<std::string> other = resumable;
+  other.insert(other.end(), {"--max-side", "32"});
+  CommandResult r = cli(other, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find(stateFolder(out)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("another command"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(fs::is_directory(stateFolder(out)));
+
+  // Without --resume the stale state is reported and replaced by a fresh run.
+  r = cli(job, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("removed the resume state"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(stateFolder(out)));
+  EXPECT_EQ(readAll(out).size(), 25u);
+
+  // SIGTERM with --resume keeps the state for the next run.
+  fs::remove(out);
+  EXPECT_EQ(interruptAfterFirstFrame(resumable, SIGTERM, "\"frame\":2,"), 143);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_GE(pngsIn(stateFolder(out)), 2);
+  r = cli(resumable, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_FALSE(fs::exists(stateFolder(out)));
+}
+
+TEST(Cli_Batch, ResumeContinuesTheClipInProgress) {
+  const fs::path dir = scratchDir();
+  const fs::path clips = dir / "clips";
+  fs::create_directories(clips);
+  smallClip(clips, 0.4, "a.mp4");  // 10 frames
+  smallClip(clips, 1.0, "b.mp4");  // 25 frames
+  const fs::path out = dir / "styled";
+  const std::vector<std::string> args = {"batch", clips.string(), "-o", out.string(), "--method", "fast", "--model",
+                                         "wave", "--threads", "2", "--ext", "mkv", "--codec", "ffv1",
+                                         "--resume", "--progress", "json"};
+  // Killed in clip b (the second time a 6th frame is reported).
+  ASSERT_EQ(interruptAfterFirstFrame(args, SIGKILL, "\"frame\":6,", 2), 128 + SIGKILL);
+  ASSERT_TRUE(fs::exists(out / "a.mkv"));
+  ASSERT_FALSE(fs::exists(out / "b.mkv"));
+  ASSERT_GE(pngsIn(stateFolder(out / "b.mkv")), 6);
+  CommandResult r = cli(args, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("\"status\":\"skipped\""), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("resuming from"), std::string::npos) << r.err;
+  r = cli({"video", (clips / "b.mp4").string(), "-o", (dir / "b_ref.mkv").string(), "--method", "fast", "--model",
+           "wave", "--threads", "2", "--codec", "ffv1"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(framemd5(out / "b.mkv", dir), framemd5(dir / "b_ref.mkv", dir));
+}
