@@ -399,3 +399,30 @@ TEST(Farm_Slurm, KilledTaskStopsTheJoinAndRetryResumesIt) {
   EXPECT_EQ(flowstyle::test::frameMd5(dir / "styled.mkv", dir), flowstyle::test::frameMd5(hand, dir))
       << "the killed and resumed task changed the output (" << savedAtKill << " frames saved at the kill)";
 }
+
+TEST(Farm_Slurm, FolderOfClipsIsOneArrayAndOneJoinPerClip) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  fs::create_directories(dir / "clips");
+  const fs::path a = tinyClip(dir / "clips", 12, "a.mp4");
+  const fs::path b = tinyClip(dir / "clips", 9, "b.mov", "80x48");
+  CommandResult r = flowstyleCli({"farm", "slurm", (dir / "clips").string() + "/", "-o", (dir / "styled").string() + "/",
+                                  "--chunks", "3", "--preroll", "2", "--overlap", "1", "--method", "copy", "--ext", "mkv",
+                                  "--codec", "ffv1"},
+                                 dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("array.sh (6 tasks), 2 join script(s)"), std::string::npos) << r.out;
+  const fs::path job = dir / "styled.farm";
+  const std::string array = readFile(job / "array.sh");
+  EXPECT_NE(array.find("#SBATCH --array=0-5"), std::string::npos);
+  EXPECT_NE(array.find("  5) "), std::string::npos);
+  const std::vector<std::string> ids = flowstyle::test::farmJobIds(job);
+  ASSERT_EQ(ids.size(), 3u) << "one array, two joins";
+  ASSERT_TRUE(waitForJobFolder(job, dir, 180));
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("6 done, 2 join done"), std::string::npos) << r.out;
+  // Each clip joined from its own chunks: the frames of a copy equal the source's.
+  EXPECT_EQ(flowstyle::test::frameMd5(dir / "styled" / "a.mkv", dir).size(), 12u);
+  EXPECT_EQ(flowstyle::test::frameMd5(dir / "styled" / "b.mkv", dir).size(), 9u);
+}
