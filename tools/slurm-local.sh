@@ -105,6 +105,13 @@ node_state() {
 start() {
   install_packages
   export SLURM_CONF=$conf
+  if ! alive "$dir/slurmctld.pid"; then
+    local port=${FLOWSTYLE_SLURMCTLD_PORT:-6817}
+    if command -v ss >/dev/null && ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
+      die "port $port is taken (another Slurm on this host, e.g. a local one started from another folder:" \
+        "FLOWSTYLE_SLURM_DIR=<its folder> $0 stop; or set FLOWSTYLE_SLURMCTLD_PORT/FLOWSTYLE_SLURMD_PORT)"
+    fi
+  fi
   if ! alive "$dir/slurmctld.pid" || ! alive "$dir/slurmd.pid" || ! alive "$dir/munge/munged.pid"; then
     write_config
   fi
