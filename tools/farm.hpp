@@ -11,6 +11,16 @@ namespace flowstyle::tools {
 
 int runFarmCommand(const std::vector<std::string>& args);
 
+// JOBDIR/plan.json, read and checked (pipeline::parseFarmPlanJson); throws naming the file.
+pipeline::FarmPlan readJobFolder(const std::string& jobDir);
+
+// --- status and retry (tools/farm_status.cpp) ---------------------------------------
+
+// Prints every chunk's and join's state; 1 when any failed.
+int runFarmStatus(const std::string& jobDir, bool json);
+// Requeues failed or lost tasks and submits their cancelled joins again.
+int runFarmRetry(const std::string& jobDir);
+
 // --- Slurm (tools/farm_slurm.cpp) -----------------------------------------------------
 
 struct SlurmSettings {
