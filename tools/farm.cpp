@@ -134,7 +134,10 @@ FarmOptions parseFarmOptions(const std::string& action, const std::vector<std::s
       o.videoArgs.push_back(a);  // a video option (its value, if any, follows as a plain word)
     }
   }
-  if (o.input.empty()) throw UsageError("farm " + action + ": missing IN (flowstyle farm " + action + " IN -o OUT)");
+  if (o.input.empty()) {
+    throw UsageError("farm " + action + ": missing IN, the clip or folder, which comes first (flowstyle farm " + action +
+                     " IN -o OUT [options])");
+  }
   if (o.chunks == 0 && o.chunkFrames == 0) o.chunks = 4;
   if (o.slurm.gpusPerTask < 0) throw UsageError("--gpus-per-task: needs 0 or more");
   for (const std::string& s : o.slurm.sbatchArgs) {
