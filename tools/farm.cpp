@@ -135,7 +135,7 @@ FarmOptions parseFarmOptions(const std::string& action, const std::vector<std::s
     }
   }
   if (o.input.empty()) {
-    throw UsageError("farm " + action + ": missing IN, the clip or folder, which comes first (flowstyle farm " + action +
+    throw UsageError(action + ": missing IN, the clip or folder, which comes first (flowstyle farm " + action +
                      " IN -o OUT [options])");
   }
   if (o.chunks == 0 && o.chunkFrames == 0) o.chunks = 4;
@@ -205,7 +205,7 @@ FarmPlan planFromOptions(FarmOptions& o) {
   std::error_code ec;
   const bool folder = fs::is_directory(o.input, ec);
   if (o.output.empty()) {
-    if (o.action == "slurm") throw UsageError("farm slurm: missing -o OUT");
+    if (o.action == "slurm") throw UsageError("slurm: missing -o OUT");
     o.output = folder ? stripSlash(o.input) + "_farm" : fs::path(o.input).stem().string() + "_farm.mp4";
   }
   if (!folder && !fs::exists(o.input, ec)) throw std::runtime_error(o.input + ": file not found");
@@ -402,10 +402,10 @@ int runFarmCommand(const std::vector<std::string>& args) {
     for (const std::string& a : rest) {
       if (a == "--json" && action == "status") json = true;
       else if (dir.empty() && a.rfind("--", 0) != 0) dir = a;
-      else throw UsageError("farm " + action + ": unexpected '" + a + "' (flowstyle farm " + action + " JOBDIR" +
+      else throw UsageError(action + ": unexpected '" + a + "' (flowstyle farm " + action + " JOBDIR" +
                             (action == "status" ? " [--json])" : ")"));
     }
-    if (dir.empty()) throw UsageError("farm " + action + ": missing JOBDIR");
+    if (dir.empty()) throw UsageError(action + ": missing JOBDIR");
     if (action == "status") return runFarmStatus(dir, json);
     if (action == "retry") return runFarmRetry(dir);
     const FarmPlan plan = readJobFolder(dir);
@@ -413,7 +413,7 @@ int runFarmCommand(const std::vector<std::string>& args) {
     submitAndReport(plan);  // requires sbatch
     return 0;
   }
-  throw UsageError("farm: unknown action '" + action + "' (valid: plan, slurm, submit, status, retry; see flowstyle farm --help)");
+  throw UsageError("unknown action '" + action + "' (valid: plan, slurm, submit, status, retry; see flowstyle farm --help)");
 }
 
 }  // namespace flowstyle::tools
