@@ -1,6 +1,7 @@
 #include "pipeline/join.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -34,11 +35,42 @@ std::string describeSource(const PartRecord& r) {
 
 JoinBlend parseJoinBlend(const std::string& name) {
   if (name == "ramp") return JoinBlend::Ramp;
+  if (name == "variance") return JoinBlend::Variance;
   if (name == "cut") return JoinBlend::Cut;
-  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, cut)");
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut)");
 }
 
-std::string toString(JoinBlend blend) { return blend == JoinBlend::Ramp ? "ramp" : "cut"; }
+std::string toString(JoinBlend blend) {
+  switch (blend) {
+    case JoinBlend::Ramp: return "ramp";
+    case JoinBlend::Variance: return "variance";
+    case JoinBlend::Cut: return "cut";
+  }
+  return "?";
+}
+
+namespace {
+
+cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blend) {
+  if (blend == JoinBlend::Cut || w <= 0) return a.clone();
+  cv::Mat mixed;
+  if (blend == JoinBlend::Ramp) {
+    cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
+    return mixed;
+  }
+  // Variance-preserving: mean of the mix + rescaled deviation of the mix.
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_32FC3);
+  b.convertTo(fb, CV_32FC3);
+  const cv::Scalar ma = cv::mean(fa), mb = cv::mean(fb);
+  const double gain = 1.0 / std::sqrt((1.0 - w) * (1.0 - w) + w * w);
+  cv::Mat dev = (fa - ma) * (1.0 - w) + (fb - mb) * w;
+  cv::Mat out = dev * gain + (ma * (1.0 - w) + mb * w);
+  out.convertTo(mixed, CV_8UC3);  // rounds and saturates
+  return mixed;
+}
+
+}  // namespace
 
 JoinPlan planJoin(const std::vector<std::string>& parts) {
   if (parts.empty()) throw std::runtime_error("join: no parts given");
@@ -214,12 +246,8 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       const PartSpan& q = plan.parts[current + 1];
       cv::Mat next = frameOf(current + 1);
       const std::int64_t width = p.last - q.first + 1;  // overlap frames
-      const double w = config.blend == JoinBlend::Ramp
-                           ? static_cast<double>(n - q.first + 1) / static_cast<double>(width + 1)
-                           : 0.0;
-      cv::Mat mixed;
-      cv::addWeighted(pixels, 1.0 - w, next, w, 0.0, mixed);
-      pixels = mixed;
+      const double w = static_cast<double>(n - q.first + 1) / static_cast<double>(width + 1);
+      pixels = blendFrames(pixels, next, w, config.blend);
       ++stats.blended;
     }
     stages::Frame out = *src;

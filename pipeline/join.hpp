@@ -13,8 +13,16 @@
 
 namespace flowstyle::pipeline {
 
-enum class JoinBlend { Ramp, Cut };
-JoinBlend parseJoinBlend(const std::string& name);  // ramp | cut
+// How overlap frames (written by two parts) are mixed, with w rising linearly over the
+// overlap from the earlier part (w = 0) to the later one (w = 1):
+//   Ramp:     (1-w)·a + w·b, a cross-fade.
+//   Variance: the same mix with each channel's deviation from its mean rescaled by
+//             1/sqrt((1-w)² + w²) (Heitz & Neyret's variance-preserving blend): two
+//             unrelated paintings mixed half and half keep their contrast instead of
+//             fading to grey in the middle of the overlap.
+//   Cut:      the earlier part's frames only (no blend; for comparison).
+enum class JoinBlend { Ramp, Variance, Cut };
+JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut
 std::string toString(JoinBlend blend);
 
 struct JoinConfig {

@@ -418,7 +418,8 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     ("output,o", po::value(&c.writer.path), "the joined video (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
     ("source", po::value(&c.source), "the source clip (default: the path the parts recorded)")
     ("blend", po::value(&blend)->default_value("ramp"),
-     "overlap frames: ramp (linear cross-fade over the overlap) | cut (the earlier part's frames, no blend)")
+     "overlap frames: ramp (linear cross-fade) | variance (cross-fade that keeps the contrast) | cut (the "
+     "earlier part's frames, no blend)")
     ("progress", po::value(&progress)->default_value("auto"), "auto | bar | json | none");
   addEncoderOptions(d, c.writer, codecOptList, noAudio);
   po::positional_options_description pos;

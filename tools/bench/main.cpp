@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
   X(temporal)                   \
   X(hybrid)                     \
   X(pipelineChild)              \
+  X(farm)                       \
   X(farmSlurm)                  \
   /* one line per benchmark, above this one */
 
