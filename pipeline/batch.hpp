@@ -1,6 +1,7 @@
 #pragma once
 // `flowstyle batch`: which clips of a folder to stylize, and where each result goes.
 // Planning only (files and names); the command runs each planned clip as a video job.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,28 @@ const std::vector<std::string>& clipExtensions();
 // holds no clips, or when outputDir exists and is not a folder; ext without its dot.
 std::vector<BatchItem> planBatch(const std::string& inputDir, const std::string& outputDir,
                                  const std::string& ext, bool overwrite);
+
+// The per-clip lock of `batch`: `<folder of output>/.<output file name>.flowstyle-lock`,
+// created exclusively (O_CREAT|O_EXCL) and holding "host pid", so that several batch
+// processes (nodes sharing a folder) never work on the same clip. Removed when the clip
+// ends (done, failed or interrupted). A lock whose process is gone (same host, pid dead)
+// is taken over; a lock from another host is respected (it cannot be checked from here).
+std::string clipLockPath(const std::string& output);
+
+class ClipLock {
+ public:
+  // The lock of `output`, or null when another live process holds it (`holder` is then
+  // its "host pid"). Throws std::runtime_error naming the lock when it cannot be created
+  // for another reason (folder missing or read-only).
+  static std::unique_ptr<ClipLock> acquire(const std::string& output, std::string* holder);
+  ~ClipLock();
+  ClipLock(const ClipLock&) = delete;
+  ClipLock& operator=(const ClipLock&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ClipLock(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 }  // namespace flowstyle::pipeline

@@ -22,6 +22,7 @@
 #include "pipeline/video_pipeline.hpp"
 #include "stages/av_log.hpp"
 #include "tools/errors.hpp"
+#include "tools/farm.hpp"
 #include "tools/options.hpp"
 #include "tools/process_env.hpp"
 #include "tools/progress.hpp"
@@ -220,6 +221,17 @@ int runBatchCommand(const std::vector<std::string>& args) {
       c.reader.path = item.input;
       c.writer.path = item.output;
       try {
+        // One process per clip, whatever the node: the clip's lock (pipeline/batch.hpp).
+        std::string holder;
+        const std::unique_ptr<pipeline::ClipLock> lock = pipeline::ClipLock::acquire(item.output, &holder);
+        if (!lock || (!cmd.overwrite && std::filesystem::exists(item.output, ec))) {
+          o.status = "skipped";
+          o.detail = lock ? item.output + " exists (--overwrite to redo it)"
+                          : item.output + ": another batch process works on it (lock " +
+                                pipeline::clipLockPath(item.output) + " held by " + holder + ")";
+          report(i);
+          continue;
+        }
         std::string note;
         const pipeline::JobStats stats = runOneVideo(c, note);
         o.status = "done";
@@ -500,7 +512,8 @@ int main(int argc, char** argv) {
     if (command == "eval") return runEvalCommand(rest);
     if (command == "join") return runJoinCommand(rest);
     if (command == "models") return runModelsCommand(rest);
-    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, join, image, eval, models; see --help)");
+    if (command == "farm") return tools::runFarmCommand(rest);
+    throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, join, image, eval, models, farm; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
     return cancelledExitCode();

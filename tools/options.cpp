@@ -506,6 +506,7 @@ Usage:
   flowstyle eval ORIGINAL STYLIZED [--json] [--seams A,B]  temporal warping error of a result
   flowstyle models list                                    installed weights
   flowstyle models install PATH...                         install weights (.safetensors, ml5 folders)
+  flowstyle farm plan|slurm|submit|status ...              chunks on a render farm (Slurm); see farm --help
   flowstyle --version
 
 Run 'flowstyle COMMAND --help' for the options of a command.

@@ -36,6 +36,7 @@ namespace fs = std::filesystem;
   X(hybrid)                     \
   X(pipelineChild)              \
   X(farm)                       \
+  X(farmSlurm)                  \
   /* one line per benchmark, above this one */
 
 namespace flowstyle::bench {
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
     else if (a == "--device") gOpt.device = next();
     else if (a == "--sizes") gOpt.sizes = parseInts(next(), "--sizes");
     else if (a == "--nets") gOpt.nets = splitComma(next());
+    else if (a == "--slurm" && gOpt.command == "farm") gOpt.command = "farm-slurm";  // farm --slurm
+    else if (a == "--slurm") usage("--slurm goes after farm: flowstyle-bench farm --slurm");
     else if (a == "-h" || a == "--help") usage("");
     else if (gOpt.command.empty()) gOpt.command = a;
     else if (!a.empty() && a[0] == '_') usage("unexpected " + a);

@@ -1,0 +1,332 @@
+#include "pipeline/farm_plan.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#define BOOST_BIND_GLOBAL_PLACEHOLDERS  // boost 1.74 property_tree still includes boost/bind.hpp
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
+namespace flowstyle::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+namespace pt = boost::property_tree;
+
+std::string num(std::int64_t v) { return std::to_string(v); }
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + jsonString(items[i]);
+  return out + "]";
+}
+
+std::vector<std::string> chunkCommand(const FarmRequest& r, const FarmClipInput& clip, const ChunkRange& c,
+                                      const std::string& part) {
+  std::vector<std::string> argv = {r.flowstyle, "video", clip.source,
+                                   "--frames", num(c.first) + "-" + num(c.last),
+                                   "--preroll", num(r.preroll), "--overlap", num(r.overlap), "--resume"};
+  argv.insert(argv.end(), r.videoArgs.begin(), r.videoArgs.end());
+  argv.insert(argv.end(), {"--codec", "ffv1", "--no-audio", "-o", part});  // join copies the source's audio
+  return argv;
+}
+
+// --- reading ---------------------------------------------------------------------------
+
+struct Reader {
+  const std::string& path;
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(path + ": " + what + " (a job folder from another version or edited by hand? "
+                             "plan it again with flowstyle farm)");
+  }
+  const pt::ptree& child(const pt::ptree& t, const std::string& key) const {
+    auto it = t.find(key);
+    if (it == t.not_found()) fail("missing field '" + key + "'");
+    return it->second;
+  }
+  std::string str(const pt::ptree& t, const std::string& key) const {
+    const pt::ptree& c = child(t, key);
+    if (!c.empty()) fail("field '" + key + "' is not a string");
+    return c.data();
+  }
+  std::int64_t integer(const pt::ptree& t, const std::string& key) const {
+    const std::string s = str(t, key);
+    try {
+      std::size_t used = 0;
+      const long long v = std::stoll(s, &used);
+      if (used != s.size()) throw std::invalid_argument(s);
+      return v;
+    } catch (const std::exception&) {
+      fail("field '" + key + "' is not an integer ('" + s + "')");
+    }
+  }
+  std::vector<std::string> strings(const pt::ptree& t, const std::string& key) const {
+    std::vector<std::string> out;
+    for (const auto& kv : child(t, key)) {
+      if (!kv.first.empty() || !kv.second.empty()) fail("field '" + key + "' is not a list of strings");
+      out.push_back(kv.second.data());
+    }
+    return out;
+  }
+  std::vector<const pt::ptree*> objects(const pt::ptree& t, const std::string& key) const {
+    std::vector<const pt::ptree*> out;
+    for (const auto& kv : child(t, key)) {
+      if (!kv.first.empty() || kv.second.empty()) fail("field '" + key + "' is not a list of objects");
+      out.push_back(&kv.second);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+int FarmPlan::taskCount() const {
+  int n = 0;
+  for (const FarmClip& c : clips) n += static_cast<int>(c.chunks.size());
+  return n;
+}
+
+std::vector<ChunkRange> splitFrames(std::int64_t frameCount, std::int64_t chunks, std::int64_t chunkFrames,
+                                    std::int64_t preroll, std::int64_t overlap) {
+  if (frameCount < 1) throw std::invalid_argument("the clip has no frames to split");
+  if (chunks > 0 && chunkFrames > 0) throw std::invalid_argument("--chunks and --chunk-frames: give one of them");
+  if (chunks < 0) throw std::invalid_argument("--chunks " + num(chunks) + ": needs at least 1");
+  if (chunkFrames < 0) throw std::invalid_argument("--chunk-frames " + num(chunkFrames) + ": needs at least 1");
+  if (chunks == 0 && chunkFrames == 0) throw std::invalid_argument("give --chunks N or --chunk-frames F");
+  if (preroll < 0) throw std::invalid_argument("--preroll " + num(preroll) + ": needs 0 or more");
+  if (overlap < 0) throw std::invalid_argument("--overlap " + num(overlap) + ": needs 0 or more");
+  if (overlap > preroll) {
+    throw std::invalid_argument("--overlap " + num(overlap) + " is larger than --preroll " + num(preroll) +
+                                ": every overlap frame needs its pre-roll (use --preroll >= --overlap)");
+  }
+  if (chunks > frameCount) {
+    throw std::invalid_argument("--chunks " + num(chunks) + ": the clip has only " + num(frameCount) +
+                                " frames (at most one chunk per frame)");
+  }
+  std::vector<ChunkRange> out;
+  if (chunks == 0) chunks = (frameCount + chunkFrames - 1) / chunkFrames;
+  const std::int64_t base = chunkFrames > 0 ? chunkFrames : frameCount / chunks;
+  const std::int64_t extra = chunkFrames > 0 ? 0 : frameCount % chunks;
+  std::int64_t first = 0, shortest = frameCount;
+  for (std::int64_t i = 0; i < chunks; ++i) {
+    ChunkRange c;
+    c.index = static_cast<int>(i);
+    c.first = first;
+    c.last = std::min(frameCount, first + base + (i < extra ? 1 : 0)) - 1;
+    c.stylizeFirst = std::max<std::int64_t>(0, c.first - preroll);
+    c.writeFirst = std::max<std::int64_t>(0, c.first - overlap);
+    shortest = std::min(shortest, c.last - c.first + 1);
+    first = c.last + 1;
+    out.push_back(c);
+  }
+  if (chunks > 1 && overlap >= shortest) {
+    throw std::invalid_argument("--overlap " + num(overlap) + ": the shortest chunk has only " + num(shortest) +
+                                " frames (use fewer chunks or a smaller overlap)");
+  }
+  return out;
+}
+
+std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk) {
+  char name[32];
+  std::snprintf(name, sizeof name, "chunk-%03d.mkv", chunk);
+  const std::string clip = std::to_string(clipIndex) + "-" + fs::path(source).stem().string();
+  return (fs::path(jobDir) / "parts" / clip / name).string();
+}
+
+FarmPlan makeFarmPlan(const FarmRequest& request) {
+  if (request.clips.empty()) throw std::invalid_argument("the plan has no clips");
+  FarmPlan plan;
+  plan.request = request;
+  int task = 0;
+  for (std::size_t k = 0; k < request.clips.size(); ++k) {
+    const FarmClipInput& in = request.clips[k];
+    FarmClip clip;
+    clip.input = in;
+    std::vector<ChunkRange> ranges;
+    try {
+      ranges = splitFrames(in.frames, request.chunks, request.chunkFrames, request.preroll, request.overlap);
+    } catch (const std::invalid_argument& e) {
+      if (request.clips.size() == 1) throw;
+      throw std::invalid_argument(in.source + ": " + e.what());
+    }
+    clip.joinCommand = {request.flowstyle, "join"};
+    for (const ChunkRange& r : ranges) {
+      FarmChunk c;
+      c.range = r;
+      c.task = task++;
+      c.part = farmPartPath(request.jobDir, k, in.source, r.index);
+      c.command = chunkCommand(request, in, r, c.part);
+      clip.joinCommand.push_back(c.part);
+      clip.chunks.push_back(c);
+    }
+    clip.joinCommand.insert(clip.joinCommand.end(), {"-o", in.output, "--source", in.source});
+    clip.joinCommand.insert(clip.joinCommand.end(), request.joinArgs.begin(), request.joinArgs.end());
+    plan.clips.push_back(clip);
+  }
+  return plan;
+}
+
+std::string farmPlanJson(const FarmPlan& plan) {
+  const FarmRequest& r = plan.request;
+  std::ostringstream o;
+  o << "{\n  \"flowstyle_farm_plan\": " << plan.version << ",\n"
+    << "  \"flowstyle\": " << jsonString(r.flowstyle) << ",\n"
+    << "  \"job_dir\": " << jsonString(r.jobDir) << ",\n"
+    << "  \"chunks\": " << r.chunks << ",\n"
+    << "  \"chunk_frames\": " << r.chunkFrames << ",\n"
+    << "  \"preroll\": " << r.preroll << ",\n"
+    << "  \"overlap\": " << r.overlap << ",\n"
+    << "  \"video_args\": " << jsonArray(r.videoArgs) << ",\n"
+    << "  \"join_args\": " << jsonArray(r.joinArgs) << ",\n"
+    << "  \"tasks\": " << plan.taskCount() << ",\n"
+    << "  \"clips\": [";
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    const FarmClip& c = plan.clips[k];
+    o << (k ? ",\n" : "\n") << "    {\n"
+      << "      \"source\": " << jsonString(c.input.source) << ",\n"
+      << "      \"output\": " << jsonString(c.input.output) << ",\n"
+      << "      \"frames\": " << c.input.frames << ",\n"
+      << "      \"source_bytes\": " << c.input.sourceBytes << ",\n"
+      << "      \"source_mtime_ns\": " << c.input.sourceMtimeNs << ",\n"
+      << "      \"chunks\": [";
+    for (std::size_t i = 0; i < c.chunks.size(); ++i) {
+      const FarmChunk& ch = c.chunks[i];
+      o << (i ? ",\n" : "\n") << "        {\"index\": " << ch.range.index << ", \"task\": " << ch.task
+        << ", \"first\": " << ch.range.first << ", \"last\": " << ch.range.last
+        << ", \"stylize_first\": " << ch.range.stylizeFirst << ", \"write_first\": " << ch.range.writeFirst
+        << ",\n         \"part\": " << jsonString(ch.part) << ",\n         \"command\": " << jsonArray(ch.command)
+        << "}";
+    }
+    o << "\n      ],\n      \"join\": " << jsonArray(c.joinCommand) << "\n    }";
+  }
+  o << "\n  ]\n}\n";
+  return o.str();
+}
+
+FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
+  pt::ptree root;
+  try {
+    std::istringstream in(text);
+    pt::read_json(in, root);
+  } catch (const pt::json_parser_error& e) {
+    throw std::runtime_error(path + ": not a valid JSON plan: " + e.message() + " at line " +
+                             std::to_string(e.line()));
+  }
+  const Reader rd{path};
+  if (root.find("flowstyle_farm_plan") == root.not_found()) {
+    rd.fail("not a flowstyle farm plan (no 'flowstyle_farm_plan' field)");
+  }
+  const std::int64_t version = rd.integer(root, "flowstyle_farm_plan");
+  if (version != kFarmPlanVersion) {
+    throw std::runtime_error(path + ": plan version " + num(version) + ", this flowstyle reads version " +
+                             num(kFarmPlanVersion) + " (plan the job again with this flowstyle)");
+  }
+  FarmRequest r;
+  r.flowstyle = rd.str(root, "flowstyle");
+  r.jobDir = rd.str(root, "job_dir");
+  r.chunks = rd.integer(root, "chunks");
+  r.chunkFrames = rd.integer(root, "chunk_frames");
+  r.preroll = rd.integer(root, "preroll");
+  r.overlap = rd.integer(root, "overlap");
+  r.videoArgs = rd.strings(root, "video_args");
+  r.joinArgs = rd.strings(root, "join_args");
+  std::vector<FarmClip> stored;
+  for (const pt::ptree* c : rd.objects(root, "clips")) {
+    FarmClip clip;
+    clip.input.source = rd.str(*c, "source");
+    clip.input.output = rd.str(*c, "output");
+    clip.input.frames = rd.integer(*c, "frames");
+    clip.input.sourceBytes = static_cast<std::uint64_t>(rd.integer(*c, "source_bytes"));
+    clip.input.sourceMtimeNs = rd.integer(*c, "source_mtime_ns");
+    for (const pt::ptree* ch : rd.objects(*c, "chunks")) {
+      FarmChunk k;
+      k.range.index = static_cast<int>(rd.integer(*ch, "index"));
+      k.task = static_cast<int>(rd.integer(*ch, "task"));
+      k.range.first = rd.integer(*ch, "first");
+      k.range.last = rd.integer(*ch, "last");
+      k.range.stylizeFirst = rd.integer(*ch, "stylize_first");
+      k.range.writeFirst = rd.integer(*ch, "write_first");
+      k.part = rd.str(*ch, "part");
+      k.command = rd.strings(*ch, "command");
+      clip.chunks.push_back(k);
+    }
+    clip.joinCommand = rd.strings(*c, "join");
+    r.clips.push_back(clip.input);
+    stored.push_back(clip);
+  }
+  FarmPlan plan;
+  try {
+    plan = makeFarmPlan(r);
+  } catch (const std::invalid_argument& e) {
+    rd.fail(std::string("the recorded settings do not make a plan: ") + e.what());
+  }
+  // Everything derived must be exactly what this version derives from the settings.
+  for (std::size_t k = 0; k < stored.size(); ++k) {
+    const FarmClip& a = stored[k];
+    const FarmClip& b = plan.clips[k];
+    const std::string where = "clip " + std::to_string(k) + " (" + a.input.source + ")";
+    if (a.chunks.size() != b.chunks.size()) {
+      rd.fail(where + " has " + std::to_string(a.chunks.size()) + " chunks, the settings make " +
+              std::to_string(b.chunks.size()));
+    }
+    for (std::size_t i = 0; i < a.chunks.size(); ++i) {
+      const FarmChunk& x = a.chunks[i];
+      const FarmChunk& y = b.chunks[i];
+      if (x.range.index != y.range.index || x.task != y.task || x.range.first != y.range.first ||
+          x.range.last != y.range.last || x.range.stylizeFirst != y.range.stylizeFirst ||
+          x.range.writeFirst != y.range.writeFirst || x.part != y.part || x.command != y.command) {
+        rd.fail(where + ", chunk " + std::to_string(i) + " differs from what the recorded settings make");
+      }
+    }
+    if (a.joinCommand != b.joinCommand) rd.fail(where + ": the join command differs from what the settings make");
+  }
+  if (root.find("tasks") != root.not_found() && rd.integer(root, "tasks") != plan.taskCount()) {
+    rd.fail("field 'tasks' is " + num(rd.integer(root, "tasks")) + ", the chunks make " + num(plan.taskCount()));
+  }
+  return plan;
+}
+
+std::string shellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                              "@%+=:,./-_") == std::string::npos) {
+    return word;
+  }
+  std::string q = "'";
+  for (char c : word) {
+    if (c == '\'') q += "'\\''";
+    else q += c;
+  }
+  return q + "'";
+}
+
+std::string shellCommand(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + shellQuote(a);
+  return out;
+}
+
+}  // namespace flowstyle::pipeline

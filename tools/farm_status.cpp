@@ -1,0 +1,244 @@
+// `flowstyle farm status` and `farm retry`: the state of every chunk and join, from the
+// job folder's files (status/, logs/, parts/ and their resume state) and squeue.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tools/farm.hpp"
+
+namespace flowstyle::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using pipeline::FarmPlan;
+
+struct ItemState {
+  std::string state;   // done | running | pending | failed | lost | waiting | not run
+  std::string detail;
+  std::int64_t framesDone = -1;
+};
+
+std::string firstLine(const fs::path& p) {
+  std::ifstream f(p);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+std::string lastLines(const fs::path& p, std::size_t n) {
+  std::ifstream f(p);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty() || line.find('\r') != std::string::npos) continue;  // progress bars
+    lines.push_back(line);
+    if (lines.size() > n) lines.erase(lines.begin());
+  }
+  std::string out;
+  for (const std::string& l : lines) out += (out.empty() ? "" : " | ") + l;
+  return out;
+}
+
+// Frames a running chunk has finished: its --resume state folder (issue 9's layout).
+std::int64_t resumeFrames(const std::string& part) {
+  const fs::path p(part);
+  const fs::path frames = p.parent_path() / ("." + p.filename().string() + ".flowstyle-state") / "frames";
+  std::error_code ec;
+  if (!fs::is_directory(frames, ec)) return -1;
+  std::int64_t n = 0;
+  for (const auto& e : fs::directory_iterator(frames, ec)) n += e.path().extension() == ".png";
+  return n;
+}
+
+ItemState itemState(const fs::path& status, const std::string& what, const std::string& result,
+                    const std::string& queued, bool squeueOk, const fs::path& log) {
+  ItemState s;
+  std::error_code ec;
+  const bool started = fs::exists(status / (what + ".start"), ec);
+  const bool exited = fs::exists(status / (what + ".exit"), ec);
+  const std::string code = exited ? firstLine(status / (what + ".exit")) : "";
+  const bool haveResult = fs::exists(result, ec);
+  if (!queued.empty() && queued.rfind("RUNNING", 0) == 0) {
+    s.state = "running";
+    s.detail = "on " + firstLine(status / (what + ".start"));
+  } else if (!queued.empty() && queued.rfind("PENDING", 0) == 0) {
+    s.state = started ? "requeued" : "pending";
+    s.detail = queued;
+    if (queued.find("DependencyNeverSatisfied") != std::string::npos) {
+      s.state = "not run";
+      s.detail = "a task it depends on failed (Slurm: DependencyNeverSatisfied)";
+    }
+  } else if (exited && code == "0" && haveResult) {
+    s.state = "done";
+  } else if (exited) {
+    s.state = "failed";
+    s.detail = "exit " + code + "; " + log.string() + ": " + lastLines(log, 2);
+  } else if (started && squeueOk) {
+    s.state = "lost";
+    s.detail = "started (" + firstLine(status / (what + ".start")) + ") but Slurm no longer runs it (killed?); " +
+               log.string();
+  } else if (started) {
+    s.state = "running";
+    s.detail = "on " + firstLine(status / (what + ".start")) + " (squeue not available)";
+  } else {
+    s.state = queued.empty() ? (squeueOk ? "not queued" : "pending") : "pending";
+    if (!queued.empty()) s.detail = queued;
+  }
+  return s;
+}
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) continue;
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// Every chunk's and join's state, from the job folder's files and squeue.
+struct JobStates {
+  bool submitted = false;
+  bool squeueOk = false;
+  SubmittedJobs jobs;
+  std::vector<std::vector<ItemState>> chunks;  // per clip
+  std::vector<ItemState> joins;
+  std::vector<std::vector<int>> failedChunks;  // per clip: chunk indices failed or lost
+};
+
+JobStates collectStates(const FarmPlan& plan) {
+  const fs::path dir = plan.request.jobDir;
+  JobStates st;
+  st.submitted = readJobIds(dir, st.jobs);
+  std::map<std::string, std::string> queued;
+  if (st.submitted) {
+    std::vector<std::string> ids = {st.jobs.array};
+    ids.insert(ids.end(), st.jobs.joins.begin(), st.jobs.joins.end());
+    for (auto& [id, q] : squeueStates(ids, st.squeueOk)) queued[id] = q;
+  }
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    const pipeline::FarmClip& clip = plan.clips[k];
+    std::vector<ItemState> states;
+    std::vector<int> failed;
+    for (const pipeline::FarmChunk& c : clip.chunks) {
+      const std::string what = "task-" + std::to_string(c.task);
+      const std::string q = st.submitted ? queued[st.jobs.array + "_" + std::to_string(c.task)] : "";
+      ItemState s = itemState(dir / "status", what, c.part, q, st.squeueOk, dir / "logs" / (what + ".log"));
+      if (!st.submitted && s.state == "pending") s.state = "not submitted";
+      if (s.state == "running" || s.state == "lost" || s.state == "requeued") s.framesDone = resumeFrames(c.part);
+      if (s.state == "failed" || s.state == "lost") failed.push_back(c.range.index);
+      states.push_back(s);
+    }
+    const std::string what = "join-" + std::to_string(k);
+    const std::string q = st.submitted && k < st.jobs.joins.size() ? queued[st.jobs.joins[k]] : "";
+    ItemState j = itemState(dir / "status", what, clip.input.output, q, st.squeueOk, dir / "logs" / (what + ".log"));
+    if (!st.submitted && j.state == "pending") j.state = "not submitted";
+    if (!failed.empty() && (j.state == "pending" || j.state == "not queued" || j.state == "not run")) {
+      j.state = "not run";
+      std::string list;
+      for (int i : failed) list += (list.empty() ? "" : ", ") + std::to_string(i);
+      j.detail = "chunk " + list + " failed; flowstyle farm retry " + dir.string() +
+                 " requeues the failed tasks and submits the join again";
+    }
+    st.chunks.push_back(states);
+    st.joins.push_back(j);
+    st.failedChunks.push_back(failed);
+  }
+  return st;
+}
+
+}  // namespace
+
+int runFarmStatus(const std::string& jobDir, bool json) {
+  const FarmPlan plan = readJobFolder(jobDir);
+  const fs::path dir = plan.request.jobDir;
+  const JobStates st = collectStates(plan);
+  std::map<std::string, int> counts;
+  bool anyFailed = false;
+  std::string text, js = "{\"job_dir\":" + jsonString(dir.string()) + ",\"submitted\":" +
+                         (st.submitted ? jsonString(st.jobs.array) : std::string("null")) + ",\"clips\":[";
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    const pipeline::FarmClip& clip = plan.clips[k];
+    text += "\n" + clip.input.source + " -> " + clip.input.output + "\n";
+    js += std::string(k ? "," : "") + "{\"source\":" + jsonString(clip.input.source) + ",\"output\":" +
+          jsonString(clip.input.output) + ",\"chunks\":[";
+    for (std::size_t i = 0; i < clip.chunks.size(); ++i) {
+      const pipeline::FarmChunk& c = clip.chunks[i];
+      const ItemState& s = st.chunks[k][i];
+      counts[s.state]++;
+      anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
+      char line[256];
+      std::snprintf(line, sizeof line, "  chunk %d (task %d) frames %lld-%lld: %s", c.range.index, c.task,
+                    static_cast<long long>(c.range.first), static_cast<long long>(c.range.last), s.state.c_str());
+      text += line;
+      if (s.framesDone >= 0) text += " (" + std::to_string(s.framesDone) + " frames saved for --resume)";
+      if (!s.detail.empty()) text += ": " + s.detail;
+      text += "\n";
+      js += std::string(i ? "," : "") + "{\"index\":" + std::to_string(c.range.index) +
+            ",\"task\":" + std::to_string(c.task) + ",\"first\":" + std::to_string(c.range.first) +
+            ",\"last\":" + std::to_string(c.range.last) + ",\"state\":" + jsonString(s.state) +
+            ",\"frames_saved\":" + std::to_string(s.framesDone) + ",\"detail\":" + jsonString(s.detail) + "}";
+    }
+    const ItemState& j = st.joins[k];
+    anyFailed = anyFailed || j.state == "failed" || j.state == "not run";
+    counts["join " + j.state]++;
+    text += "  join: " + j.state + (j.detail.empty() ? "" : ": " + j.detail) + "\n";
+    js += "],\"join\":{\"state\":" + jsonString(j.state) + ",\"detail\":" + jsonString(j.detail) + "}}";
+  }
+  js += "],\"counts\":{";
+  std::string summary;
+  bool firstCount = true;
+  for (const auto& [state, n] : counts) {
+    js += std::string(firstCount ? "" : ",") + jsonString(state) + ":" + std::to_string(n);
+    summary += std::string(firstCount ? "" : ", ") + std::to_string(n) + " " + state;
+    firstCount = false;
+  }
+  js += "}}";
+  if (json) {
+    std::printf("%s\n", js.c_str());
+  } else {
+    std::printf("%s: %d task(s) in %zu clip(s)%s: %s\n%s", dir.c_str(), plan.taskCount(), plan.clips.size(),
+                st.submitted ? (", array job " + st.jobs.array).c_str() : " (not submitted)", summary.c_str(),
+                text.c_str());
+    if (st.submitted && !st.squeueOk) std::printf("(squeue did not answer: states come from the job folder's files only)\n");
+  }
+  return anyFailed ? 1 : 0;
+}
+
+// Requeues failed or lost tasks (they continue from their --resume state) and submits
+// again every join that was cancelled or failed.
+int runFarmRetry(const std::string& jobDir) {
+  const FarmPlan plan = readJobFolder(jobDir);
+  const std::string dir = plan.request.jobDir;
+  JobStates st = collectStates(plan);
+  if (!st.submitted) throw std::runtime_error(dir + ": not submitted yet (flowstyle farm submit " + dir + ")");
+  requireSbatch();
+  int requeued = 0, joins = 0;
+  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
+    for (int i : st.failedChunks[k]) {
+      const std::string id = st.jobs.array + "_" + std::to_string(plan.clips[k].chunks[static_cast<std::size_t>(i)].task);
+      std::string out;
+      if (runCaptured({"scontrol", "requeue", id}, out) != 0) {
+        throw std::runtime_error("scontrol requeue " + id + " failed: " + out);
+      }
+      std::printf("requeued task %s (chunk %d of %s)\n", id.c_str(), i, plan.clips[k].input.source.c_str());
+      ++requeued;
+    }
+    const std::string& js = st.joins[k].state;
+    if (js == "not run" || js == "failed" || js == "not queued" || js == "lost") {
+      st.jobs.joins[k] = submitJoin(plan, st.jobs.array, k, true);
+      std::printf("submitted join job %s -> %s\n", st.jobs.joins[k].c_str(), plan.clips[k].input.output.c_str());
+      ++joins;
+    }
+  }
+  writeJobIds(dir, st.jobs);
+  if (requeued + joins == 0) std::printf("%s: nothing to retry (flowstyle farm status %s)\n", dir.c_str(), dir.c_str());
+  return 0;
+}
+
+}  // namespace flowstyle::tools
