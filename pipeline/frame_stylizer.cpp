@@ -38,6 +38,7 @@ class OptimizeStylizer : public FrameStylizer {
   }
 
   std::vector<int> temporalOffsets() const override { return style_.longTerm; }
+  std::string describe() const override { return "optimizer " + optimizer_->precision().describe(); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const bool first = request.guides.empty();
@@ -72,6 +73,7 @@ class OptimizeStylizer : public FrameStylizer {
 models::FastNetworkOptions networkOptions(const FastConfig& fast) {
   models::FastNetworkOptions options;
   options.precision = fast.precision;
+  options.borderPad = fast.borderPad;
   return options;
 }
 
@@ -128,7 +130,9 @@ class HybridStylizer final : public OptimizeStylizer {
     return network_(contents);
   }
 
-  std::string describe() const override { return describeNetwork(network_); }
+  std::string describe() const override {
+    return describeNetwork(network_) + "; " + OptimizeStylizer::describe();
+  }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;

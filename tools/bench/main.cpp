@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
   X(video)                      \
   X(temporal)                   \
   X(hybrid)                     \
+  X(borders)                    \
   X(pipelineChild)              \
   /* one line per benchmark, above this one */
 
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
     else if (a == "--device") gOpt.device = next();
     else if (a == "--sizes") gOpt.sizes = parseInts(next(), "--sizes");
     else if (a == "--nets") gOpt.nets = splitComma(next());
+    else if (a == "--iters") gOpt.iterations = parseInts(next(), "--iters").at(0);
     else if (a == "-h" || a == "--help") usage("");
     else if (gOpt.command.empty()) gOpt.command = a;
     else if (!a.empty() && a[0] == '_') usage("unexpected " + a);
