@@ -580,6 +580,11 @@ torch::Tensor FastStyleNetwork::forward(const torch::Tensor& rgb255) {
   return impl_->forward(rgb255.to(impl_->device, torch::kFloat));
 }
 
+int borderPadFor(int requested, int w, int h) {
+  const int pad = requested < 0 ? kAutoBorderPad : requested;
+  return std::max(0, std::min({pad, w - 1, h - 1}));
+}
+
 #ifndef FLOWSTYLE_TORCH_ONLY
 std::vector<cv::Mat> FastStyleNetwork::operator()(const std::vector<cv::Mat>& frames) {
   if (frames.empty()) return {};
@@ -587,13 +592,21 @@ std::vector<cv::Mat> FastStyleNetwork::operator()(const std::vector<cv::Mat>& fr
   const bool cuda = impl_->device.is_cuda();
   auto x = toTensor(frames, "FastStyleNetwork", cuda).to(impl_->device, torch::kFloat, cuda);
   const std::int64_t h = x.size(2), w = x.size(3);
+  // Reflect the picture into a margin that the crop removes again: the border stripes
+  // the networks paint with zero padding then fall outside the frame.
+  const std::int64_t border = borderPadFor(impl_->options.borderPad, static_cast<int>(w),
+                                           static_cast<int>(h));
+  if (border > 0) x = torch::reflection_pad2d(x, {border, border, border, border});
   // Pad bottom/right to a multiple of 4 by repeating the edge: works for any size down
   // to 1x1 (reflection needs the image to be larger than the pad), and continues the
   // border's colour instead of inventing structure; the crop removes it again.
-  const std::int64_t padH = (4 - h % 4) % 4, padW = (4 - w % 4) % 4;
+  const std::int64_t ph = h + 2 * border, pw = w + 2 * border;
+  const std::int64_t padH = (4 - ph % 4) % 4, padW = (4 - pw % 4) % 4;
   if (padH || padW) x = torch::replication_pad2d(x, {0, padW, 0, padH});
   using torch::indexing::Slice;
-  auto y = impl_->forward(x).index({Slice(), Slice(), Slice(0, h), Slice(0, w)}).to(torch::kCPU);
+  auto y = impl_->forward(x)
+               .index({Slice(), Slice(), Slice(border, border + h), Slice(border, border + w)})
+               .to(torch::kCPU);
   std::vector<cv::Mat> out;
   out.reserve(frames.size());
   for (std::int64_t i = 0; i < y.size(0); ++i) out.push_back(toMat8(y[i]));

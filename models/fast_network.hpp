@@ -44,10 +44,22 @@ struct FastNetworkOptions {
   bool channelsLast = false;          // channels-last memory format
   bool spaceToDepth = true;           // 9x9 convs on even sizes as 5x5 on a 2x-coarser grid
   Precision precision = Precision::Float32;
+  // Reflect-pad every side of the frame by this many pixels before the network and crop
+  // after: the ml5 networks were trained with zero padding and paint a coloured frame
+  // along the borders otherwise. -1 = kAutoBorderPad; 0 = off. Clamped to what reflection
+  // allows on small frames (size - 1).
+  int borderPad = -1;
   // Auto: largest RMS of (reduced - float32) kept, on 0..255. bfloat16 measured 0.33-0.68 on
   // the ml5 styles at 640x360 (flowstyle-bench precision); x264 at crf 18 alone adds more.
   double tolerance = 1.0;
 };
+
+// The default border pad in pixels: the frame the networks paint is a fixed number of
+// pixels wide whatever the frame size (their receptive field), so the pad is too.
+// Chosen by measurement (README "Borders"; flowstyle-bench borders).
+constexpr int kAutoBorderPad = 48;
+// The pad used for a frame of w x h under `requested` (-1 = auto): at most min(w, h) - 1.
+int borderPadFor(int requested, int w, int h);
 
 // The format a network runs in, and why.
 struct PrecisionChoice {
@@ -71,8 +83,8 @@ class FastStyleNetwork {
   const PrecisionChoice& precision() const;
 
   // frames: CV_8UC3 RGB, all the same size (any size >= 1x1). Returns CV_8UC3 RGB
-  // of each frame's own size (padded bottom/right to a multiple of 4 by repeating the edge
-  // before the net, cropped after). Thread-compatible (the first call may settle
+  // of each frame's own size (reflect-padded by options.borderPad on every side, then
+  // bottom/right to a multiple of 4 by repeating the edge, before the net; cropped after). Thread-compatible (the first call may settle
   // Precision::Auto), InferenceMode inside.
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
 

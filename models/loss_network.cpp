@@ -229,6 +229,22 @@ class NetworkBase : public LossNetwork {
   torch::Device device() const override { return device_; }
   std::string preprocessing() const override { return pre_.kind; }
 
+  void setComputeType(torch::ScalarType type) override {
+    if (type != torch::kFloat && type != torch::kBFloat16)
+      fail(path_, std::string("compute type ") + c10::toString(type) +
+                      " is not supported (float32, bfloat16)");
+    if (type == computeType_) return;
+    // Both copies stay resident: switching swaps the parameters' data, no conversion.
+    torch::NoGradGuard noGrad;
+    for (auto& p : module().named_parameters()) {
+      if (!full_.count(p.key())) full_[p.key()] = p.value().detach();
+      if (type != torch::kFloat && !low_.count(p.key())) low_[p.key()] = full_.at(p.key()).to(type);
+      p.value().set_data(type == torch::kFloat ? full_.at(p.key()) : low_.at(p.key()));
+    }
+    computeType_ = type;
+  }
+  torch::ScalarType computeType() const override { return computeType_; }
+
   torch::Tensor preprocess(const torch::Tensor& rgb01) const override {
     auto opts = rgb01.options();
     if (pre_.kind == "caffe_bgr") {
@@ -277,10 +293,29 @@ class NetworkBase : public LossNetwork {
     return names;
   }
 
+  virtual torch::nn::Module& module() = 0;
+  // The preprocessed float32 input in the compute type; the activations back to float32.
+  torch::Tensor networkInput(const torch::Tensor& rgb01) const {
+    auto x = preprocess(rgb01);
+    return computeType_ == torch::kFloat ? x : x.to(computeType_);
+  }
+  void toFloat(std::map<std::string, torch::Tensor>& out) const {
+    if (computeType_ == torch::kFloat) return;
+    for (auto& [name, t] : out) t = t.to(torch::kFloat);
+  }
+
   std::string path_;
   Preprocess pre_;
   torch::Device device_{torch::kCPU};
   int available_ = 0;  // layers [0, available_) are served
+  torch::ScalarType computeType_ = torch::kFloat;
+  std::map<std::string, torch::Tensor> full_, low_;  // parameter data per compute type
+  // Before a device move: back to float32, drop the reduced copies.
+  void resetComputeType() {
+    setComputeType(torch::kFloat);
+    full_.clear();
+    low_.clear();
+  }
 };
 
 // Checks the key set: every key must belong to the architecture (prefix `ignored` is
@@ -352,13 +387,20 @@ class Vgg19Network : public NetworkBase {
       last = std::max(last, module);
     }
     std::map<std::string, torch::Tensor> out;
-    if (last >= 0) net_->run(preprocess(rgb01), last, want, out);
+    if (last >= 0) net_->run(networkInput(rgb01), last, want, out);
+    toFloat(out);
     return out;
   }
   void to(const torch::Device& device) override {
+    const torch::ScalarType type = computeType_;
+    resetComputeType();
     net_->to(device);
     device_ = device;
+    setComputeType(type);
   }
+
+ protected:
+  torch::nn::Module& module() override { return *net_; }
 
  private:
   Vgg19 net_;
@@ -417,13 +459,20 @@ class SqueezeNetNetwork : public NetworkBase {
       last = std::max(last, i);
     }
     std::map<std::string, torch::Tensor> out;
-    if (last >= 0) net_->run(preprocess(rgb01), last, want, out);
+    if (last >= 0) net_->run(networkInput(rgb01), last, want, out);
+    toFloat(out);
     return out;
   }
   void to(const torch::Device& device) override {
+    const torch::ScalarType type = computeType_;
+    resetComputeType();
     net_->to(device);
     device_ = device;
+    setComputeType(type);
   }
+
+ protected:
+  torch::nn::Module& module() override { return *net_; }
 
  private:
   SqueezeNet net_;

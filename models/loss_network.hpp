@@ -35,6 +35,13 @@ class LossNetwork {
   virtual torch::Tensor preprocess(const torch::Tensor& rgb01) const { return rgb01; }
   // "caffe_bgr" | "torchvision"
   virtual std::string preprocessing() const { return "torchvision"; }
+  // The type the layers compute in: torch::kFloat (default) or torch::kBFloat16 (the
+  // weights converted in place; a float32 copy is kept, so switching back is exact).
+  // extract() takes float32 and returns float32 activations either way, so the loss
+  // terms and their gradients stay float32; only the convolutions (forward and backward),
+  // ReLUs and pools run in the compute type.
+  virtual void setComputeType(torch::ScalarType type) = 0;
+  virtual torch::ScalarType computeType() const = 0;
 };
 
 // Loads a loss network from a safetensors file. The architecture comes from

@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <stdexcept>
 #include <utility>
@@ -111,7 +112,34 @@ struct TermTensors {
   }
 };
 
+// Sets the loss network's compute type for a scope; float32 again at its end.
+class ComputeTypeScope {
+ public:
+  ComputeTypeScope(LossNetwork& net, torch::ScalarType type) : net_(net) { net_.setComputeType(type); }
+  ~ComputeTypeScope() { net_.setComputeType(torch::kFloat); }
+  ComputeTypeScope(const ComputeTypeScope&) = delete;
+  ComputeTypeScope& operator=(const ComputeTypeScope&) = delete;
+
+ private:
+  LossNetwork& net_;
+};
+
+torch::ScalarType computeTypeOf(Precision p) {
+  return p == Precision::BFloat16 ? torch::kBFloat16 : torch::kFloat;
+}
+
 }  // namespace
+
+std::string OptimizePrecision::describe() const {
+  std::string s = toString(used);
+  if (requested != Precision::Auto) return s;
+  if (used == Precision::Auto) return "auto (not yet decided)";
+  if (lossDiff < 0) return s + " (auto: no native bfloat16 on this device)";
+  char diff[160];
+  std::snprintf(diff, sizeof diff, "loss %.2e, gradient %.2e relative difference at the start", lossDiff,
+                gradDiff);
+  return s + " (auto: " + (used == Precision::Float32 ? "bfloat16 rejected, " : "") + "vs float32 " + diff + ")";
+}
 
 struct StyleOptimizer::Impl {
   std::shared_ptr<LossNetwork> net;
@@ -124,6 +152,8 @@ struct StyleOptimizer::Impl {
   std::vector<double> layerWeights;  // sum to 1
   std::vector<std::string> layers;   // content + style, for one extract()
   std::map<std::pair<int, int>, std::vector<torch::Tensor>> gramCache;  // (h, w)
+  OptimizePrecision precision;
+
 
   void checkLayer(const std::string& name) const {
     auto names = net->layerNames();
@@ -209,10 +239,29 @@ struct StyleOptimizer::Impl {
     return t;
   }
 
+  // Precision::Auto: loss and gradient at the first start x0 in float32 and bfloat16.
+  void decidePrecision(const torch::Tensor& x0, const Problem& p) {
+    auto lossAndGrad = [&](torch::ScalarType type) {
+      ComputeTypeScope scope(*net, type);
+      auto x = x0.detach().clone().set_requires_grad(true);
+      auto t = terms(x, p);
+      t.total.backward();
+      return std::make_pair(t.total.item<double>(), x.grad().detach().clone());
+    };
+    const auto [lf, gf] = lossAndGrad(torch::kFloat);
+    const auto [lb, gb] = lossAndGrad(torch::kBFloat16);
+    precision.lossDiff = std::abs(lb - lf) / std::max(std::abs(lf), 1e-30);
+    precision.gradDiff = (gb - gf).norm().item<double>() / std::max(gf.norm().item<double>(), 1e-30);
+    const bool keep = std::isfinite(lb) && precision.lossDiff <= cfg.precisionTolerance &&
+                      precision.gradDiff <= 50 * cfg.precisionTolerance;
+    precision.used = keep ? Precision::BFloat16 : Precision::Float32;
+  }
+
   // Optimizes x (float [1,3,H,W] in [0,1], on device) for at most `iterations`.
   // Returns the iterations run.
   int optimize(torch::Tensor& x, const Problem& p, int iterations, int offset, int cap,
                const std::function<void(const OptimizeProgress&)>& progress) {
+    ComputeTypeScope computeType(*net, computeTypeOf(precision.used));
     x.set_requires_grad(true);
     struct Eval {
       torch::Tensor x, grad;
@@ -312,6 +361,9 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
   if (c.iterations < 1) fail("iterations must be >= 1");
   if (c.scales < 1 || c.scales > 8) fail("scales must be in 1..8");
   if (!(c.learningRate > 0)) fail("learningRate must be > 0");
+  if (!(c.precisionTolerance >= 0)) fail("precisionTolerance must be >= 0");
+  if (c.precision == Precision::Float16)
+    fail("precision float16 is not supported by the optimizer (use bfloat16 or float32)");
   if (c.tolerance < 0) fail("tolerance must be >= 0");
   if (c.lossEvery < 0) fail("lossEvery must be >= 0");
 
@@ -355,7 +407,13 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
 
   m.device = resolveDevice(c.device);
   if (m.net->device() != m.device) m.net->to(m.device);
+  m.precision.requested = c.precision;
+  m.precision.used = c.precision;
+  if (c.precision == Precision::Auto && !(m.device.is_cpu() && cpuHasNativeBFloat16()))
+    m.precision.used = Precision::Float32;
 }
+
+const OptimizePrecision& StyleOptimizer::precision() const { return impl_->precision; }
 
 StyleOptimizer::~StyleOptimizer() = default;
 
@@ -414,6 +472,7 @@ OptimizeResult StyleOptimizer::run(const cv::Mat& content, const cv::Mat& init,
     }
     x = x.to(m.device);
     const auto problem = m.makeProblem(contentS, guidesS);
+    if (m.precision.used == Precision::Auto) m.decidePrecision(x, problem);
     result.iterations += m.optimize(x, problem, perScale, result.iterations, cap, progress);
   }
 

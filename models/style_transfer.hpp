@@ -9,6 +9,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "models/precision.hpp"
+
 namespace flowstyle::models {
 
 class LossNetwork;
@@ -39,6 +41,24 @@ struct OptimizeConfig {
   // then compares the change since the last read with tolerance * iterations since it.
   // 0: 1 on the CPU (where a read costs nothing), 10 on CUDA.
   int lossEvery = 0;
+  // The loss network's convolutions (forward and backward): Float32 or BFloat16 (native
+  // bfloat16 units: AVX512-BF16 / AMX on the CPU). Loss terms, Gram matrices, targets,
+  // the reported losses and the L-BFGS state are float32 in every case.
+  //   Auto: bfloat16 where the device has native bfloat16 (CPU), kept only if the first
+  //         run's starting image gives a loss within precisionTolerance (relative) and a
+  //         gradient within 50x that (relative L2) of float32's; else float32.
+  //   Float16 is not supported (an error).
+  Precision precision = Precision::Float32;
+  double precisionTolerance = 0.005;  // gradient: 50x this (0.25, a direction within ~15 degrees)
+};
+
+// The optimizer's number format, and why (StyleOptimizer::precision()).
+struct OptimizePrecision {
+  Precision requested = Precision::Float32;
+  Precision used = Precision::Float32;  // Auto until the first run() decides
+  double lossDiff = -1;  // Auto: |loss_bf16 - loss_f32| / loss_f32 at the first start; -1: not measured
+  double gradDiff = -1;  // Auto: |g_bf16 - g_f32| / |g_f32| there
+  std::string describe() const;
 };
 
 // A previous stylized frame warped into the current frame, with its certainty.
@@ -84,6 +104,8 @@ class StyleOptimizer {
   // Loss terms of an image without optimizing (for evaluation and tests).
   LossTerms evaluate(const cv::Mat& content, const cv::Mat& image,
                      const std::vector<TemporalGuide>& guides = {});
+
+  const OptimizePrecision& precision() const;
 
  private:
   struct Impl;

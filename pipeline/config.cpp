@@ -73,6 +73,9 @@ void validate(const Config& c) {
   if (c.run.threads < 0) invalid("threads", "must be >= 0 (0 = all cores)");
   if (c.run.maxInFlight < 1 || c.run.maxInFlight > 256) invalid("in-flight", "must be in 1..256");
   if (c.fast.batch < 1 || c.fast.batch > 64) invalid("batch", "must be in 1..64");
+  if (c.method == Method::Optimize && c.style.optimize.precision == models::Precision::Float16)
+    invalid("precision", "float16 is for the fast network on CUDA; the optimizer takes auto, float32 or bfloat16");
+  if (c.fast.borderPad < -1 || c.fast.borderPad > 512) invalid("border-pad", "must be in 0..512 pixels");
 
   if (c.chunk.preroll < 0 || c.chunk.preroll > 100000) invalid("preroll", "must be in 0..100000 frames");
   if (c.chunk.overlap < 0) invalid("overlap", "must be >= 0 frames");

@@ -44,6 +44,7 @@ struct FastConfig {
   int batch = 1;               // frames per network call
   double temporalWeight = 0.8; // stabilization blend in [0,1]; 0 = off
   models::Precision precision = models::Precision::Auto;  // --precision
+  int borderPad = -1;          // --border-pad: reflect pad in px; -1 = models::kAutoBorderPad, 0 = off
 };
 
 struct RunConfig {

@@ -39,6 +39,7 @@ class OptimizeStylizer : public FrameStylizer {
   }
 
   std::vector<int> temporalOffsets() const override { return style_.longTerm; }
+  std::string describe() const override { return "optimizer " + optimizer_->precision().describe(); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const bool first = request.guides.empty();
@@ -73,6 +74,7 @@ class OptimizeStylizer : public FrameStylizer {
 models::FastNetworkOptions networkOptions(const FastConfig& fast) {
   models::FastNetworkOptions options;
   options.precision = fast.precision;
+  options.borderPad = fast.borderPad;
   return options;
 }
 
@@ -130,7 +132,9 @@ class HybridStylizer final : public OptimizeStylizer {
     return network_(contents);
   }
 
-  std::string describe() const override { return describeNetwork(network_); }
+  std::string describe() const override {
+    return describeNetwork(network_) + "; " + OptimizeStylizer::describe();
+  }
   std::string settledPrecision() const override { return models::toString(network_.precision().used); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {

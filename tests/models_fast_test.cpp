@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -250,7 +252,9 @@ TEST(Models_FastStyleNetwork, OptionsGiveTheSameOutput) {
 }
 
 TEST(Models_FastStyleNetwork, KeepsFrameSizeAndPadsByReplicatingTheEdge) {
-  FastStyleNetwork net(kMl5 + "udnie", "cpu");
+  FastNetworkOptions noBorder;
+  noBorder.borderPad = 0;
+  FastStyleNetwork net(kMl5 + "udnie", "cpu", noBorder);
   const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
   // 90x70 is padded to 92x72 by repeating the last row/column, run, and cropped.
   const cv::Mat out = net({input})[0];
@@ -276,6 +280,72 @@ TEST(Models_FastStyleNetwork, KeepsFrameSizeAndPadsByReplicatingTheEdge) {
     EXPECT_EQ(result[0].size(), size);
     EXPECT_EQ(result[0].type(), CV_8UC3);
   }
+}
+
+// The border pad is a reflection of the frame on every side, cropped after the network;
+// on frames smaller than the pad it shrinks to what reflection allows.
+TEST(Models_FastStyleNetwork, BorderPadReflectsTheFrameAndCropsAgain) {
+  using flowstyle::models::borderPadFor;
+  using flowstyle::models::kAutoBorderPad;
+  EXPECT_EQ(borderPadFor(-1, 640, 360), kAutoBorderPad);
+  EXPECT_EQ(borderPadFor(0, 640, 360), 0);
+  EXPECT_EQ(borderPadFor(20, 640, 360), 20);
+  EXPECT_EQ(borderPadFor(-1, 30, 17), 16);
+  EXPECT_EQ(borderPadFor(-1, 1, 1), 0);
+
+  const cv::Mat input = readRgb(kReference + "tubingen_90x70.png");
+  FastNetworkOptions o;
+  o.borderPad = 12;
+  FastStyleNetwork net(kMl5 + "udnie", "cpu", o);
+  const cv::Mat out = net({input})[0];
+  ASSERT_EQ(out.size(), input.size());
+  // 90x70 + 2*12 = 114x94, then edge-replicated to 116x96.
+  cv::Mat padded;
+  cv::copyMakeBorder(input, padded, 12, 12, 12, 12, cv::BORDER_REFLECT_101);  // torch's reflection
+  cv::copyMakeBorder(padded, padded, 0, 2, 0, 2, cv::BORDER_REPLICATE);
+  cv::Mat rawOut;
+  net.raw(padded)(cv::Rect(12, 12, 90, 70)).convertTo(rawOut, CV_8UC3);
+  EXPECT_LE(diff8(out, rawOut).maxAbs, 1.0);
+  FastNetworkOptions off;
+  off.borderPad = 0;
+  FastStyleNetwork plain(kMl5 + "udnie", "cpu", off);
+  EXPECT_GT(diff8(out, plain({input})[0]).meanAbs, 1.0);  // the pad changed something
+
+  for (const cv::Size size : {cv::Size(1, 1), cv::Size(2, 3), cv::Size(33, 17)}) {
+    SCOPED_TRACE(std::to_string(size.width) + "x" + std::to_string(size.height));
+    cv::Mat small;
+    cv::resize(input, small, size, 0, 0, cv::INTER_AREA);
+    FastStyleNetwork autoPad(kMl5 + "udnie", "cpu");
+    EXPECT_EQ(autoPad({small})[0].size(), size);
+  }
+}
+
+// The networks were trained with zero padding and paint a coloured frame a few tens of
+// pixels wide along every border (la_muse worst). On a flat grey frame the output should
+// be a stationary texture: the mean colour of the 8-px border band vs the interior's
+// (16 px or more from every edge). With the default reflect pad the frame falls outside.
+TEST(Models_FastStyleNetwork, DefaultBorderPadRemovesThePaintedFrame) {
+  const cv::Mat flat(cv::Size(320, 192), CV_8UC3, cv::Scalar(128, 128, 128));
+  auto borderDiff = [&](int pad) {
+    FastNetworkOptions o;
+    o.borderPad = pad;
+    FastStyleNetwork net(kMl5 + "la_muse", "cpu", o);
+    const cv::Mat out = net({flat})[0];
+    cv::Mat band(out.size(), CV_8U, cv::Scalar(255)), inner(out.size(), CV_8U, cv::Scalar(0));
+    band(cv::Rect(8, 8, out.cols - 16, out.rows - 16)).setTo(0);
+    inner(cv::Rect(16, 16, out.cols - 32, out.rows - 32)).setTo(255);
+    const cv::Scalar a = cv::mean(out, band), b = cv::mean(out, inner);
+    double worst = 0;
+    for (int c = 0; c < 3; ++c) worst = std::max(worst, std::abs(a[c] - b[c]));
+    return worst;
+  };
+  const double off = borderDiff(0), on = borderDiff(-1);
+  RecordProperty("la_muse_flat_border_diff_pad0", std::to_string(off));
+  RecordProperty("la_muse_flat_border_diff_default", std::to_string(on));
+  std::printf("la_muse 320x192 flat grey: border band vs interior %.2f without pad, %.2f with the default\n", off, on);
+  EXPECT_GT(off, 10.0);  // the frame is there without the pad (the test can fail)
+  EXPECT_LT(on, 4.0);
+  EXPECT_LT(on, off / 4);
 }
 
 TEST(Models_FastStyleNetwork, BatchEqualsSingleRuns) {

@@ -229,6 +229,72 @@ TEST(Models_StyleOptimizer, BadArgumentsAreErrors) {
             std::string::npos);
 }
 
+// bfloat16 convolutions: float32 activations out, within bfloat16's precision of the
+// float32 network at every style layer; back to float32 exactly.
+TEST(Models_LossNetworkPrecision, BFloat16ActivationsStayCloseAndSwitchBackExactly) {
+  if (!cpuHasNativeBFloat16()) GTEST_SKIP() << "no native bfloat16 on this CPU";
+  std::shared_ptr<LossNetwork> net = loadLossNetwork(kVgg);
+  const cv::Mat content = loadRgb("media/stills/tubingen.jpg", 64);
+  torch::Tensor x = torch::from_blob(content.data, {1, content.rows, content.cols, 3}, torch::kByte)
+                        .permute({0, 3, 1, 2}).to(torch::kFloat).div(255.0).contiguous();
+  const std::vector<std::string> layers = net->defaultStyleLayers();
+  c10::InferenceMode guard;
+  const auto f32 = net->extract(x, layers);
+  net->setComputeType(torch::kBFloat16);
+  EXPECT_EQ(net->computeType(), torch::kBFloat16);
+  const auto bf16 = net->extract(x, layers);
+  for (const auto& l : layers) {
+    ASSERT_EQ(bf16.at(l).scalar_type(), torch::kFloat) << l;
+    const double rel = (bf16.at(l) - f32.at(l)).norm().item<double>() / f32.at(l).norm().item<double>();
+    std::printf("[ measured ] %s bfloat16 vs float32 relative L2 %.4f\n", l.c_str(), rel);
+    EXPECT_GT(rel, 0.0) << l;   // it really ran in bfloat16
+    EXPECT_LT(rel, 0.03) << l;  // measured 0.0028 (relu1_1) .. 0.0059 (relu5_1)
+  }
+  net->setComputeType(torch::kFloat);
+  const auto again = net->extract(x, layers);
+  for (const auto& l : layers) EXPECT_TRUE(torch::equal(again.at(l), f32.at(l))) << l;
+  EXPECT_NE(errorOf([&] { net->setComputeType(torch::kHalf); }).find("not supported"), std::string::npos);
+}
+
+// The optimizer with bfloat16 convolutions reaches float32's loss (float32 loss of the
+// result) within 3 %; auto keeps bfloat16 within its tolerance and falls back when the
+// tolerance is 0.
+TEST(Models_StyleOptimizer, BFloat16ReachesTheFloat32Loss) {
+  const cv::Mat content = loadRgb("media/stills/tubingen.jpg", 64);
+  const cv::Mat style = loadRgb("media/styles/starry_night.jpg", 128);
+  OptimizeConfig c = smallConfig();
+  c.precision = Precision::Float16;
+  EXPECT_NE(errorOf([&] { StyleOptimizer(vgg(), c, {style}); }).find("float16"), std::string::npos);
+  if (!cpuHasNativeBFloat16()) GTEST_SKIP() << "no native bfloat16 on this CPU";
+  auto runWith = [&](Precision p, double tolerance, OptimizePrecision* used) {
+    OptimizeConfig cfg = smallConfig();
+    cfg.precision = p;
+    cfg.precisionTolerance = tolerance;
+    StyleOptimizer opt(vgg(), cfg, {style});
+    auto r = opt.run(content, {}, {}, 20);
+    if (used) *used = opt.precision();
+    return r;
+  };
+  OptimizePrecision bf, au, strict;
+  const OptimizeResult f32 = runWith(Precision::Float32, 0.005, nullptr);
+  const OptimizeResult b16 = runWith(Precision::BFloat16, 0.005, &bf);
+  const OptimizeResult a = runWith(Precision::Auto, 0.005, &au);
+  const OptimizeResult s = runWith(Precision::Auto, 0.0, &strict);
+  std::printf("[ measured ] 64 px, 20 iterations: loss float32 %.5f, bfloat16 %.5f (%+.2f %%); auto: %s\n",
+              f32.loss.total, b16.loss.total, 100 * (b16.loss.total / f32.loss.total - 1), au.describe().c_str());
+  EXPECT_EQ(bf.used, Precision::BFloat16);
+  EXPECT_NEAR(b16.loss.total, f32.loss.total, 0.03 * f32.loss.total);
+  EXPECT_GT(meanAbsDiff(b16.image, f32.image), 0.0);  // a different run, not float32 again
+  EXPECT_LT(meanAbsDiff(b16.image, f32.image), 8.0);  // the same picture, 0..255
+  EXPECT_EQ(au.used, Precision::BFloat16) << au.describe();
+  EXPECT_GE(au.lossDiff, 0.0);
+  EXPECT_LE(au.lossDiff, 0.005);
+  EXPECT_EQ(meanAbsDiff(a.image, b16.image), 0.0);  // auto's bfloat16 run is the bfloat16 run
+  EXPECT_EQ(strict.used, Precision::Float32);
+  EXPECT_NE(strict.describe().find("rejected"), std::string::npos) << strict.describe();
+  EXPECT_EQ(meanAbsDiff(s.image, f32.image), 0.0);  // rejected: exactly float32's run
+}
+
 // A benchmark, not a test: FLOWSTYLE_BENCH=1 ./test_models_style --gtest_filter=*Bench*
 TEST(Models_StyleOptimizer, BenchSecondsPerIteration) {
   if (!std::getenv("FLOWSTYLE_BENCH")) GTEST_SKIP() << "set FLOWSTYLE_BENCH=1 to run";

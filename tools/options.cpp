@@ -130,7 +130,12 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
     ("device", po::value(&c.run.device)->default_value("auto"), "auto | cpu | cuda | cuda:N")
     ("precision", po::value(&precision)->default_value("auto"),
      "fast/hybrid network: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16, each kept "
-     "only if within RMS 1/255 of float32 on the first batch) | float32 | bfloat16 | float16")
+     "only if within RMS 1/255 of float32 on the first batch) | float32 | bfloat16 | float16; "
+     "optimizer: auto (bfloat16 convolutions on CPUs with native bfloat16, kept only if the first start's "
+     "loss is within 0.5 % of float32's) | float32 | bfloat16")
+    ("border-pad", po::value(&c.fast.borderPad)->default_value(-1),
+     "fast/hybrid network: reflect-pad the frame by N px on every side before the network and crop "
+     "after, so the networks' painted border frame falls outside the picture (-1 = auto, 48; 0 = off)")
     ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
        asUsageError([&] { c.run.maxMemory = pipeline::parseMemorySize(v); });
      }), "memory this job may use, e.g. 512M, 8G (also limited by the cgroup, ulimit -v, free RAM)")
@@ -330,6 +335,9 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     c.flow.method = stages::parseFlowMethod(flow);
     c.run.progress = pipeline::parseProgressMode(progress);
     c.fast.precision = models::parsePrecision(precision);
+    // The optimizer has no float16: hybrid keeps it for its network only.
+    c.style.optimize.precision = c.method == pipeline::Method::Hybrid && c.fast.precision == models::Precision::Float16
+                                     ? models::Precision::Float32 : c.fast.precision;
   });
   c.reader.path = cmd.input;
   if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
@@ -404,6 +412,9 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   asUsageError([&] {
     c.method = pipeline::parseMethod(method);
     c.fast.precision = models::parsePrecision(precision);
+    // The optimizer has no float16: hybrid keeps it for its network only.
+    c.style.optimize.precision = c.method == pipeline::Method::Hybrid && c.fast.precision == models::Precision::Float16
+                                     ? models::Precision::Float32 : c.fast.precision;
   });
   if (c.method == pipeline::Method::Copy) throw UsageError("--method: copy is not a method for images (optimize, fast, hybrid)");
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);

@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
   X(video)                      \
   X(temporal)                   \
   X(hybrid)                     \
+  X(borders)                    \
   X(pipelineChild)              \
   X(farm)                       \
   X(farmSlurm)                  \
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
     else if (a == "--nets") gOpt.nets = splitComma(next());
     else if (a == "--slurm" && gOpt.command == "farm") gOpt.command = "farm-slurm";  // farm --slurm
     else if (a == "--slurm") usage("--slurm goes after farm: flowstyle-bench farm --slurm");
+    else if (a == "--iters") gOpt.iterations = parseInts(next(), "--iters").at(0);
     else if (a == "-h" || a == "--help") usage("");
     else if (gOpt.command.empty()) gOpt.command = a;
     else if (!a.empty() && a[0] == '_') usage("unexpected " + a);
