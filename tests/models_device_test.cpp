@@ -62,14 +62,14 @@ OptimizeConfig shallow(int lossEvery, OptimizerKind kind) {
   return c;
 }
 
-struct Run {
+struct OptimizeRun {
   std::vector<int> reported;  // iterations at which progress was called
   OptimizeResult result;
 };
 
-Run optimize(const OptimizeConfig& c, int iterations) {
+OptimizeRun optimize(const OptimizeConfig& c, int iterations) {
   StyleOptimizer opt(vgg(), c, {style()});
-  Run r;
+  OptimizeRun r;
   r.result = opt.run(content(), {}, {}, iterations,
                      [&](const OptimizeProgress& p) { r.reported.push_back(p.iteration); });
   return r;
@@ -108,9 +108,9 @@ TEST(Models_Device, CudaWithoutGpuIsOneLineErrorNamingWhatWasFound) {
 
 TEST(Models_StyleOptimizer_LossEvery, ReadsEveryNthIterationAndTheLast) {
   for (OptimizerKind kind : {OptimizerKind::Lbfgs, OptimizerKind::Adam}) {
-    const Run every1 = optimize(shallow(0, kind), 7);  // 0 = every iteration on the CPU
+    const OptimizeRun every1 = optimize(shallow(0, kind), 7);  // 0 = every iteration on the CPU
     EXPECT_EQ(every1.reported, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
-    const Run every3 = optimize(shallow(3, kind), 7);
+    const OptimizeRun every3 = optimize(shallow(3, kind), 7);
     EXPECT_EQ(every3.reported, (std::vector<int>{3, 6, 7}));
     EXPECT_EQ(every3.result.iterations, 7);
     // Reading less often changes nothing but the reads: the same image, bit for bit.
@@ -125,7 +125,7 @@ TEST(Models_StyleOptimizer_LossEvery, ToleranceTestedAtReads) {
   // A tolerance no change can exceed stops at the second read.
   OptimizeConfig c = shallow(4, OptimizerKind::Adam);
   c.tolerance = 1e9;
-  Run r = optimize(c, 50);
+  OptimizeRun r = optimize(c, 50);
   EXPECT_EQ(r.result.iterations, 8);
   EXPECT_EQ(r.reported, (std::vector<int>{4, 8}));
   c.lossEvery = 1;
