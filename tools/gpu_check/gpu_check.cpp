@@ -3,7 +3,7 @@
 //
 //   flowstyle-gpu-check [--device auto|cpu|cuda] [--model ML5.safetensors] [--vgg VGG19.safetensors]
 //                       [--fast-sizes 1280x720,1920x1080] [--vgg-sizes 512,1280x720] [--batch N]
-//                       [--seconds S] [--iterations N] [--threads N] [--quick]
+//                       [--seconds S] [--iterations N] [--threads N] [--noise SIGMA] [--quick]
 //
 // 1. fast network (models::FastStyleNetwork, the project's code): frames/s per number format
 //    and layout, and each reduced format's RMS / max difference from float32 (0..255).
@@ -54,6 +54,8 @@ struct Args {
   int threads = 0;
   bool quick = false;
 };
+
+double kNoise = 0.03;  // the synthetic pictures' noise (--noise)
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -124,6 +126,7 @@ Args parseArgs(int argc, char** argv) {
     else if (k == "--iterations") a.iterations = static_cast<int>(number(value())), iterationsSet = true;
     else if (k == "--threads") a.threads = static_cast<int>(number(value()));
     else if (k == "--quick") a.quick = true;
+    else if (k == "--noise") kNoise = std::stod(value());
     else if (k == "-h" || k == "--help") throw UsageError("");
     else throw UsageError("unknown option " + k);
   }
@@ -177,7 +180,7 @@ torch::Tensor picture(int n, const Size& s, int seed, const torch::Device& devic
   img = img.expand({n, 3, s.h, s.w}).clone();
   using torch::indexing::Slice;
   img.index_put_({Slice(), Slice(), Slice(s.h / 4, s.h / 2), Slice(s.w / 3, s.w / 2)}, 0.9);
-  img = img + 0.03 * torch::randn({n, 3, s.h, s.w}, gen);
+  img = img + kNoise * torch::randn({n, 3, s.h, s.w}, gen);
   return img.clamp(0, 1).to(device);
 }
 
@@ -228,11 +231,16 @@ void fastNetwork(const Args& a, const torch::Device& device, Report& r) {
         const auto d = (out.to(torch::kFloat) - reference).to(torch::kDouble);
         const double rms = d.square().mean().sqrt().item<double>();
         const double mx = d.abs().max().item<double>();
+        // float16 is what --precision auto runs on CUDA: over its tolerance is a failure. On
+        // this synthetic picture bfloat16 differs more than on real frames (RMS 1.2-2.2 here
+        // with LibTorch 1.13 and 2.11 alike, 0.3-0.7 on chaplin: flowstyle-bench precision),
+        // so for bfloat16 it is reported, not counted.
         const bool ok = rms <= o.tolerance;
-        if (!ok) ++r.failures;
+        const bool counts = p == models::Precision::Float16;
+        if (!ok && counts) ++r.failures;
         std::printf("fast %-9s %-24s %8.1f frames/s  %8.2f ms/frame  vs float32 NCHW: RMS %.3f max %.0f of 255%s\n",
                     s.str().c_str(), what.c_str(), fps, 1000 * spc / a.batch, rms, mx,
-                    ok ? "" : "  OVER TOLERANCE");
+                    ok ? "" : counts ? "  OVER TOLERANCE" : "  (over auto's 1.0 on this synthetic picture)");
         if (device.is_cuda() && p == models::Precision::Float16 && s.w == 1920 && s.h == 1080)
           r.goals.push_back(std::string("fast float16 1920x1080 ") + what + ": " +
                             std::to_string(static_cast<int>(fps)) + " frames/s (goal >= 300): " +
@@ -414,12 +422,12 @@ int main(int argc, char** argv) {
   Args a;
   try {
     a = parseArgs(argc, argv);
-  } catch (const UsageError& e) {
+  } catch (const std::exception& e) {  // UsageError, or a bad number (std::stod)
     if (*e.what()) std::fprintf(stderr, "flowstyle-gpu-check: %s\n", e.what());
     std::fprintf(stderr,
                  "usage: flowstyle-gpu-check [--device auto|cpu|cuda] [--model ML5.safetensors] "
                  "[--vgg VGG19.safetensors] [--fast-sizes WxH,...] [--vgg-sizes W|WxH,...] [--batch N] "
-                 "[--seconds S] [--iterations N] [--threads N] [--quick]\n");
+                 "[--seconds S] [--iterations N] [--threads N] [--noise SIGMA] [--quick]\n");
     return 2;
   }
   try {
