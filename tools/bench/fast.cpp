@@ -69,6 +69,14 @@ int childFast(const std::vector<std::string>& a) {
     emit("auto_f16", net.precision().used == models::Precision::Float16 ? 1 : 0);
     emit("auto_rms", net.precision().rmsDiff);
   }
+  {
+    // The same without the border pad (--border-pad 0): what the default pad costs.
+    models::FastNetworkOptions o;
+    o.precision = models::Precision::Auto;
+    o.borderPad = 0;
+    models::FastStyleNetwork net(model, gOpt.device, o);
+    emit("net_fps_auto_b1_nopad", timeNet(net, 1));
+  }
   pipeline::Config c;
   c.reader.path = clip;
   c.writer.path = gTmp + "/fast-out.mp4";
@@ -94,8 +102,8 @@ void benchFast() {
   printHeader("fast: ml5/wave network alone (frames/s by number format and layout) vs the whole pipeline "
               "(--precision auto, stabilization 0.8, batch 1, x264 medium), device " + gOpt.device);
   std::vector<int> heights = gOpt.sizes.empty() ? std::vector<int>{360, 720} : gOpt.sizes;
-  std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8s %8s %8s %7s %8s %8s\n", "size", "f32", "f32-cl", "bf16",
-              "bf16-cl", "f16", "f16-cl", "auto", "auto b4", "pipe", "effic.", "peak MB", "auto is");
+  std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8s %8s %8s %8s %7s %8s %8s\n", "size", "f32", "f32-cl", "bf16",
+              "bf16-cl", "f16", "f16-cl", "auto", "auto b4", "no pad", "pipe", "effic.", "peak MB", "auto is");
   for (int h : heights) {
     const int w = h * 16 / 9;
     const double clipSeconds = 24.0 / 25.0;
@@ -113,17 +121,18 @@ void benchFast() {
     const double autoB1 = r.get("net_fps_auto_b1"), autoB4 = r.get("net_fps_auto_b4"), pipe = r.get("pipe_fps");
     const double eff = pipe / autoB1;
     const std::string chosen = r.get("auto_f16") > 0 ? "float16" : r.get("auto_bf16") > 0 ? "bfloat16" : "float32";
-    std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8.2f %8.2f %8.2f %7.2f %8.1f %8s\n", size.c_str(),
+    std::printf("  %-9s %7s %7s %7s %7s %7s %7s %8.2f %8.2f %8.2f %8.2f %7.2f %8.1f %8s\n", size.c_str(),
                 cell("net_fps_f32").c_str(), cell("net_fps_f32cl").c_str(), cell("net_fps_bf16").c_str(),
                 cell("net_fps_bf16cl").c_str(), cell("net_fps_f16").c_str(), cell("net_fps_f16cl").c_str(), autoB1,
-                autoB4, pipe, eff, r.maxRssMb, chosen.c_str());
+                autoB4, r.get("net_fps_auto_b1_nopad"), pipe, eff, r.maxRssMb, chosen.c_str());
     JsonLine line("fast");
     line.add("size", size).add("device", gOpt.device).add("cuda", r.get("cuda"));
     for (const char* k : {"f32", "f32cl", "bf16", "bf16cl", "f16", "f16cl"}) {
       const std::string key = std::string("net_fps_") + k;
       if (r.values.count(key)) line.add(key, r.get(key));
     }
-    line.add("net_fps_auto_batch1", autoB1).add("net_fps_auto_batch4", autoB4).add("auto_precision", chosen)
+    line.add("net_fps_auto_batch1", autoB1).add("net_fps_auto_batch4", autoB4)
+        .add("net_fps_auto_batch1_nopad", r.get("net_fps_auto_b1_nopad")).add("border_pad", models::borderPadFor(-1, w, h)).add("auto_precision", chosen)
         .add("auto_rms_vs_f32", r.get("auto_rms")).add("pipeline_fps", pipe)
         .add("efficiency", eff).add("pipeline_frames", r.get("pipe_frames")).add("pipeline_s", r.get("pipe_s"))
         .add("network_s", r.get("pipe_network_s")).add("flow_s", r.get("pipe_flow_s"))
@@ -131,7 +140,8 @@ void benchFast() {
         .add("threads", r.get("threads")).add("load", loadAvg()).print();
   }
   std::printf("  (frames/s, batch 1 unless noted; -cl = channels-last; auto = --precision auto after its first-batch\n"
-              "   check; effic. = pipeline fps / auto network fps; f16 columns only on CUDA)\n");
+              "   check; effic. = pipeline fps / auto network fps; f16 columns only on CUDA; every column with the default\n"
+              "   border pad except \"no pad\" = auto, batch 1, --border-pad 0)\n");
 }
 
 }  // namespace

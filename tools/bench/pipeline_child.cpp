@@ -89,6 +89,7 @@ int childPipeline(const std::vector<std::string>& a) {
   c.style.lossNet = get("net", vggPath());
   c.style.iterationsFirst = std::stoi(get("first", "150"));
   c.style.iterations = std::stoi(get("iters", "30"));
+  c.style.optimize.precision = models::parsePrecision(get("precision", "float32"));
   if (kv.count("model")) c.fast.model = kv["model"];
   c.run.device = "cpu";
   c.run.threads = gOpt.threads;
