@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,6 +16,33 @@
 
 namespace flowstyle::test::cli {
 namespace fs = std::filesystem;
+
+// Weights for a suite that runs the CLI: the shared safetensors files plus the style network
+// 'wave' imported once into FLOWSTYLE_TEST_TMP/<name>-models, and a cache folder of the
+// suite's own. Never the user's cache. Register with
+// ::testing::AddGlobalTestEnvironment(new CliModelsEnvironment("name")).
+class CliModelsEnvironment : public ::testing::Environment {
+ public:
+  explicit CliModelsEnvironment(std::string name) : name_(std::move(name)) {}
+  void SetUp() override {
+    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / (name_ + "-models");
+    const fs::path cache = fs::path(FLOWSTYLE_TEST_TMP) / (name_ + "-cache");
+    fs::create_directories(models);
+    fs::create_directories(cache);
+    ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+    ::unsetenv("FLOWSTYLE_MODELS");
+    if (!fs::exists(models / "wave.safetensors")) {
+      CommandResult r = flowstyle::test::run(
+          {FLOWSTYLE_CLI, "models", "install", sharedPath("models/ml5/wave"), "--to", models.string()}, models);
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+    }
+    const std::string dirs = models.string() + ":" + sharedPath("models");
+    ::setenv("FLOWSTYLE_MODELS", dirs.c_str(), 1);
+  }
+
+ private:
+  std::string name_;
+};
 
 inline CommandResult cli(std::vector<std::string> args, const fs::path& scratch) {
   args.insert(args.begin(), FLOWSTYLE_CLI);

@@ -29,27 +29,7 @@ using namespace flowstyle::test::cli;
 
 namespace {
 
-// Weights for tests: the shared safetensors files plus the style networks this suite
-// imports once into its own folder. Never the user's cache.
-class CliEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "cli-models";
-    const fs::path cache = fs::path(FLOWSTYLE_TEST_TMP) / "cli-cache";
-    fs::create_directories(models);
-    fs::create_directories(cache);
-    ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
-    ::unsetenv("FLOWSTYLE_MODELS");
-    if (!fs::exists(models / "wave.safetensors")) {
-      CommandResult r = flowstyle::test::run(
-          {FLOWSTYLE_CLI, "models", "install", sharedPath("models/ml5/wave"), "--to", models.string()}, models);
-      ASSERT_EQ(r.exitCode, 0) << r.err;
-    }
-    const std::string dirs = models.string() + ":" + sharedPath("models");
-    ::setenv("FLOWSTYLE_MODELS", dirs.c_str(), 1);
-  }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new CliEnvironment);
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new flowstyle::test::cli::CliModelsEnvironment("cli"));
 
 }  // namespace
 
@@ -498,4 +478,22 @@ TEST(Cli_Preview, ShortSegmentAndSideBySidePicture) {
   r = cli({"preview", in.string(), "--at", "1", "--start", "2"}, dir);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.err.find("--at"), std::string::npos) << r.err;
+}
+
+// Boost.Program_options' own placeholders in an argument made its error text loop forever
+// (found by fuzz/options_fuzz.cpp): the CLI must answer with a usage error.
+TEST(Cli_Usage, regression_boost_placeholder_in_argument_does_not_hang) {
+  const fs::path dir = scratchDir();
+  const std::vector<std::vector<std::string>> cases = {
+      {"video", "in.mp4", "-o", "o.mp4", "-%canonical_option%"},
+      {"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--crf", "%value%"},
+      {"join", "a.mkv", "-o", "o.mp4", "--%option%"},
+  };
+  for (const auto& args : cases) {
+    std::vector<std::string> argv = {"timeout", "-s", "KILL", "60", FLOWSTYLE_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandResult r = flowstyle::test::run(argv, dir);
+    EXPECT_EQ(r.exitCode, 2) << args.back() << ": " << r.err;
+    EXPECT_NE(r.err.find("option"), std::string::npos) << r.err;
+  }
 }

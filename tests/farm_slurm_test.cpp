@@ -231,23 +231,7 @@ TEST(Farm_Slurm, FailedChunkStopsTheJoinAndStatusNamesIt) {
 
 namespace {
 
-// Weights for these tests: the shared ml5 'wave' imported once into the suite's own folder.
-class FarmEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "farm-models";
-    fs::create_directories(models);
-    ::setenv("XDG_CACHE_HOME", (fs::path(FLOWSTYLE_TEST_TMP) / "farm-cache").c_str(), 1);
-    if (!fs::exists(models / "wave.safetensors")) {
-      CommandResult r = flowstyleCli({"models", "install", flowstyle::test::sharedPath("models/ml5/wave"), "--to",
-                                      models.string()},
-                                     models);
-      ASSERT_EQ(r.exitCode, 0) << r.err;
-    }
-    ::setenv("FLOWSTYLE_MODELS", models.c_str(), 1);
-  }
-};
-const auto* const kFarmEnv = ::testing::AddGlobalTestEnvironment(new FarmEnvironment);
+const auto* const kFarmEnv = ::testing::AddGlobalTestEnvironment(new flowstyle::test::cli::CliModelsEnvironment("farm"));
 
 const std::vector<std::string> kFast = {"--method", "fast", "--model", "wave", "--threads", "1", "--progress", "none"};
 

@@ -16,6 +16,7 @@
 
 #include "pipeline/memory.hpp"
 #include "stages/temp_files.hpp"
+#include "tests/cli_support.hpp"
 #include "tests/test_support.hpp"
 #include "tools/errors.hpp"
 
@@ -30,25 +31,7 @@ namespace {
 constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
 constexpr std::uint64_t kMiB = 1024ull * 1024;
 
-class ModelsEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-models";
-    const fs::path cache = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-cache";
-    fs::create_directories(models);
-    fs::create_directories(cache);
-    ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
-    ::unsetenv("FLOWSTYLE_MODELS");
-    if (!fs::exists(models / "wave.safetensors")) {
-      CommandResult r = flowstyle::test::run(
-          {FLOWSTYLE_CLI, "models", "install", sharedPath("models/ml5/wave"), "--to", models.string()}, models);
-      ASSERT_EQ(r.exitCode, 0) << r.err;
-    }
-    const std::string dirs = models.string() + ":" + sharedPath("models");
-    ::setenv("FLOWSTYLE_MODELS", dirs.c_str(), 1);
-  }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new ModelsEnvironment);
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new flowstyle::test::cli::CliModelsEnvironment("reliability"));
 
 // flowstyle ARGS, under `ulimit -v` (KiB) when limitBytes > 0.
 CommandResult cli(const std::vector<std::string>& args, const fs::path& scratch, std::uint64_t limitBytes = 0) {
