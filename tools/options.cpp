@@ -60,6 +60,23 @@ void asUsageError(Fn&& fn) {
   }
 }
 
+// A Boost.Program_options error as a usage error. Never calls what() on an error that names
+// an option: Boost 1.74 substitutes "%canonical_option%"-style placeholders into that text
+// until none is left, which never ends when the user's argument contains one.
+UsageError usageErrorOf(const po::error& e) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named == nullptr) return UsageError(std::string(e.what()) + " (see --help)");
+  std::string what = "bad option";
+  if (dynamic_cast<const po::unknown_option*>(&e)) what = "unknown option";
+  else if (dynamic_cast<const po::invalid_option_value*>(&e)) what = "invalid value";
+  else if (dynamic_cast<const po::multiple_occurrences*>(&e)) what = "given more than once";
+  else if (dynamic_cast<const po::required_option*>(&e)) what = "missing";
+  else if (dynamic_cast<const po::invalid_command_line_syntax*>(&e)) what = "bad syntax (a value missing or not expected)";
+  std::string name = named->get_option_name();
+  if (name.empty()) name = "(unnamed)";
+  return UsageError("option '" + name + "': " + what + " (see --help)");
+}
+
 // Encoder options of every command that writes a video (video, batch, preview, join).
 void addEncoderOptions(po::options_description& d, stages::WriterConfig& w, std::vector<std::string>& codecOpts,
                        bool& noAudio) {
@@ -178,7 +195,7 @@ bool parseInto(const std::vector<std::string>& args, po::options_description& vi
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
+    throw usageErrorOf(e);
   }
   return true;
 }
@@ -457,7 +474,7 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
+    throw usageErrorOf(e);
   }
   if (c.parts.empty()) throw UsageError("join: give the parts (flowstyle join PART... -o OUT)");
   if (c.writer.path.empty()) throw UsageError("join: missing -o OUT");
