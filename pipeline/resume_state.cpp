@@ -225,6 +225,11 @@ cv::Mat ResumeState::carry(std::int64_t index) const {
   if (!in || header[0] <= 0 || header[1] <= 0 || header[0] > 65536 || header[1] > 65536 || header[2] != CV_32FC3) {
     throw std::runtime_error(file.string() + ": damaged resume state (bad header); remove " + folder_);
   }
+  const std::uintmax_t expected = sizeof header + static_cast<std::uintmax_t>(header[0]) * header[1] * 3 * sizeof(float);
+  std::error_code ec;
+  if (fs::file_size(file, ec) != expected || ec) {  // checked before allocating what the header asks for
+    throw std::runtime_error(file.string() + ": damaged resume state (size does not match its header); remove " + folder_);
+  }
   cv::Mat m(header[0], header[1], CV_32FC3);
   in.read(reinterpret_cast<char*>(m.data), static_cast<std::streamsize>(m.total() * m.elemSize()));
   if (!in) throw std::runtime_error(file.string() + ": damaged resume state (truncated); remove " + folder_);
