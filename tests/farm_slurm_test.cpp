@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/cli_support.hpp"
 #include "tests/farm_support.hpp"
 
 namespace fs = std::filesystem;
