@@ -66,15 +66,16 @@ void asUsageError(Fn&& fn) {
 UsageError usageErrorOf(const po::error& e) {
   const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
   if (named == nullptr) return UsageError(std::string(e.what()) + " (see --help)");
-  std::string what = "bad option";
-  if (dynamic_cast<const po::unknown_option*>(&e)) what = "unknown option";
-  else if (dynamic_cast<const po::invalid_option_value*>(&e)) what = "invalid value";
-  else if (dynamic_cast<const po::multiple_occurrences*>(&e)) what = "given more than once";
-  else if (dynamic_cast<const po::required_option*>(&e)) what = "missing";
-  else if (dynamic_cast<const po::invalid_command_line_syntax*>(&e)) what = "bad syntax (a value missing or not expected)";
   std::string name = named->get_option_name();
   if (name.empty()) name = "(unnamed)";
-  return UsageError("option '" + name + "': " + what + " (see --help)");
+  const std::string q = "'" + name + "'";
+  std::string what = "option " + q + " is not valid here";  // Boost's wordings, without its substitution
+  if (dynamic_cast<const po::unknown_option*>(&e)) what = "unrecognised option " + q;
+  else if (dynamic_cast<const po::invalid_option_value*>(&e)) what = "the argument for option " + q + " is invalid";
+  else if (dynamic_cast<const po::multiple_occurrences*>(&e)) what = "option " + q + " cannot be specified more than once";
+  else if (dynamic_cast<const po::required_option*>(&e)) what = "the option " + q + " is required but missing";
+  else if (dynamic_cast<const po::invalid_command_line_syntax*>(&e)) what = "option " + q + ": a value is missing or not expected";
+  return UsageError(what + " (see --help)");
 }
 
 // Encoder options of every command that writes a video (video, batch, preview, join).
