@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "stages/av_ptr.hpp"
+#include "stages/sequence_pattern.hpp"
 
 extern "C" {
 #include <libavutil/display.h>
@@ -44,6 +45,8 @@ void checkInputPath(const std::string& path) {
   std::error_code ec;
   if (path.empty()) throw std::runtime_error("video reader: no input path given");
   if (path.find('%') != std::string::npos) {
+    const std::string problem = sequencePatternProblem(path);
+    if (!problem.empty()) throw std::runtime_error(path + ": " + problem);
     fs::path parent = fs::path(path).parent_path();
     if (!parent.empty() && !fs::is_directory(parent, ec))
       throw std::runtime_error(path + ": folder '" + parent.string() +

@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 
 #include "stages/av_ptr.hpp"
+#include "stages/sequence_pattern.hpp"
 #include "stages/temp_files.hpp"
 
 extern "C" {
@@ -151,6 +152,10 @@ struct VideoWriter::Impl {
     finalPath = cfg.path;
     if (finalPath.empty()) throw std::runtime_error("video writer: no output path given");
     sequence = finalPath.find('%') != std::string::npos;
+    if (sequence) {
+      const std::string problem = sequencePatternProblem(finalPath);
+      if (!problem.empty()) throw std::runtime_error(finalPath + ": " + problem);
+    }
     fs::path p(finalPath);
     folder = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
     std::error_code ec;

@@ -15,8 +15,11 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/memory.hpp"
+#include "stages/sequence_pattern.hpp"
 #include "stages/temp_files.hpp"
 #include "tests/cli_support.hpp"
+#include "stages/video_reader.hpp"
+#include "stages/video_writer.hpp"
 #include "tests/test_support.hpp"
 #include "tools/errors.hpp"
 
@@ -418,4 +421,34 @@ TEST(Reliability_Litter, KilledRunsTemporaryIsRemovedByTheNextRun) {
   EXPECT_TRUE(fs::exists(dir / live));
   EXPECT_TRUE(fs::exists(dir / locked));
   EXPECT_TRUE(fs::exists(dir / "other.mp4"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Regressions found by fuzzing
+
+// fuzz_sequence_pattern: FFmpeg's image2 demuxer leaked its I/O context for patterns with
+// a conversion other than %d and an unknown extension ("%5s.g"); such patterns are now
+// refused before FFmpeg sees them, by the reader and the writer.
+TEST(Reliability_Fuzz, regression_image2_leak_bad_conversion) {
+  using flowstyle::stages::sequencePatternProblem;
+  for (const char* good : {"%d.png", "f_%05d.png", "a%%b%3d.jpg", "out/%08d.tif"}) {
+    EXPECT_EQ(sequencePatternProblem(good), "") << good;
+  }
+  for (const char* bad : {"%5s.g", "%s.png", "%x.g", "%d_%d.png", "none%%.png", "%", "%05", "%5\x04sn.g"}) {
+    EXPECT_NE(sequencePatternProblem(bad), "") << bad;
+  }
+  const fs::path dir = scratchDir();
+  flowstyle::stages::ReaderConfig rc;
+  rc.path = (dir / "%5s.g").string();
+  const std::string msg = flowstyle::test::errorOf([&] { flowstyle::stages::VideoReader reader(rc); });
+  EXPECT_NE(msg.find("'%5s' is not a frame number"), std::string::npos) << msg;
+  flowstyle::stages::WriterConfig wc;
+  wc.path = (dir / "%s.png").string();
+  flowstyle::stages::VideoInfo info;
+  info.width = 8;
+  info.height = 6;
+  info.timeBase = {1, 25};
+  const std::string wmsg = flowstyle::test::errorOf([&] { flowstyle::stages::VideoWriter writer(wc, info); });
+  EXPECT_NE(wmsg.find("'%s' is not a frame number"), std::string::npos) << wmsg;
+  expectNothingLeft(dir, "%s.png");
 }
