@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <memory>

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 #include <filesystem>
 
 #include <opencv2/core.hpp>
