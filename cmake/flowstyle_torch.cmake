@@ -31,3 +31,9 @@ message(STATUS "LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}")
 add_library(flowstyle_torch INTERFACE)
 target_link_libraries(flowstyle_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(flowstyle_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+
+# The torch wheel's libtorch.so exports its own copy of std::filesystem (remove_all,
+# equivalent, create_directory, ...). Executables list libstdc++ after libtorch, so those
+# copies interposed libstdc++'s, and std::filesystem::remove_all crashed (a null call) in a
+# 2.x build. Name libstdc++ first in every executable's needed libraries: its definitions win.
+add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
