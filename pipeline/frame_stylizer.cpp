@@ -40,6 +40,9 @@ class OptimizeStylizer : public FrameStylizer {
 
   std::vector<int> temporalOffsets() const override { return style_.longTerm; }
   std::string describe() const override { return "optimizer " + optimizer_->precision().describe(); }
+  std::map<std::string, std::string> settledChoices() const override {
+    return {{"optimizer_precision", models::toString(optimizer_->precision().used)}};
+  }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const bool first = request.guides.empty();
@@ -98,7 +101,9 @@ class FastStylizer : public FrameStylizer {
   }
 
   std::string describe() const override { return describeNetwork(network_); }
-  std::string settledPrecision() const override { return models::toString(network_.precision().used); }
+  std::map<std::string, std::string> settledChoices() const override {
+    return {{"precision", models::toString(network_.precision().used)}};
+  }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     StylizeOutcome out;
@@ -135,7 +140,11 @@ class HybridStylizer final : public OptimizeStylizer {
   std::string describe() const override {
     return describeNetwork(network_) + "; " + OptimizeStylizer::describe();
   }
-  std::string settledPrecision() const override { return models::toString(network_.precision().used); }
+  std::map<std::string, std::string> settledChoices() const override {
+    std::map<std::string, std::string> choices = OptimizeStylizer::settledChoices();
+    choices["precision"] = models::toString(network_.precision().used);
+    return choices;
+  }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;

@@ -2,6 +2,7 @@
 // What the pipeline's serial stylize node calls, one frame at a time, in order.
 // Torch-free: images cross as cv::Mat.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,12 @@ class FrameStylizer {
   virtual StylizeOutcome stylize(const StylizeRequest& request) = 0;
   // A line for the job summary, e.g. the network's number format; empty if nothing to say.
   virtual std::string describe() const { return {}; }
-  // The number format the style network settled on (after the first frame), as
-  // models::toString gives it; empty when there is no network. Kept in resume state.
-  virtual std::string settledPrecision() const { return {}; }
+  // Choices settled while running the first frame, kept in resume state so that a resumed
+  // run makes the same ones (key -> value, models::toString spelling):
+  //   "precision"            the style network's number format (fast, hybrid)
+  //   "optimizer_precision"  the optimizer's (optimize, hybrid; `auto` decides at the first
+  //                          start, which on a resumed run would be another frame)
+  virtual std::map<std::string, std::string> settledChoices() const { return {}; }
 };
 
 // Called with per-iteration progress of the current frame (may throw to cancel).

@@ -218,15 +218,20 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   const std::int64_t total = plan.last - plan.first + 1;
   std::size_t current = 0;  // the part whose frames are read now
   std::vector<std::unique_ptr<stages::VideoReader>> readers(plan.parts.size());
-  auto frameOf = [&](std::size_t k) -> cv::Mat {
+  std::vector<std::int64_t> nextFrame(plan.parts.size());  // the source frame each reader gives next
+  for (std::size_t k = 0; k < plan.parts.size(); ++k) nextFrame[k] = plan.parts[k].first;
+  // Part k's frame n (n at or after what it gave last: parts are read once, in order).
+  auto frameOf = [&](std::size_t k, std::int64_t n) -> cv::Mat {
     if (!readers[k]) {
       stages::ReaderConfig prc;
       prc.path = plan.parts[k].path;
       readers[k] = std::make_unique<stages::VideoReader>(prc);
     }
-    std::optional<stages::Frame> f = readers[k]->next();
-    if (!f) throw std::runtime_error(plan.parts[k].path + ": ended early (damaged part?)");
-    return f->rgb;
+    for (;;) {
+      std::optional<stages::Frame> f = readers[k]->next();
+      if (!f) throw std::runtime_error(plan.parts[k].path + ": ended early (damaged part?)");
+      if (nextFrame[k]++ == n) return f->rgb;
+    }
   };
   for (std::int64_t n = plan.first; n <= plan.last; ++n) {
     if (cancel != nullptr && cancel->load()) throw Cancelled();
@@ -240,15 +245,19 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       ++current;
     }
     const PartSpan& p = plan.parts[current];
-    cv::Mat pixels = frameOf(current);
-    const bool overlap = current + 1 < plan.parts.size() && plan.parts[current + 1].first <= n;
-    if (overlap) {
+    cv::Mat pixels = frameOf(current, n);
+    if (current + 1 < plan.parts.size()) {
+      // The overlap: frames q.first..p.last, of which the last `width` are blended.
       const PartSpan& q = plan.parts[current + 1];
-      cv::Mat next = frameOf(current + 1);
-      const std::int64_t width = p.last - q.first + 1;  // overlap frames
-      const double w = static_cast<double>(n - q.first + 1) / static_cast<double>(width + 1);
-      pixels = blendFrames(pixels, next, w, config.blend);
-      ++stats.blended;
+      std::int64_t width = p.last - q.first + 1;
+      if (config.maxOverlap >= 0) width = std::min<std::int64_t>(width, config.maxOverlap);
+      const std::int64_t blendFirst = p.last - width + 1;
+      if (width > 0 && n >= blendFirst) {
+        cv::Mat next = frameOf(current + 1, n);
+        const double w = static_cast<double>(n - blendFirst + 1) / static_cast<double>(width + 1);
+        pixels = blendFrames(pixels, next, w, config.blend);
+        ++stats.blended;
+      }
     }
     stages::Frame out = *src;
     out.rgb = pixels;

@@ -30,6 +30,10 @@ struct JoinConfig {
   std::string source;           // empty: the path the parts recorded
   stages::WriterConfig writer;  // the output and its encoder
   JoinBlend blend = JoinBlend::Ramp;
+  // At most this many overlap frames are blended at each seam: the last ones before the
+  // later part's own range (its earlier overlap frames are dropped). -1: all of them.
+  // Lets one set of parts made with a long --overlap be joined with a shorter one.
+  int maxOverlap = -1;
 };
 
 // A part as join sees it: its record and the source frames it holds.

@@ -20,9 +20,11 @@ VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIter
       ResumeState::open(config.writer.path, identity.key(), job, config.chunk.resume, temporalReach(config),
                         network ? std::max(1, config.fast.batch) : 1, note);
   Config effective = config;
-  if (state != nullptr && network) {
-    const std::string settled = state->value("precision");
-    if (!settled.empty()) effective.fast.precision = models::parsePrecision(settled);
+  if (state != nullptr) {
+    const std::string netFormat = state->value("precision");
+    if (!netFormat.empty()) effective.fast.precision = models::parsePrecision(netFormat);
+    const std::string optFormat = state->value("optimizer_precision");
+    if (!optFormat.empty()) effective.style.optimize.precision = models::parsePrecision(optFormat);
   }
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(effective, onIteration);
   VideoJobResult result;

@@ -273,8 +273,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     if (state != nullptr) {
       const auto s0 = Clock::now();
       if (!precisionSaved) {
-        const std::string settled = stylizer.settledPrecision();
-        if (!settled.empty()) state->setValue("precision", settled);
+        for (const auto& [key, value] : stylizer.settledChoices()) state->setValue(key, value);
         precisionSaved = true;
       }
       state->save(item->frame.index, maxOffset > 0 ? outcome.image : cv::Mat(), item->output);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,39 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
     EXPECT_GT(maxAbsDiff(a[n], b[n - 11]), 2) << "the parts must differ in the overlap for the test to mean anything";
   }
   for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j[n], b[n - 11]), 0) << n;
+
+  // join --overlap 2: only the last two overlap frames are blended (weights 1/3, 2/3); the
+  // earlier part's frames run up to them, the later part's first two overlap frames are dropped.
+  r = cli({"join", (dir / "b.mkv").string(), (dir / "a.mkv").string(), "-o", (dir / "j2.mkv").string(), "--codec",
+           "ffv1", "--overlap", "2"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("2 blended"), std::string::npos) << r.err;
+  const auto j2 = readAll(dir / "j2.mkv");
+  ASSERT_EQ(j2.size(), 30u);
+  for (int n = 0; n < 13; ++n) EXPECT_EQ(maxAbsDiff(j2[n], a[n]), 0) << n;
+  for (int n = 13; n < 15; ++n) {
+    const double w = (n - 13 + 1) / 3.0;
+    cv::Mat expected;
+    cv::addWeighted(a[n], 1 - w, b[n - 11], w, 0, expected);
+    EXPECT_LE(maxAbsDiff(j2[n], expected), 1) << n;
+  }
+  for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j2[n], b[n - 11]), 0) << n;
+  // --overlap 0: a plain cut at the later part's own range; -2 is a usage error.
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "j0.mkv").string(), "--codec",
+           "ffv1", "--overlap", "0"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto j0 = readAll(dir / "j0.mkv");
+  ASSERT_EQ(j0.size(), 30u);
+  EXPECT_EQ(maxAbsDiff(j0[14], a[14]), 0);
+  EXPECT_EQ(maxAbsDiff(j0[15], b[4]), 0);
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "jx.mkv").string(),
+           "--overlap=-2"},
+          dir);
+  EXPECT_EQ(r.exitCode, 2) << r.err;
+  EXPECT_NE(r.err.find("--overlap"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "jx.mkv"));
 }
 
 TEST(Cli_Join, RefusesPartsItCannotTrustAndNamesThem) {
@@ -241,6 +275,7 @@ TEST(Cli_Join, RefusesPartsItCannotTrustAndNamesThem) {
 struct ResumeCase {
   const char* name;
   std::vector<std::string> args;
+  std::vector<std::string> settled;  // choices the state must keep (state.txt keys)
 };
 
 class Cli_Resume : public ::testing::TestWithParam<ResumeCase> {};
@@ -266,6 +301,13 @@ TEST_P(Cli_Resume, KilledRunContinuesToTheSameOutput) {
   ASSERT_TRUE(fs::is_directory(stateFolder(out)));
   const int done = pngsIn(stateFolder(out));
   EXPECT_GE(done, 3);
+  // The number formats `auto` settled on at frame 0 are kept: a resumed run starts at
+  // another frame, where the same test could decide otherwise.
+  std::ifstream stateFile(fs::path(stateFolder(out)) / "state.txt");
+  const std::string stateText = "\n" + std::string(std::istreambuf_iterator<char>(stateFile), {});
+  for (const std::string& key : GetParam().settled) {
+    EXPECT_NE(stateText.find("\n" + key + "="), std::string::npos) << key << " in:\n" << stateText;
+  }
   r = cli(resumable, dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   if (done < 12) {
@@ -278,14 +320,16 @@ TEST_P(Cli_Resume, KilledRunContinuesToTheSameOutput) {
 INSTANTIATE_TEST_SUITE_P(
     Methods, Cli_Resume,
     ::testing::Values(
-        ResumeCase{"copy", {"--method", "copy", "--preset", "veryslow", "--max-side", "48"}},
-        ResumeCase{"fast", {"--method", "fast", "--model", "wave"}},
+        ResumeCase{"copy", {"--method", "copy", "--preset", "veryslow", "--max-side", "48"}, {}},
+        ResumeCase{"fast", {"--method", "fast", "--model", "wave"}, {"precision"}},
         ResumeCase{"optimize",
                    {"--method", "optimize", "--style", sharedPath("media/styles/starry_night.jpg"), "--max-side", "48",
-                    "--iterations-first", "4", "--iterations", "2"}},
+                    "--iterations-first", "4", "--iterations", "2"},
+                   {"optimizer_precision"}},
         ResumeCase{"hybrid",
                    {"--method", "hybrid", "--model", "wave", "--style", sharedPath("media/styles/starry_night.jpg"),
-                    "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6", "--iterations", "3"}}),
+                    "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6", "--iterations", "3"},
+                   {"precision", "optimizer_precision"}}),
     [](const ::testing::TestParamInfo<ResumeCase>& info) { return std::string(info.param.name); });
 
 TEST(Cli_ResumeState, StaleStateIsReplacedAndForeignStateRefused) {

@@ -457,6 +457,9 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     ("blend", po::value(&blend)->default_value("ramp"),
      "overlap frames: ramp (linear cross-fade) | variance (cross-fade that keeps the contrast) | cut (the "
      "earlier part's frames, no blend)")
+    ("overlap", po::value(&c.maxOverlap)->default_value(-1),
+     "blend at most N overlap frames per seam (the last N before the later part's own frames; "
+     "the earlier ones are dropped); -1: every overlap frame the parts hold")
     ("progress", po::value(&progress)->default_value("auto"), "auto | bar | json | none");
   addEncoderOptions(d, c.writer, codecOptList, noAudio);
   po::positional_options_description pos;
@@ -485,6 +488,7 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   });
   applyEncoderValues(c.writer, codecOptList, noAudio);
   if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
+  if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
   return true;
 }
 

@@ -96,9 +96,20 @@ int childLoss(const std::vector<std::string>& a) {
   models::OptimizeConfig oc;
   oc.device = "cpu";
   models::StyleOptimizer opt(models::loadLossNetwork(vggPath()), oc, styles);
+  // frames=a-b,c-d: only those frames (e.g. the blended ones), every N-th within them.
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  for (const std::string& r : splitComma(kv.count("frames") ? kv["frames"] : "")) {
+    const auto dash = r.find('-');
+    spans.emplace_back(std::stoul(r.substr(0, dash)), std::stoul(r.substr(dash + 1)));
+  }
+  if (spans.empty()) spans.emplace_back(0, video.size());
   double style = 0, content = 0;
   int n = 0;
-  for (std::size_t i = 0; i < video.size() && i < orig.size(); i += static_cast<std::size_t>(every)) {
+  std::vector<std::size_t> picked;
+  for (const auto& [a, b] : spans)
+    for (std::size_t i = a; i <= b && i < video.size() && i < orig.size(); i += static_cast<std::size_t>(every))
+      picked.push_back(i);
+  for (std::size_t i : picked) {
     const models::LossTerms t = opt.evaluate(orig[i], video[i]);
     style += t.style;
     content += t.content;
@@ -116,8 +127,9 @@ struct MethodCase {
   int maxSide;
   int frames;  // chaplin frames 0..frames-1, three chunks
   struct Config {
-    int preroll, overlap;
+    int preroll, overlap;  // the chunks' --preroll and --overlap
     std::string blend;
+    int joinOverlap = -1;  // join --overlap (frames blended per seam); -1: all `overlap`
   };
   std::vector<Config> configs;
   std::string styleForLoss;                  // image, or "frames"
@@ -127,10 +139,18 @@ void benchFarm() {
   const std::string cli = (fs::path(gSelf).parent_path() / "flowstyle").string();
   const std::string threads = std::to_string(gOpt.threads);
   printHeader("farm: 3 chunks joined vs one uninterrupted run, chaplin (load " + loadAvg() + ")");
-  std::printf("  seam ratio = warping error of the pair across a border / the same pair in the uninterrupted\n"
-              "  run; mean ratio = joined video's mean warping error / the uninterrupted run's; style ratio =\n"
-              "  mean style loss (VGG19, every 3rd frame) joined / uninterrupted; pre-roll cost = extra\n"
-              "  stylized frames / written frames; chunk s = summed wall time of the three chunk tasks.\n");
+  std::printf("  K, O = the chunks' --preroll and --overlap; join = frames blended per seam (join --overlap);\n"
+              "  seam ratio = warping error of a pair the border touches (every pair of the blended frames and\n"
+              "  the one into the later part's own range) / the same pair in the uninterrupted run; mean ratio =\n"
+              "  joined video's mean warping error / the uninterrupted run's; style ratio = mean style loss\n"
+              "  (VGG19, every frame) joined / uninterrupted; style blend = the same over the blended frames\n"
+              "  only; pre-roll cost = extra stylized frames / written frames; chunk s = summed wall time of\n"
+              "  the chunk tasks run for the row (0: parts reused).\n");
+  // Optimize: one set of parts with a long pre-roll and overlap (K 16, O 16) serves every
+  // shorter overlap through join --overlap, so the blend width is measured on the same chains.
+  std::vector<MethodCase::Config> optimizeConfigs = {{0, 0, "ramp"}, {8, 0, "ramp"}};
+  for (int o : {4, 8, 12, 16})
+    for (const char* blend : {"ramp", "variance"}) optimizeConfigs.push_back({16, 16, blend, o});
   std::vector<MethodCase> cases = {
       {"fast", "chaplin", {"--method", "fast", "--model", "wave"}, 320, 90,
        {{0, 0, "ramp"}, {4, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}, {16, 8, "ramp"}}, "frames"},
@@ -138,8 +158,8 @@ void benchFarm() {
        "frames"},
       {"fast", "pan", {"--method", "fast", "--model", "wave"}, 320, 90, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
        "frames"},
-      {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 45,
-       {{0, 0, "ramp"}, {8, 4, "ramp"}, {14, 14, "ramp"}, {14, 14, "variance"}}, stylePath("starry_night.jpg")},
+      {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 90,
+       optimizeConfigs, stylePath("starry_night.jpg")},
   };
   if (!gOpt.nets.empty()) {  // --nets fast,optimize selects methods here
     std::vector<MethodCase> keep;
@@ -161,7 +181,7 @@ void benchFarm() {
                              : m.clipName == "pan" ? pan
                                                    : chaplinPath();
     const std::string dir = gTmp + "/farm-" + m.name + "-" + m.clipName;
-    fs::remove_all(dir);
+    if (gOpt.work.empty()) fs::remove_all(dir);  // --work DIR: reuse the runs DIR holds
     fs::create_directories(dir);
     std::vector<std::string> common = {"--max-side", std::to_string(m.maxSide), "--threads", threads, "--progress",
                                        "none"};
@@ -174,28 +194,35 @@ void benchFarm() {
     };
     const std::string all = "0-" + std::to_string(m.frames - 1);
     const std::string orig = dir + "/orig.mkv", ref = dir + "/ref.mkv";
-    ChildResult o = runChild({cli, "video", clip, "--frames", all, "--method", "copy", "--max-side",
-                              std::to_string(m.maxSide), "--codec", "ffv1", "-o", orig, "--progress", "none"});
-    ChildResult r = video(all, ref, {"--codec", "ffv1"});
+    ChildResult o, r;
+    o.exitCode = r.exitCode = 0;
+    if (!fs::exists(orig))
+      o = runChild({cli, "video", clip, "--frames", all, "--method", "copy", "--max-side", std::to_string(m.maxSide),
+                    "--codec", "ffv1", "-o", orig, "--progress", "none"});
+    if (!fs::exists(ref)) r = video(all, ref, {"--codec", "ffv1"});
     if (!o.ok() || !r.ok()) {
       reportFailure("farm " + m.name + " uninterrupted", o.ok() ? r : o);
       continue;
     }
     ChildResult refLoss = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
-                                   "target=" + ref});
-    std::printf("\n  %s on %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame), style loss %.5f\n", m.name.c_str(),
-                m.clipName.c_str(), m.frames, m.maxSide, r.wall, r.wall / m.frames, refLoss.get("style_loss"));
-    std::printf("  %4s %4s %9s %12s %11s %11s %11s %11s %9s\n", "K", "O", "blend", "pre-roll", "seam mean",
-                "seam worst", "mean ratio", "style ratio", "chunk s");
+                                   "target=" + ref, "every=1"});
+    std::printf("\n  %s on %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame; 0: reused), style loss %.5f\n",
+                m.name.c_str(), m.clipName.c_str(), m.frames, m.maxSide, r.wall, r.wall / m.frames,
+                refLoss.get("style_loss"));
+    std::printf("  %4s %4s %4s %9s %9s %10s %10s %10s %11s %11s %9s\n", "K", "O", "join", "blend", "pre-roll",
+                "seam mean", "seam worst", "mean ratio", "style ratio", "style blend", "chunk s");
     const int len = m.frames / 3;
     for (const MethodCase::Config& cfg : m.configs) {
       const int k = cfg.preroll, ov = cfg.overlap;
+      const int jo = cfg.joinOverlap < 0 ? ov : std::min(ov, cfg.joinOverlap);  // frames blended per seam
       std::vector<std::string> parts;
       double chunkWall = 0;
       bool ok = true;
       for (int i = 0; i < 3 && ok; ++i) {
         const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1;
-        const std::string part = dir + "/p" + std::to_string(i) + "_K" + std::to_string(k) + "_O" + std::to_string(ov) + ".mkv";
+        // The first chunk starts at frame 0: its pre-roll and overlap are empty, one part serves all.
+        const std::string part = dir + "/p" + std::to_string(i) +
+                                 (i == 0 ? std::string() : "_K" + std::to_string(k) + "_O" + std::to_string(ov)) + ".mkv";
         parts.push_back(part);
         if (fs::exists(part)) continue;
         ChildResult c = video(std::to_string(a) + "-" + std::to_string(b), part,
@@ -205,11 +232,13 @@ void benchFarm() {
         chunkWall += c.wall;
       }
       if (!ok) continue;
-      const std::string joined =
-          dir + "/joined_K" + std::to_string(k) + "_O" + std::to_string(ov) + "_" + cfg.blend + ".mkv";
+      const std::string joined = dir + "/joined_K" + std::to_string(k) + "_O" + std::to_string(ov) + "_J" +
+                                 std::to_string(jo) + "_" + cfg.blend + ".mkv";
       std::vector<std::string> join = {cli, "join"};
       join.insert(join.end(), parts.begin(), parts.end());
-      join.insert(join.end(), {"-o", joined, "--codec", "ffv1", "--progress", "none", "--blend", cfg.blend});
+      join.insert(join.end(), {"-o", joined, "--codec", "ffv1", "--progress", "none", "--blend", cfg.blend,
+                               "--overlap", std::to_string(jo)});
+      fs::remove(joined);
       ChildResult j = runChild(join);
       if (!j.ok()) {
         reportFailure("farm join", j);
@@ -217,19 +246,32 @@ void benchFarm() {
       }
       ChildResult e = runSelf({"_farm_eval", "original=" + orig, "stylized=" + joined, "reference=" + ref,
                                "seams=" + std::to_string(len) + "," + std::to_string(2 * len),
-                               "overlap=" + std::to_string(ov)});
+                               "overlap=" + std::to_string(jo)});
       ChildResult l = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
-                               "target=" + ref});
+                               "target=" + ref, "every=1"});
+      // The style loss of the blended frames alone, against the same frames uninterrupted: what
+      // a blend costs per overlap frame, whatever the chunk length.
+      double blendStyleRatio = 1;
+      if (jo > 0) {
+        const std::string frames = std::to_string(len - jo) + "-" + std::to_string(len - 1) + "," +
+                                   std::to_string(2 * len - jo) + "-" + std::to_string(2 * len - 1);
+        ChildResult lb = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
+                                  "target=" + ref, "every=1", "frames=" + frames});
+        ChildResult rb = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
+                                  "target=" + ref, "every=1", "frames=" + frames});
+        blendStyleRatio = lb.get("style_loss") / rb.get("style_loss");
+      }
       const double prerollCost = static_cast<double>(2 * k) / m.frames;  // chunks 1 and 2 pay K each
       const double styleRatio = l.get("style_loss") / refLoss.get("style_loss");
-      std::printf("  %4d %4d %9s %11.1f%% %11.3f %11.3f %11.3f %11.3f %9.1f\n", k, ov, cfg.blend.c_str(), 100 * prerollCost,
-                  e.get("seam_ratio_mean"), e.get("seam_ratio_worst"), e.get("mean_ratio"), styleRatio, chunkWall);
-      JsonLine("farm").add("method", m.name).add("clip", m.clipName).add("preroll", k).add("overlap", ov).add("blend", cfg.blend)
-          .add("frames", m.frames)
+      std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.1f\n", k, ov, jo, cfg.blend.c_str(),
+                  100 * prerollCost, e.get("seam_ratio_mean"), e.get("seam_ratio_worst"), e.get("mean_ratio"),
+                  styleRatio, blendStyleRatio, chunkWall);
+      JsonLine("farm").add("method", m.name).add("clip", m.clipName).add("preroll", k).add("overlap", ov)
+          .add("join_overlap", jo).add("blend", cfg.blend).add("frames", m.frames)
           .add("max_side", m.maxSide).add("preroll_cost", prerollCost).add("seam_ratio_mean", e.get("seam_ratio_mean"))
           .add("seam_ratio_worst", e.get("seam_ratio_worst")).add("mean_ratio", e.get("mean_ratio"))
-          .add("style_ratio", styleRatio).add("chunk_wall_s", chunkWall).add("uninterrupted_wall_s", r.wall)
-          .add("load", loadAvg()).print();
+          .add("style_ratio", styleRatio).add("blend_style_ratio", blendStyleRatio).add("chunk_wall_s", chunkWall)
+          .add("uninterrupted_wall_s", r.wall).add("load", loadAvg()).print();
     }
   }
 

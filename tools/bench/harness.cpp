@@ -57,7 +57,9 @@ void setBenchmarks(std::vector<Benchmark> all) { gBenchmarks = std::move(all); }
   const auto last = all.rfind(", ");
   if (last != std::string::npos) all.replace(last, 2, " and ");
   std::fprintf(stderr,
-               "Usage: flowstyle-bench [--json] [--threads N] [--device auto|cpu|cuda] [--shared DIR] [--keep] COMMAND [options]\n"
+               "Usage: flowstyle-bench [--json] [--threads N] [--device auto|cpu|cuda] [--shared DIR] [--keep | --work DIR] COMMAND [options]\n"
+               "  --keep      keep the temporary work folder; --work DIR: use DIR as it and keep it\n"
+               "              (farm reuses the uninterrupted run and the chunk parts DIR holds)\n"
                "Commands:\n"
                "  %-10s %s\n", "all", all.c_str());
   for (const Benchmark& b : gBenchmarks) {

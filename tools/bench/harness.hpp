@@ -48,6 +48,7 @@ void setBenchmarks(std::vector<Benchmark> all);
 struct Options {
   bool json = false;
   bool keep = false;
+  std::string work;                 // --work DIR: the work folder (kept; farm reuses its parts)
   int threads = 0;
   std::string device = "auto";      // LibTorch device of the fast/precision benchmarks
   std::string shared;

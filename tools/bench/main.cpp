@@ -1,10 +1,11 @@
 // flowstyle-bench: measures throughput, per-iteration cost, memory and temporal quality.
 //
-//   flowstyle-bench [--json] [--threads N] [--device D] [--shared DIR] [--keep] COMMAND [options]
+//   flowstyle-bench [--json] [--threads N] [--device D] [--shared DIR] [--keep | --work DIR] COMMAND [options]
 //
 // Commands: all (= the benchmarks marked inAll), then one per file in tools/bench/ (--help lists them).
 // Synthetic clips are generated with the ffmpeg CLI into a temporary folder (removed at the
-// end unless --keep). Real inputs come from $FLOWSTYLE_SHARED (default <repo>/../shared),
+// end unless --keep). --work DIR uses DIR instead and keeps it; benchmarks whose inputs are
+// slow to make (farm: the uninterrupted run and the chunk parts) reuse what DIR holds. Real inputs come from $FLOWSTYLE_SHARED (default <repo>/../shared),
 // weights by explicit path (never the user cache). The harness (child processes, peak RSS,
 // JSON lines) is tools/bench/harness.hpp.
 #include <stdlib.h>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--json") gOpt.json = true;
     else if (a == "--keep") gOpt.keep = true;
+    else if (a == "--work") gOpt.work = next(), gOpt.keep = true;
     else if (a == "--threads") gOpt.threads = parseInts(next(), "--threads").at(0);
     else if (a == "--shared") gOpt.shared = next();
     else if (a == "--device") gOpt.device = next();
@@ -104,9 +106,14 @@ int main(int argc, char** argv) {
       }
       usage("unknown command " + gOpt.command);
     }
-    std::string tmpl = (fs::temp_directory_path() / "flowstyle-bench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error(tmpl + ": cannot create a temporary folder");
-    gTmp = tmpl;
+    if (!gOpt.work.empty()) {
+      fs::create_directories(gOpt.work);
+      gTmp = fs::absolute(gOpt.work).string();
+    } else {
+      std::string tmpl = (fs::temp_directory_path() / "flowstyle-bench-XXXXXX").string();
+      if (!mkdtemp(tmpl.data())) throw std::runtime_error(tmpl + ": cannot create a temporary folder");
+      gTmp = tmpl;
+    }
     setenv("FLOWSTYLE_BENCH_TMP", gTmp.c_str(), 1);
     installSignalHandlers();
     const std::string& cmd = gOpt.command;
