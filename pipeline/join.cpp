@@ -10,9 +10,11 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "pipeline/seam_blend.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
 #include "stages/video_reader.hpp"
+#include "stages/warping_error.hpp"
 
 namespace flowstyle::pipeline {
 namespace fs = std::filesystem;
@@ -37,7 +39,8 @@ JoinBlend parseJoinBlend(const std::string& name) {
   if (name == "ramp") return JoinBlend::Ramp;
   if (name == "variance") return JoinBlend::Variance;
   if (name == "cut") return JoinBlend::Cut;
-  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut)");
+  if (name == "fitted") return JoinBlend::Fitted;
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut, fitted)");
 }
 
 std::string toString(JoinBlend blend) {
@@ -45,6 +48,7 @@ std::string toString(JoinBlend blend) {
     case JoinBlend::Ramp: return "ramp";
     case JoinBlend::Variance: return "variance";
     case JoinBlend::Cut: return "cut";
+    case JoinBlend::Fitted: return "fitted";
   }
   return "?";
 }
@@ -54,7 +58,7 @@ namespace {
 cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blend) {
   if (blend == JoinBlend::Cut || w <= 0) return a.clone();
   cv::Mat mixed;
-  if (blend == JoinBlend::Ramp) {
+  if (blend == JoinBlend::Ramp || blend == JoinBlend::Fitted) {
     cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
     return mixed;
   }
@@ -68,6 +72,87 @@ cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blen
   cv::Mat out = dev * gain + (ma * (1.0 - w) + mb * w);
   out.convertTo(mixed, CV_8UC3);  // rounds and saturates
   return mixed;
+}
+
+// Frames first..last (source numbering) of a video whose frame 0 is source frame `offset`,
+// at `size` (the source is resized like the pipeline's prepare stage).
+std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std::int64_t first, std::int64_t last,
+                              cv::Size size) {
+  stages::ReaderConfig rc;
+  rc.path = path;
+  rc.selection.first = first - offset;
+  rc.selection.last = last - offset;
+  stages::VideoReader reader(rc);
+  std::vector<cv::Mat> frames;
+  while (static_cast<std::int64_t>(frames.size()) < last - first + 1) {
+    std::optional<stages::Frame> f = reader.next();
+    if (!f) throw std::runtime_error(path + ": ended before frame " + std::to_string(last) + " (damaged?)");
+    cv::Mat rgb = f->rgb;
+    if (rgb.size() != size) {
+      cv::Mat resized;
+      const bool shrink = size.area() < rgb.size().area();
+      cv::resize(rgb, resized, size, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
+      rgb = resized;
+    }
+    frames.push_back(rgb);
+  }
+  return frames;
+}
+
+// The seam model of pipeline/seam_blend.hpp, measured on the blended frames
+// blendFirst..p.last with flow on the source: each part's own pair warping error (P from
+// the frame before the fade, Q into its first own frame), the warping error of their
+// half-and-half mix (gives the correlation of their changes) and their mean squared
+// difference D per frame. Pair i of the fade (frame blendFirst-1+i -> blendFirst+i) gets
+// R_i = D / e0_i with e0_i the parts' own error on that pair.
+SeamModel measureSeam(const std::string& source, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
+  const std::int64_t from = std::max(p.first, blendFirst - 1), to = p.last + 1;
+  const std::vector<cv::Mat> pf = readSpan(p.path, p.first, from, p.last, cv::Size(p.record.width, p.record.height));
+  const cv::Size size = pf.front().size();
+  const std::vector<cv::Mat> qf = readSpan(q.path, q.first, blendFirst, to, size);
+  const std::vector<cv::Mat> src = readSpan(source, 0, from, to, size);
+  stages::FlowConfig flow;
+  stages::WarpingErrorMeter meterP(flow), meterQ(flow), meterMix(flow);
+  std::vector<double> diff;  // D of frames blendFirst..p.last
+  for (std::int64_t n = from; n <= to; ++n) {
+    const cv::Mat& s = src[static_cast<std::size_t>(n - from)];
+    const bool inP = n <= p.last, inQ = n >= blendFirst;
+    const cv::Mat* a = inP ? &pf[static_cast<std::size_t>(n - from)] : nullptr;
+    const cv::Mat* b = inQ ? &qf[static_cast<std::size_t>(n - blendFirst)] : nullptr;
+    if (a) meterP.add(s, *a);
+    if (b) meterQ.add(s, *b);
+    if (a && b) {
+      cv::Mat mix;
+      cv::addWeighted(*a, 0.5, *b, 0.5, 0.0, mix);
+      meterMix.add(s, mix);
+      diff.push_back(cv::norm(*a, *b, cv::NORM_L2SQR) / (255.0 * 255.0 * static_cast<double>(a->total()) * 3.0));
+    }
+  }
+  const stages::WarpingErrorReport rp = meterP.report(), rq = meterQ.report(), rm = meterMix.report();
+  const double e0 = 0.5 * (rp.meanStylized + rq.meanStylized);
+  double dMean = 0;
+  for (double d : diff) dMean += d;
+  dMean = diff.empty() ? 0 : dMean / static_cast<double>(diff.size());
+  auto ratioOf = [](double d, double e) { return e > 1e-12 ? std::min(1e9, d / e) : (d > 0 ? 1e9 : 0.0); };
+  SeamModel m;
+  m.jump = ratioOf(dMean, e0);
+  // With one blended frame there is no pair of mixes to measure: assume fully correlated
+  // changes (the cautious case: no frame of the fade changes less than the parts do).
+  m.rho = diff.size() >= 2 && e0 > 1e-12 ? std::clamp(2 * rm.meanStylized / e0 - 1, -1.0, 1.0) : 1.0;
+  const std::int64_t width = p.last - blendFirst + 1;
+  for (std::int64_t i = 0; i <= width; ++i) {
+    const std::int64_t frame = blendFirst - 1 + i;  // the pair (frame, frame + 1)
+    double sum = 0;
+    int count = 0;
+    const std::int64_t ip = frame - from, iq = frame - blendFirst;
+    if (ip >= 0 && ip < static_cast<std::int64_t>(rp.pairs.size()) && rp.pairs[ip].visibleFraction > 0)
+      sum += rp.pairs[ip].stylized, ++count;
+    if (iq >= 0 && iq < static_cast<std::int64_t>(rq.pairs.size()) && rq.pairs[iq].visibleFraction > 0)
+      sum += rq.pairs[iq].stylized, ++count;
+    const double d = diff.empty() ? 0 : diff[static_cast<std::size_t>(std::min<std::int64_t>(i, width - 1))];
+    m.pairJumps.push_back(ratioOf(d, count ? sum / count : e0));
+  }
+  return m;
 }
 
 }  // namespace
@@ -233,6 +318,29 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       if (nextFrame[k]++ == n) return f->rgb;
     }
   };
+  // Each seam's fade: its width and weights (and, for --blend fitted, what was measured).
+  std::vector<std::vector<double>> fades(plan.parts.size());
+  for (std::size_t k = 0; k + 1 < plan.parts.size(); ++k) {
+    const PartSpan& p = plan.parts[k];
+    const PartSpan& q = plan.parts[k + 1];
+    std::int64_t width = std::max<std::int64_t>(0, p.last - q.first + 1);
+    if (config.maxOverlap >= 0) width = std::min<std::int64_t>(width, config.maxOverlap);
+    SeamReport report;
+    report.frame = q.record.rangeFirst;
+    report.width = static_cast<int>(width);
+    SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
+    if (config.blend == JoinBlend::Fitted && width > 0) {
+      const SeamModel model = measureSeam(source, p, q, p.last - width + 1);
+      schedule = fittedSchedule(report.width, model);
+      report.measured = true;
+      report.jump = model.jump;
+      report.rho = model.rho;
+      report.expected = schedule.worstRatio;
+      report.expectedLinear = linearSchedule(report.width, model).worstRatio;
+    }
+    fades[k] = schedule.weights;
+    if (width > 0) stats.seams.push_back(report);
+  }
   for (std::int64_t n = plan.first; n <= plan.last; ++n) {
     if (cancel != nullptr && cancel->load()) throw Cancelled();
     std::optional<stages::Frame> src = sourceReader.next();
@@ -248,13 +356,12 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     cv::Mat pixels = frameOf(current, n);
     if (current + 1 < plan.parts.size()) {
       // The overlap: frames q.first..p.last, of which the last `width` are blended.
-      const PartSpan& q = plan.parts[current + 1];
-      std::int64_t width = p.last - q.first + 1;
-      if (config.maxOverlap >= 0) width = std::min<std::int64_t>(width, config.maxOverlap);
+      const std::vector<double>& fade = fades[current];
+      const std::int64_t width = static_cast<std::int64_t>(fade.size());
       const std::int64_t blendFirst = p.last - width + 1;
       if (width > 0 && n >= blendFirst) {
         cv::Mat next = frameOf(current + 1, n);
-        const double w = static_cast<double>(n - blendFirst + 1) / static_cast<double>(width + 1);
+        const double w = fade[static_cast<std::size_t>(n - blendFirst)];
         pixels = blendFrames(pixels, next, w, config.blend);
         ++stats.blended;
       }

@@ -21,8 +21,13 @@ namespace flowstyle::pipeline {
 //             unrelated paintings mixed half and half keep their contrast instead of
 //             fading to grey in the middle of the overlap.
 //   Cut:      the earlier part's frames only (no blend; for comparison).
-enum class JoinBlend { Ramp, Variance, Cut };
-JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut
+//   Fitted:   the cross-fade of Ramp with weights fitted to each seam (pipeline/seam_blend.hpp):
+//             join measures, on the overlap frames and the source's flow, how far apart the
+//             two parts are (R, in units of their own frame-to-frame warping error) and how
+//             alike their own changes are, and takes small steps at both ends of the fade
+//             and larger ones in the middle so that no pair of frames stands out.
+enum class JoinBlend { Ramp, Variance, Cut, Fitted };
+JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut | fitted
 std::string toString(JoinBlend blend);
 
 struct JoinConfig {
@@ -57,11 +62,23 @@ JoinPlan planJoin(const std::vector<std::string>& parts);
 // The same checks on records already read (for tests and other front ends).
 JoinPlan planJoin(std::vector<PartSpan> spans);
 
+// What join found at one seam (blended ones; measured for --blend fitted).
+struct SeamReport {
+  std::int64_t frame = 0;  // the later part's first own frame
+  int width = 0;           // overlap frames blended
+  bool measured = false;   // jump/rho/expected filled
+  double jump = 0;         // R: the parts' mean squared difference / their own pair warping error
+  double rho = 0;          // correlation of the two parts' own frame-to-frame changes
+  double expected = 0;     // the model's worst pair ratio with the weights used
+  double expectedLinear = 0;  // ... with a linear ramp, for comparison
+};
+
 struct JoinStats {
   std::int64_t frames = 0;
   std::int64_t blended = 0;  // frames taken from two parts
   double seconds = 0;
   JoinPlan plan;
+  std::vector<SeamReport> seams;
 };
 
 // Runs the whole join; the output appears only when complete. `onFrame(done, total)`.

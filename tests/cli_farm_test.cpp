@@ -186,6 +186,33 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
     EXPECT_LE(maxAbsDiff(j2[n], expected), 1) << n;
   }
   for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j2[n], b[n - 11]), 0) << n;
+  // --blend fitted: each overlap frame is still a mix (1-w)·a + w·b, w never falling, and the
+  // summary reports what was measured at the seam.
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "jf.mkv").string(), "--codec",
+           "ffv1", "--blend", "fitted"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("seam at frame 15: the parts differ by"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fade over 4 frames"), std::string::npos) << r.err;
+  const auto jf = readAll(dir / "jf.mkv");
+  ASSERT_EQ(jf.size(), 30u);
+  double prevW = 0;
+  for (int n = 11; n < 15; ++n) {
+    cv::Mat fa, fb, fj;
+    a[n].convertTo(fa, CV_64FC3);
+    b[n - 11].convertTo(fb, CV_64FC3);
+    jf[n].convertTo(fj, CV_64FC3);
+    const double w = (fj - fa).dot(fb - fa) / std::max(1e-9, (fb - fa).dot(fb - fa));  // least squares
+    EXPECT_GE(w, prevW - 0.01) << n;
+    EXPECT_LE(w, 1.0 + 0.01) << n;
+    cv::Mat expected;
+    cv::addWeighted(a[n], 1 - w, b[n - 11], w, 0, expected);
+    EXPECT_LE(maxAbsDiff(jf[n], expected), 1) << n << " w " << w;
+    prevW = w;
+  }
+  EXPECT_GT(prevW, 0.3) << "the fade must reach well into the later part";
+  for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(jf[n], b[n - 11]), 0) << n;
+
   // --overlap 0: a plain cut at the later part's own range; -2 is a usage error.
   r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "j0.mkv").string(), "--codec",
            "ffv1", "--overlap", "0"},

@@ -433,6 +433,14 @@ int runJoinCommand(const std::vector<std::string>& args) {
                  stats.plan.parts.size(), static_cast<long long>(stats.blended),
                  tools::formatDuration(stats.seconds).c_str(), seams.empty() ? "" : "; seams at frames ",
                  seams.c_str());
+    for (const pipeline::SeamReport& r : stats.seams) {
+      if (!r.measured) continue;
+      std::fprintf(stderr,
+                   "  seam at frame %lld: the parts differ by %.1fx their own frame-to-frame error (correlation "
+                   "%.2f); fade over %d frames, expected worst pair %.2fx (a linear ramp: %.2fx)%s\n",
+                   static_cast<long long>(r.frame), r.jump, r.rho, r.width, r.expected, r.expectedLinear,
+                   r.expected > 1.25 ? "; a longer --overlap (and --preroll) would hide it better" : "");
+    }
   }
   return 0;
 }

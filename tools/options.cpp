@@ -455,8 +455,8 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     ("output,o", po::value(&c.writer.path), "the joined video (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
     ("source", po::value(&c.source), "the source clip (default: the path the parts recorded)")
     ("blend", po::value(&blend)->default_value("ramp"),
-     "overlap frames: ramp (linear cross-fade) | variance (cross-fade that keeps the contrast) | cut (the "
-     "earlier part's frames, no blend)")
+     "overlap frames: ramp (linear cross-fade) | fitted (cross-fade with weights fitted to each seam's "
+     "measured jump) | variance (cross-fade that keeps the contrast) | cut (the earlier part's frames, no blend)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")

@@ -146,11 +146,14 @@ void benchFarm() {
               "  (VGG19, every frame) joined / uninterrupted; style blend = the same over the blended frames\n"
               "  only; pre-roll cost = extra stylized frames / written frames; chunk s = summed wall time of\n"
               "  the chunk tasks run for the row (0: parts reused).\n");
-  // Optimize: one set of parts with a long pre-roll and overlap (K 16, O 16) serves every
+  // Optimize: one set of parts with a long pre-roll and overlap (K = O = L) serves every
   // shorter overlap through join --overlap, so the blend width is measured on the same chains.
-  std::vector<MethodCase::Config> optimizeConfigs = {{0, 0, "ramp"}, {8, 0, "ramp"}};
-  for (int o : {4, 8, 12, 16})
-    for (const char* blend : {"ramp", "variance"}) optimizeConfigs.push_back({16, 16, blend, o});
+  auto optimizeConfigs = [](int longest, std::vector<int> overlaps) {
+    std::vector<MethodCase::Config> c = {{0, 0, "ramp"}, {8, 0, "ramp"}};
+    for (int o : overlaps)
+      for (const char* blend : {"ramp", "fitted", "variance"}) c.push_back({longest, longest, blend, o});
+    return c;
+  };
   std::vector<MethodCase> cases = {
       {"fast", "chaplin", {"--method", "fast", "--model", "wave"}, 320, 90,
        {{0, 0, "ramp"}, {4, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}, {16, 8, "ramp"}}, "frames"},
@@ -159,7 +162,11 @@ void benchFarm() {
       {"fast", "pan", {"--method", "fast", "--model", "wave"}, 320, 90, {{0, 0, "ramp"}, {8, 0, "ramp"}, {8, 4, "ramp"}},
        "frames"},
       {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 90,
-       optimizeConfigs, stylePath("starry_night.jpg")},
+       optimizeConfigs(16, {4, 8, 12, 16}), stylePath("starry_night.jpg")},
+      {"optimize", "gif", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 30,
+       optimizeConfigs(9, {4, 9}), stylePath("starry_night.jpg")},
+      {"optimize", "pan", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 90,
+       optimizeConfigs(16, {8, 12, 16}), stylePath("starry_night.jpg")},
   };
   if (!gOpt.nets.empty()) {  // --nets fast,optimize selects methods here
     std::vector<MethodCase> keep;
