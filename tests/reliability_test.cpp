@@ -452,3 +452,34 @@ TEST(Reliability_Fuzz, regression_image2_leak_bad_conversion) {
   EXPECT_NE(wmsg.find("'%s' is not a frame number"), std::string::npos) << wmsg;
   expectNothingLeft(dir, "%s.png");
 }
+
+// fuzz_farm_job_folder: `farm status` read jobs.txt's join index as a number and sized a
+// vector to it: "join 99999999999999 2" ended in std::bad_alloc (reported as "out of
+// memory (lower --max-side ...)"), an index past 2^64 in a segmentation fault. Every line
+// is now checked, and a damaged jobs.txt is one line naming the file and the line.
+TEST(Reliability_Fuzz, regression_farm_jobs_txt_join_index) {
+  const fs::path dir = scratchDir();
+  const fs::path job = dir / "job";
+  CommandResult r = cli({"farm", "slurm", sharedPath("media/clips/chaplin.mp4"), "-o", (dir / "out.mp4").string(),
+                         "--chunks", "2", "--method", "copy", "--job-dir", job.string(), "--dry-run"},
+                        dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto status = [&](const std::string& jobsTxt) {
+    std::ofstream(job / "jobs.txt", std::ios::trunc) << jobsTxt;
+    // No squeue: the states come from the job folder's files.
+    return flowstyle::test::run({"env", "PATH=/nonexistent", FLOWSTYLE_CLI, "farm", "status", job.string()}, dir);
+  };
+  for (const char* damaged : {"array 1\njoin 99999999999999 2\n", "array 1\njoin 9999999999999999999999 2\n",
+                              "array 1\njoin -1 2\n", "array x\n", "join 0 5\n", "array 1\njoin 1 2\n"}) {
+    r = status(damaged);
+    EXPECT_EQ(r.exitCode, 1) << damaged << r.err;
+    expectOneErrorLine(r, "jobs.txt");
+    EXPECT_EQ(r.err.find("out of memory"), std::string::npos) << r.err;
+  }
+  // What writeJobIds writes still reads, also without a join id (a join never submitted).
+  for (const char* good : {"array 4242\njoin 0 4243\n", "array 4242\n"}) {
+    r = status(good);
+    EXPECT_EQ(r.exitCode, 0) << good << r.err;
+    EXPECT_NE(r.out.find("array job 4242"), std::string::npos) << r.out;
+  }
+}
