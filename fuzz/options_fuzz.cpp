@@ -1,6 +1,7 @@
 // libFuzzer target: the command line's parsers of structured values (--frames, --size,
 // --style-blend, --long-term, --codec-opt, --max-memory, the enums) through the real
-// parse of each command. The input is one argument per line; the first picks the command.
+// parse of each command (video, batch, preview, image, eval, join). The input is one
+// argument per line; the first picks the command.
 // A usage error (exit 2) or a validation error is the expected outcome of bad input.
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else if (command == "eval") {
       t::EvalCommand c;
       t::parseEval(args, c);
+    } else if (command == "join") {
+      t::JoinCommand c;
+      t::parseJoin(args, c);
     } else if (command == "frames") {
       std::int64_t a = 0, b = 0;
       for (const std::string& s : args) t::parseFrameRange(s, a, b);

@@ -4,13 +4,15 @@
 # sanitizer report. Usage: fuzz/run.sh [BUILD_DIR (build-fuzz)] [SECONDS (30)] [TARGET...]
 # Findings are kept in BUILD_DIR/fuzz-findings/<target>-crash-<sha1>; replay one with
 #   BUILD_DIR/fuzz/fuzz_<target> BUILD_DIR/fuzz-findings/<file>
+# A target with fuzz/dict/<target>.dict gets it as -dict (tokens it cannot learn from
+# comparisons in uninstrumented libraries).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build-fuzz}" && pwd)
 seconds=${2:-30}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors ml5_manifest options sequence_pattern farm_metadata)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors ml5_manifest options sequence_pattern farm_metadata farm_job_folder)
 findings=$build/fuzz-findings
 mkdir -p "$findings"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -23,7 +25,8 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   log=$build/fuzz-$t.log
   start=$(date +%s)
-  "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 \
+  dict=(); [ -f "$root/fuzz/dict/$t.dict" ] && dict=(-dict="$root/fuzz/dict/$t.dict")
+  "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 "${dict[@]}" \
     -artifact_prefix="$findings/$t-" -print_final_stats=1 "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -213,19 +213,34 @@ void writeJobIds(const std::string& jobDir, const SubmittedJobs& jobs) {
 }
 
 bool readJobIds(const std::string& jobDir, SubmittedJobs& jobs) {
-  std::ifstream f(fs::path(jobDir) / "jobs.txt");
+  const fs::path path = fs::path(jobDir) / "jobs.txt";
+  std::ifstream f(path);
   if (!f) return false;
-  std::string word;
-  while (f >> word) {
-    if (word == "array") {
-      f >> jobs.array;
-    } else if (word == "join") {
-      std::size_t k = 0;
-      std::string id;
-      f >> k >> id;
+  // Written by writeJobIds only: "array ID" then "join K ID" per clip, ids as sbatch gave
+  // them (digits). Anything else is a damaged or hand-edited file: named, never trusted
+  // (a join index read as a number once sized a vector to it).
+  static const std::regex kArray("^array ([0-9]{1,18})$"), kJoin("^join ([0-9]{1,6}) ([0-9]{1,18})$");
+  constexpr std::size_t kMaxJoins = 100000;
+  std::string line;
+  int lineNo = 0;
+  while (std::getline(f, line)) {
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::smatch m;
+    if (std::regex_match(line, m, kArray)) {
+      jobs.array = m[1];
+    } else if (std::regex_match(line, m, kJoin) && std::stoul(m[1]) < kMaxJoins) {
+      const std::size_t k = std::stoul(m[1]);
       if (jobs.joins.size() <= k) jobs.joins.resize(k + 1);
-      jobs.joins[k] = id;
+      jobs.joins[k] = m[2];
+    } else {
+      throw std::runtime_error(path.string() + ":" + std::to_string(lineNo) + ": not a job id line ('array ID' or "
+                               "'join CLIP ID'); the file is damaged: check the jobs with squeue, then fix or remove it");
     }
+  }
+  if (jobs.array.empty() && !jobs.joins.empty()) {
+    throw std::runtime_error(path.string() + ": join job ids but no array job id; the file is damaged");
   }
   return !jobs.array.empty();
 }

@@ -115,10 +115,18 @@ JobStates collectStates(const FarmPlan& plan) {
   const fs::path dir = plan.request.jobDir;
   JobStates st;
   st.submitted = readJobIds(dir, st.jobs);
+  if (st.jobs.joins.size() > plan.clips.size()) {
+    throw std::runtime_error((dir / "jobs.txt").string() + ": a join job id for clip " +
+                             std::to_string(st.jobs.joins.size() - 1) + " but the plan has " +
+                             std::to_string(plan.clips.size()) + " clip(s); the file is damaged");
+  }
+  st.jobs.joins.resize(plan.clips.size());  // one id per clip ("" for a join never submitted)
   std::map<std::string, std::string> queued;
   if (st.submitted) {
     std::vector<std::string> ids = {st.jobs.array};
-    ids.insert(ids.end(), st.jobs.joins.begin(), st.jobs.joins.end());
+    for (const std::string& id : st.jobs.joins) {
+      if (!id.empty()) ids.push_back(id);
+    }
     for (auto& [id, q] : squeueStates(ids, st.squeueOk)) queued[id] = q;
   }
   for (std::size_t k = 0; k < plan.clips.size(); ++k) {
@@ -135,7 +143,7 @@ JobStates collectStates(const FarmPlan& plan) {
       states.push_back(s);
     }
     const std::string what = "join-" + std::to_string(k);
-    const std::string q = st.submitted && k < st.jobs.joins.size() ? queued[st.jobs.joins[k]] : "";
+    const std::string q = st.submitted && !st.jobs.joins[k].empty() ? queued[st.jobs.joins[k]] : "";
     ItemState j = itemState(dir / "status", what, clip.input.output, q, st.squeueOk, dir / "logs" / (what + ".log"));
     if (!st.submitted && j.state == "pending") j.state = "not submitted";
     if (!failed.empty() && (j.state == "pending" || j.state == "not queued" || j.state == "not run")) {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# CI step of issue 13 (.ci/run calls it): the libFuzzer targets, 30 s each (fuzz/ci.sh),
+# then the test suite under ASan + UBSan + LeakSanitizer (tools/test-sanitized.sh), both
+# in one instrumented clang build (build-fuzz). Fails on any crash, leak, timeout,
+# sanitizer report or failed test. Arguments go to tools/test-sanitized.sh (ctest).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECONDS=0
+"$root/fuzz/build.sh" fuzz_all tests/all
+echo "== reliability: instrumented build took ${SECONDS} s"
+t=$SECONDS
+"$root/fuzz/run.sh" "${FLOWSTYLE_FUZZ_BUILD_DIR:-$root/build-fuzz}" "${FLOWSTYLE_FUZZ_SECONDS:-30}"
+echo "== reliability: fuzz targets took $((SECONDS - t)) s"
+t=$SECONDS
+"$root/tools/test-sanitized.sh" "$@"
+echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"
