@@ -18,6 +18,7 @@
 #endif
 #include <torch/torch.h>
 
+#include "models/channels_last_norm.hpp"
 #include "models/device.hpp"
 
 namespace flowstyle::models {
@@ -403,8 +404,9 @@ struct FastStyleNetwork::Impl {
       // Statistics in float32 also for bfloat16/float16 inputs (the output keeps x's type).
       y = torch::instance_norm(x, scale, shift, {}, {}, true, 0.0, kInstanceNormEps, false);
     } else {
-      // instance_norm makes its input contiguous (NCHW); keep channels-last instead.
-      // float32 statistics: a float16 variance of 0..255-scale activations overflows.
+      // Channels-last on CUDA (the CPU runs forwardChannelsLast): instance_norm would make
+      // its input contiguous (NCHW). float32 statistics: a float16 variance of 0..255-scale
+      // activations overflows.
       auto [var, mean] = torch::var_mean(x.to(torch::kFloat), {2, 3}, /*unbiased=*/false,
                                          /*keepdim=*/true);
       auto a = scale.view({1, -1, 1, 1}) * torch::rsqrt(var + kInstanceNormEps);
@@ -412,6 +414,13 @@ struct FastStyleNetwork::Impl {
       y = torch::addcmul(b.to(x.scalar_type()), x, a.to(x.scalar_type()));
     }
     return relu ? y.relu_() : y;
+  }
+
+  // Channels-last: the fused kernel (norm weights float32 in every precision).
+  torch::Tensor normCl(const torch::Tensor& x, const std::string& prefix,
+                       const detail::NormEpilogue& e) const {
+    return detail::instanceNormChannelsLast(x, w.at(prefix + ".scale"), w.at(prefix + ".shift"),
+                                            kInstanceNormEps, e);
   }
 
   torch::Tensor conv(const Weights& k, const torch::Tensor& x, const LayerSpec& l,
@@ -432,8 +441,70 @@ struct FastStyleNetwork::Impl {
     return detail::transposedConvByShuffle(x, k.at(l.conv + ".shuffle"));
   }
 
+  // The network in one layout from input to output: channels-last activations in k's type,
+  // every instance norm with the ReLU, residual add, pixel shuffle of the up-convolutions
+  // and the zero padding of the next stride-2 convolution fused into its one write. The
+  // only layout changes are the input (float32 NCHW -> k's type channels-last) and the
+  // output (written as float32 NCHW by the last norm); oneDNN runs the convolutions on
+  // the channels-last tensors as they are.
+  torch::Tensor forwardChannelsLast(const Weights& k, torch::Tensor x) const {
+    const auto& L = layerSpecs();
+    x = x.to(k.at("conv1.weight").scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
+    auto even = [](const torch::Tensor& t) { return t.size(2) % 2 == 0 && t.size(3) % 2 == 0; };
+    // A SAME stride-2 3x3 conv on an even size pads 0 before and 1 after: the norm before
+    // it writes that zero row and column, and the conv runs unpadded.
+    auto normBeforeStride2 = [&](const torch::Tensor& t, const LayerSpec& l) {
+      detail::NormEpilogue e;
+      e.relu = true;
+      e.padBottomRight = even(t) ? 1 : 0;
+      return normCl(t, l.norm, e);
+    };
+    auto stride2 = [&](const torch::Tensor& t, const LayerSpec& l, const torch::Tensor& before) {
+      if (even(before)) return torch::conv2d(t, k.at(l.conv + ".weight"), {}, torch::IntArrayRef{2, 2},
+                                                 torch::IntArrayRef{0, 0});
+      return convSame(t, k.at(l.conv + ".weight"), 2);
+    };
+    detail::NormEpilogue relu;
+    relu.relu = true;
+    auto y = convSame(x, k.at(L[0].conv + ".weight"), 1);
+    x = stride2(normBeforeStride2(y, L[0]), L[1], y);
+    y = normBeforeStride2(x, L[1]);
+    x = normCl(stride2(y, L[2], x), L[2].norm, relu);
+    for (int b = 0; b < 5; ++b) {
+      const auto& c1 = L[3 + 2 * b];
+      const auto& c2 = L[4 + 2 * b];
+      y = normCl(convSame(x, k.at(c1.conv + ".weight"), 1), c1.norm, relu);
+      detail::NormEpilogue add;
+      add.residual = x;
+      x = normCl(convSame(y, k.at(c2.conv + ".weight"), 1), c2.norm, add);
+    }
+    // Up-convolutions: the 2x2 conv of transposedConvAsConvWeight with its outputs in
+    // phase-major order; padding 1 on both sides computes one extra row and column
+    // (cropped by a view), the norm writes the four phases shuffled.
+    detail::NormEpilogue up = relu;
+    up.shuffle = 2;
+    for (const auto& l : {L[13], L[14]}) {
+      const std::int64_t h = x.size(2), wd = x.size(3);
+      x = normCl(torch::conv2d(x, k.at(l.conv + ".shuffle"), {}, torch::IntArrayRef{1, 1},
+                               torch::IntArrayRef{1, 1}).narrow(2, 0, h).narrow(3, 0, wd),
+                 l.norm, up);
+    }
+    detail::NormEpilogue last;
+    last.tanhOutput = true;
+    auto s2d = k.find(L[15].conv + ".s2d");
+    if (s2d != k.end() && even(x)) {
+      last.shuffle = 2;
+      const std::int64_t p = (s2d->second.size(2) - 1) / 2;
+      return normCl(torch::conv2d(detail::spaceToDepthChannelsLast(x), s2d->second, {},
+                                  torch::IntArrayRef{1, 1}, torch::IntArrayRef{p, p}),
+                    L[15].norm, last);
+    }
+    return normCl(convSame(x, k.at(L[15].conv + ".weight"), 1), L[15].norm, last);
+  }
+
   // The network with convolution weights k (their type is the compute type).
   torch::Tensor forwardWith(const Weights& k, torch::Tensor x) const {
+    if (options.channelsLast && device.is_cpu()) return forwardChannelsLast(k, x);
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type());  // 0..255 integers are exact in all three
     if (options.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
@@ -533,6 +604,15 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     }
     if (options.spaceToDepth && l.kernel == 9 && l.out <= kSpaceToDepthMaxOut) {
       impl_->w[l.conv + ".s2d"] = detail::spaceToDepthConvWeight(impl_->w.at(l.conv + ".weight"));
+    }
+    if (options.channelsLast && impl_->device.is_cpu()) {
+      // The fused channels-last path shuffles in phase-major channel order.
+      for (const char* kind : {".shuffle", ".s2d"}) {
+        auto it = impl_->w.find(l.conv + kind);
+        if (it == impl_->w.end()) continue;
+        it->second = detail::phaseMajorChannels(it->second, 0);
+        if (std::string(kind) == ".s2d") it->second = detail::phaseMajorChannels(it->second, 1);
+      }
     }
   }
   const auto format =
