@@ -392,6 +392,7 @@ struct FastStyleNetwork::Impl {
   std::string name;
   torch::Device device{torch::kCPU};
   FastNetworkOptions options;
+  bool channelsLast = false;  // options.layout resolved for the device
   Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
   Weights reduced;  // the convolution weights of w in the reduced format; empty if none
   PrecisionChoice choice;
@@ -400,7 +401,7 @@ struct FastStyleNetwork::Impl {
     const auto& scale = w.at(prefix + ".scale");  // float32 in every precision
     const auto& shift = w.at(prefix + ".shift");
     torch::Tensor y;
-    if (!options.channelsLast) {
+    if (!channelsLast) {
       // Statistics in float32 also for bfloat16/float16 inputs (the output keeps x's type).
       y = torch::instance_norm(x, scale, shift, {}, {}, true, 0.0, kInstanceNormEps, false);
     } else {
@@ -504,10 +505,10 @@ struct FastStyleNetwork::Impl {
 
   // The network with convolution weights k (their type is the compute type).
   torch::Tensor forwardWith(const Weights& k, torch::Tensor x) const {
-    if (options.channelsLast && device.is_cpu()) return forwardChannelsLast(k, x);
+    if (channelsLast && device.is_cpu()) return forwardChannelsLast(k, x);
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type());  // 0..255 integers are exact in all three
-    if (options.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     x = norm(conv(k, x, L[0], 1), L[0].norm, true);
     x = norm(conv(k, x, L[1], 2), L[1].norm, true);
     x = norm(conv(k, x, L[2], 2), L[2].norm, true);
@@ -551,6 +552,8 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   impl_->device = resolveDevice(device);
+  impl_->channelsLast = options.layout == Layout::ChannelsLast ||
+                        (options.layout == Layout::Auto && impl_->device.is_cpu());
   std::error_code ec;
   TensorFile file;
   if (fs::is_directory(path, ec)) {
@@ -605,7 +608,7 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     if (options.spaceToDepth && l.kernel == 9 && l.out <= kSpaceToDepthMaxOut) {
       impl_->w[l.conv + ".s2d"] = detail::spaceToDepthConvWeight(impl_->w.at(l.conv + ".weight"));
     }
-    if (options.channelsLast && impl_->device.is_cpu()) {
+    if (impl_->channelsLast && impl_->device.is_cpu()) {
       // The fused channels-last path shuffles in phase-major channel order.
       for (const char* kind : {".shuffle", ".s2d"}) {
         auto it = impl_->w.find(l.conv + kind);
@@ -616,7 +619,7 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     }
   }
   const auto format =
-      options.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+      impl_->channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   for (auto& [key, t] : impl_->w) {
     t = t.to(impl_->device);
     if (t.dim() == 4) t = t.contiguous(format);

@@ -37,11 +37,22 @@ TensorFile importMl5Checkpoint(const std::string& folder);
 // What Auto picks on `device` before the check (Float32 where nothing faster exists).
 Precision reducedPrecisionFor(const torch::Device& device);
 
+// How the activations are laid out.
+//   Auto: ChannelsLast on the CPU, Nchw on CUDA.
+//   ChannelsLast: on the CPU, one layout and format from input to output (convolution
+//     weights converted once at load, every instance norm a fused channels-last kernel
+//     that also does the ReLU, residual add, pixel shuffle and stride-2 padding; oneDNN
+//     reorders no activation); measured 1.7x (bfloat16) and 2x (float32) faster than Nchw
+//     (README "Performance"). On CUDA: channels-last tensors with a var_mean norm.
+//   Nchw: LibTorch's instance_norm and pixel_shuffle on NCHW tensors.
+enum class Layout { Auto, Nchw, ChannelsLast };
+
 // How the stride-2 transposed convolutions and the tensors are laid out at run time.
 // The defaults are the fastest measured on CPU; the others exist for tests/benchmarks.
 struct FastNetworkOptions {
-  bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU)
-  bool channelsLast = false;          // channels-last memory format
+  bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU; not on the
+                                      // CPU's channels-last path, which has its own)
+  Layout layout = Layout::Auto;
   bool spaceToDepth = true;           // 9x9 convs on even sizes as 5x5 on a 2x-coarser grid
   Precision precision = Precision::Float32;
   // Reflect-pad every side of the frame by this many pixels before the network and crop
