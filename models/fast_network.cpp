@@ -1,6 +1,7 @@
 #include "models/fast_network.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,7 @@
 
 #include "models/channels_last_norm.hpp"
 #include "models/device.hpp"
+#include "models/packed_conv.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -393,6 +395,10 @@ struct FastStyleNetwork::Impl {
   torch::Device device{torch::kCPU};
   FastNetworkOptions options;
   bool channelsLast = false;  // options.layout resolved for the device
+  mutable bool usePackedConv = false;  // channels-last CPU convolutions through PackedConv
+  // PackedConv per "<weight key>/<type>", made on first use (forward is not const-safe
+  // across threads anyway: the network is thread-compatible).
+  mutable std::map<std::string, detail::PackedConv> packed;
   Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
   Weights reduced;  // the convolution weights of w in the reduced format; empty if none
   PrecisionChoice choice;
@@ -452,6 +458,11 @@ struct FastStyleNetwork::Impl {
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
     auto even = [](const torch::Tensor& t) { return t.size(2) % 2 == 0 && t.size(3) % 2 == 0; };
+    auto same = [](const torch::Tensor& t, std::int64_t kernel, std::int64_t stride) {
+      const auto [top, bottom] = samePadding(t.size(2), kernel, stride);
+      const auto [left, right] = samePadding(t.size(3), kernel, stride);
+      return detail::ConvGeometry{stride, top, left, bottom, right};
+    };
     // A SAME stride-2 3x3 conv on an even size pads 0 before and 1 after: the norm before
     // it writes that zero row and column, and the conv runs unpadded.
     auto normBeforeStride2 = [&](const torch::Tensor& t, const LayerSpec& l) {
@@ -461,46 +472,79 @@ struct FastStyleNetwork::Impl {
       return normCl(t, l.norm, e);
     };
     auto stride2 = [&](const torch::Tensor& t, const LayerSpec& l, const torch::Tensor& before) {
-      if (even(before)) return torch::conv2d(t, k.at(l.conv + ".weight"), {}, torch::IntArrayRef{2, 2},
-                                                 torch::IntArrayRef{0, 0});
-      return convSame(t, k.at(l.conv + ".weight"), 2);
+      const std::string key = l.conv + ".weight";
+      return even(before) ? convCl(k, key, t, {2}) : convCl(k, key, t, same(t, 3, 2));
     };
     detail::NormEpilogue relu;
     relu.relu = true;
-    auto y = convSame(x, k.at(L[0].conv + ".weight"), 1);
+    auto y = convCl(k, L[0].conv + ".weight", x, same(x, L[0].kernel, 1));
     x = stride2(normBeforeStride2(y, L[0]), L[1], y);
     y = normBeforeStride2(x, L[1]);
     x = normCl(stride2(y, L[2], x), L[2].norm, relu);
     for (int b = 0; b < 5; ++b) {
       const auto& c1 = L[3 + 2 * b];
       const auto& c2 = L[4 + 2 * b];
-      y = normCl(convSame(x, k.at(c1.conv + ".weight"), 1), c1.norm, relu);
+      y = normCl(convCl(k, c1.conv + ".weight", x, same(x, 3, 1)), c1.norm, relu);
       detail::NormEpilogue add;
       add.residual = x;
-      x = normCl(convSame(y, k.at(c2.conv + ".weight"), 1), c2.norm, add);
+      x = normCl(convCl(k, c2.conv + ".weight", y, same(y, 3, 1)), c2.norm, add);
     }
-    // Up-convolutions: the 2x2 conv of transposedConvAsConvWeight with its outputs in
-    // phase-major order; padding 1 on both sides computes one extra row and column
-    // (cropped by a view), the norm writes the four phases shuffled.
+    // Up-convolutions: the 2x2 conv of transposedConvAsConvWeight (one zero row on top,
+    // one column on the left) with its outputs in phase-major order; the norm writes the
+    // four phases shuffled.
     detail::NormEpilogue up = relu;
     up.shuffle = 2;
     for (const auto& l : {L[13], L[14]}) {
-      const std::int64_t h = x.size(2), wd = x.size(3);
-      x = normCl(torch::conv2d(x, k.at(l.conv + ".shuffle"), {}, torch::IntArrayRef{1, 1},
-                               torch::IntArrayRef{1, 1}).narrow(2, 0, h).narrow(3, 0, wd),
-                 l.norm, up);
+      x = normCl(convCl(k, l.conv + ".shuffle", x, {1, 1, 1, 0, 0}), l.norm, up);
     }
     detail::NormEpilogue last;
     last.tanhOutput = true;
-    auto s2d = k.find(L[15].conv + ".s2d");
-    if (s2d != k.end() && even(x)) {
+    const std::string s2d = L[15].conv + ".s2d";
+    if (k.count(s2d) && even(x)) {
       last.shuffle = 2;
-      const std::int64_t p = (s2d->second.size(2) - 1) / 2;
-      return normCl(torch::conv2d(detail::spaceToDepthChannelsLast(x), s2d->second, {},
-                                  torch::IntArrayRef{1, 1}, torch::IntArrayRef{p, p}),
+      const std::int64_t p = (k.at(s2d).size(2) - 1) / 2;
+      return normCl(convCl(k, s2d, detail::spaceToDepthChannelsLast(x), {1, p, p, p, p}),
                     L[15].norm, last);
     }
-    return normCl(convSame(x, k.at(L[15].conv + ".weight"), 1), L[15].norm, last);
+    return normCl(convCl(k, L[15].conv + ".weight", x, same(x, L[15].kernel, 1)), L[15].norm,
+                  last);
+  }
+
+  // A convolution on the channels-last path: oneDNN with the weight packed once where this
+  // build has it (PackedConv), LibTorch's conv2d otherwise (which reorders the weight on
+  // every call).
+  torch::Tensor convCl(const Weights& k, const std::string& key, const torch::Tensor& x,
+                       const detail::ConvGeometry& g) const {
+    const torch::Tensor& weight = k.at(key);
+    if (usePackedConv) {
+      const std::string id = key + (weight.scalar_type() == torch::kBFloat16 ? "/bf16" : "/f32");
+      try {
+        auto it = packed.find(id);
+        if (it == packed.end()) {
+          it = packed.emplace(id, detail::PackedConv(weight, weight.scalar_type())).first;
+        }
+        return it->second(x, g);
+      } catch (const std::exception&) {
+        // oneDNN has no kernel for this (bfloat16 on a CPU without AVX-512): LibTorch's.
+        usePackedConv = false;
+        packed.clear();
+      }
+    }
+    const std::array<std::int64_t, 2> strideArray{g.stride, g.stride};
+    const torch::IntArrayRef stride(strideArray);
+    if (g.top == g.bottom && g.left == g.right) {
+      return torch::conv2d(x, weight, {}, stride, torch::IntArrayRef{g.top, g.left});
+    }
+    if (g.stride == 1) {  // pad the larger side on both, then crop the extra outputs
+      const std::int64_t t = std::max(g.top, g.bottom), l = std::max(g.left, g.right);
+      const std::int64_t outH = x.size(2) + g.top + g.bottom - weight.size(2) + 1;
+      const std::int64_t outW = x.size(3) + g.left + g.right - weight.size(3) + 1;
+      return torch::conv2d(x, weight, {}, stride, torch::IntArrayRef{t, l})
+          .narrow(2, t - g.top, outH)
+          .narrow(3, l - g.left, outW);
+    }
+    return torch::conv2d(torch::constant_pad_nd(x, {g.left, g.right, g.top, g.bottom}, 0.0), weight,
+                         {}, stride, torch::IntArrayRef{0, 0});
   }
 
   // The network with convolution weights k (their type is the compute type).
@@ -554,6 +598,8 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
   impl_->device = resolveDevice(device);
   impl_->channelsLast = options.layout == Layout::ChannelsLast ||
                         (options.layout == Layout::Auto && impl_->device.is_cpu());
+  impl_->usePackedConv = impl_->channelsLast && impl_->device.is_cpu() && options.packedWeights &&
+                         detail::PackedConv::available();
   std::error_code ec;
   TensorFile file;
   if (fs::is_directory(path, ec)) {

@@ -63,6 +63,10 @@ struct FastNetworkOptions {
   // Auto: largest RMS of (reduced - float32) kept, on 0..255. bfloat16 measured 0.33-0.68 on
   // the ml5 styles at 640x360 (flowstyle-bench precision); x264 at crf 18 alone adds more.
   double tolerance = 1.0;
+  // CPU channels-last: convolutions through oneDNN with each weight packed into the
+  // kernel's layout once (where the build has oneDNN, models/packed_conv.hpp); false:
+  // LibTorch's conv2d, which reorders every weight on every call.
+  bool packedWeights = true;
 };
 
 // The default border pad in pixels: the frame the networks paint is a fixed number of

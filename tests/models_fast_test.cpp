@@ -241,8 +241,10 @@ TEST(Models_FastStyleNetwork, OptionsGiveTheSameOutput) {
        {FastNetworkOptions{true, Layout::Nchw, true}, FastNetworkOptions{false, Layout::Nchw, true},
         FastNetworkOptions{false, Layout::ChannelsLast, true},
         FastNetworkOptions{false, Layout::Nchw, false},
-        FastNetworkOptions{false, Layout::ChannelsLast, false}}) {
-    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(static_cast<int>(opt.layout)) +
+        FastNetworkOptions{false, Layout::ChannelsLast, false},
+        FastNetworkOptions{false, Layout::ChannelsLast, true, flowstyle::models::Precision::Float32, -1, 1.0,
+                           false}}) {
+    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(static_cast<int>(opt.layout)) + std::to_string(opt.packedWeights) +
                  std::to_string(opt.spaceToDepth));
     FastStyleNetwork net(kMl5 + "wave", "cpu", opt);
     const cv::Mat got = net.raw(input);
