@@ -40,10 +40,12 @@ Precision reducedPrecisionFor(const torch::Device& device);
 // How the activations are laid out.
 //   Auto: ChannelsLast on the CPU, Nchw on CUDA.
 //   ChannelsLast: on the CPU, one layout and format from input to output (convolution
-//     weights converted once at load, every instance norm a fused channels-last kernel
+//     weights converted once at load and packed for oneDNN on the first frame of a size
+//     where the build has it, see packedWeights; every instance norm a fused channels-last kernel
 //     that also does the ReLU, residual add, pixel shuffle and stride-2 padding; oneDNN
-//     reorders no activation); measured 1.7x (bfloat16) and 2x (float32) faster than Nchw
-//     (README "Performance"). On CUDA: channels-last tensors with a var_mean norm.
+//     reorders no activation); measured 1.5x (bfloat16) and 1.7x (float32) less CPU time
+//     per frame than Nchw (README "Performance"). On CUDA: channels-last tensors with a
+//     var_mean norm.
 //   Nchw: LibTorch's instance_norm and pixel_shuffle on NCHW tensors.
 enum class Layout { Auto, Nchw, ChannelsLast };
 
