@@ -39,6 +39,28 @@ double fastNetworkFlop(double h, double w) {
                 81 * 32 * 3 * px);
 }
 
+// The network variants timed: the default (channels-last, packed weights), channels-last
+// through LibTorch's conv2d (weights reordered every call) and NCHW (the layout before).
+struct NetVariant {
+  std::string id;
+  bool bf16;
+  models::Layout layout;
+  bool packed;
+  std::string label;
+};
+
+std::vector<NetVariant> netVariants() {
+  using models::Layout;
+  std::vector<NetVariant> v;
+  for (bool bf16 : {false, true}) {
+    const std::string t = bf16 ? "bf16" : "f32";
+    v.push_back({t, bf16, Layout::ChannelsLast, true, t + " channels-last, packed (default)"});
+    v.push_back({t + "_unpacked", bf16, Layout::ChannelsLast, false, t + " channels-last, LibTorch conv2d"});
+    v.push_back({t + "_nchw", bf16, Layout::Nchw, false, t + " NCHW (before)"});
+  }
+  return v;
+}
+
 // Child: _conv CALLS
 int childConv(const std::vector<std::string>& a) {
   if (a.size() != 1) usage("_conv CALLS");
@@ -79,9 +101,11 @@ int childConv(const std::vector<std::string>& a) {
   emit("net_gflop", netFlop / 1e9);
   emit("net_gflop_nopad", fastNetworkFlop(360, 640) / 1e9);
   auto input = (torch::rand({1, 3, nh, nw}) * 255).round();
-  for (auto p : {models::Precision::Float32, models::Precision::BFloat16}) {
+  for (const NetVariant& v : netVariants()) {
     models::FastNetworkOptions o;
-    o.precision = p;
+    o.precision = v.bf16 ? models::Precision::BFloat16 : models::Precision::Float32;
+    o.layout = v.layout;
+    o.packedWeights = v.packed;
     models::FastStyleNetwork net(sharedPath("models/ml5/wave"), "cpu", o);
     net.forward(input);
     const int frames = 4;
@@ -89,9 +113,8 @@ int childConv(const std::vector<std::string>& a) {
     const double c0 = cpuSecondsNow();
     for (int i = 0; i < frames; ++i) net.forward(input);
     const double wall = secondsSince(t0) / frames, cpu = (cpuSecondsNow() - c0) / frames;
-    const std::string id = p == models::Precision::Float32 ? "f32" : "bf16";
-    emit("net_s_wall_" + id, wall);
-    emit("net_s_cpu_" + id, cpu);
+    emit("net_s_wall_" + v.id, wall);
+    emit("net_s_cpu_" + v.id, cpu);
   }
   return 0;
 }
@@ -117,12 +140,13 @@ void benchConv() {
     }
   }
   const double gflop = r.get("net_gflop");
-  for (const char* type : {"f32", "bf16"}) {
-    const double wall = r.get(std::string("net_s_wall_") + type), cpu = r.get(std::string("net_s_cpu_") + type);
-    std::printf("  network %-4s %4.0fx%-4.0f %.1f GFLOP: %.3f s/frame wall (%.2f fps, %.0f GFLOP/s), %.3f CPU-s/frame "
-                "(%.0f GFLOP per CPU-s)\n", type, r.get("net_w"), r.get("net_h"), gflop, wall, 1 / wall, gflop / wall,
-                cpu, gflop / cpu);
-    line.add(std::string("net_s_wall_") + type, wall).add(std::string("net_s_cpu_") + type, cpu);
+  std::printf("  network at %.0fx%.0f (640x360 + border pad), %.1f GFLOP per frame:\n", r.get("net_w"), r.get("net_h"),
+              gflop);
+  std::printf("  %-40s %9s %9s %10s %10s\n", "", "s wall", "fps", "CPU-s", "GFLOP/CPU-s");
+  for (const NetVariant& v : netVariants()) {
+    const double wall = r.get("net_s_wall_" + v.id), cpu = r.get("net_s_cpu_" + v.id);
+    std::printf("  %-40s %9.3f %9.2f %10.3f %10.0f\n", v.label.c_str(), wall, 1 / wall, cpu, gflop / cpu);
+    line.add("net_s_wall_" + v.id, wall).add("net_s_cpu_" + v.id, cpu);
   }
   std::printf("  (%.1f GFLOP per frame without the border pad; 15 frames/s needs %.0f GFLOP/s with the pad, %.0f without)\n",
               r.get("net_gflop_nopad"), 15 * gflop, 15 * r.get("net_gflop_nopad"));
