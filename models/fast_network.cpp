@@ -1,6 +1,7 @@
 #include "models/fast_network.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -18,7 +19,9 @@
 #endif
 #include <torch/torch.h>
 
+#include "models/channels_last_norm.hpp"
 #include "models/device.hpp"
+#include "models/packed_conv.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -391,6 +394,11 @@ struct FastStyleNetwork::Impl {
   std::string name;
   torch::Device device{torch::kCPU};
   FastNetworkOptions options;
+  bool channelsLast = false;  // options.layout resolved for the device
+  mutable bool usePackedConv = false;  // channels-last CPU convolutions through PackedConv
+  // PackedConv per "<weight key>/<type>", made on first use (forward is not const-safe
+  // across threads anyway: the network is thread-compatible).
+  mutable std::map<std::string, detail::PackedConv> packed;
   Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
   Weights reduced;  // the convolution weights of w in the reduced format; empty if none
   PrecisionChoice choice;
@@ -399,12 +407,13 @@ struct FastStyleNetwork::Impl {
     const auto& scale = w.at(prefix + ".scale");  // float32 in every precision
     const auto& shift = w.at(prefix + ".shift");
     torch::Tensor y;
-    if (!options.channelsLast) {
+    if (!channelsLast) {
       // Statistics in float32 also for bfloat16/float16 inputs (the output keeps x's type).
       y = torch::instance_norm(x, scale, shift, {}, {}, true, 0.0, kInstanceNormEps, false);
     } else {
-      // instance_norm makes its input contiguous (NCHW); keep channels-last instead.
-      // float32 statistics: a float16 variance of 0..255-scale activations overflows.
+      // Channels-last on CUDA (the CPU runs forwardChannelsLast): instance_norm would make
+      // its input contiguous (NCHW). float32 statistics: a float16 variance of 0..255-scale
+      // activations overflows.
       auto [var, mean] = torch::var_mean(x.to(torch::kFloat), {2, 3}, /*unbiased=*/false,
                                          /*keepdim=*/true);
       auto a = scale.view({1, -1, 1, 1}) * torch::rsqrt(var + kInstanceNormEps);
@@ -412,6 +421,13 @@ struct FastStyleNetwork::Impl {
       y = torch::addcmul(b.to(x.scalar_type()), x, a.to(x.scalar_type()));
     }
     return relu ? y.relu_() : y;
+  }
+
+  // Channels-last: the fused kernel (norm weights float32 in every precision).
+  torch::Tensor normCl(const torch::Tensor& x, const std::string& prefix,
+                       const detail::NormEpilogue& e) const {
+    return detail::instanceNormChannelsLast(x, w.at(prefix + ".scale"), w.at(prefix + ".shift"),
+                                            kInstanceNormEps, e);
   }
 
   torch::Tensor conv(const Weights& k, const torch::Tensor& x, const LayerSpec& l,
@@ -432,11 +448,111 @@ struct FastStyleNetwork::Impl {
     return detail::transposedConvByShuffle(x, k.at(l.conv + ".shuffle"));
   }
 
+  // The network in one layout from input to output: channels-last activations in k's type,
+  // every instance norm with the ReLU, residual add, pixel shuffle of the up-convolutions
+  // and the zero padding of the next stride-2 convolution fused into its one write. The
+  // only layout changes are the input (float32 NCHW -> k's type channels-last) and the
+  // output (written as float32 NCHW by the last norm); oneDNN runs the convolutions on
+  // the channels-last tensors as they are.
+  torch::Tensor forwardChannelsLast(const Weights& k, torch::Tensor x) const {
+    const auto& L = layerSpecs();
+    x = x.to(k.at("conv1.weight").scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
+    auto even = [](const torch::Tensor& t) { return t.size(2) % 2 == 0 && t.size(3) % 2 == 0; };
+    auto same = [](const torch::Tensor& t, std::int64_t kernel, std::int64_t stride) {
+      const auto [top, bottom] = samePadding(t.size(2), kernel, stride);
+      const auto [left, right] = samePadding(t.size(3), kernel, stride);
+      return detail::ConvGeometry{stride, top, left, bottom, right};
+    };
+    // A SAME stride-2 3x3 conv on an even size pads 0 before and 1 after: the norm before
+    // it writes that zero row and column, and the conv runs unpadded.
+    auto normBeforeStride2 = [&](const torch::Tensor& t, const LayerSpec& l) {
+      detail::NormEpilogue e;
+      e.relu = true;
+      e.padBottomRight = even(t) ? 1 : 0;
+      return normCl(t, l.norm, e);
+    };
+    auto stride2 = [&](const torch::Tensor& t, const LayerSpec& l, const torch::Tensor& before) {
+      const std::string key = l.conv + ".weight";
+      return even(before) ? convCl(k, key, t, {2}) : convCl(k, key, t, same(t, 3, 2));
+    };
+    detail::NormEpilogue relu;
+    relu.relu = true;
+    auto y = convCl(k, L[0].conv + ".weight", x, same(x, L[0].kernel, 1));
+    x = stride2(normBeforeStride2(y, L[0]), L[1], y);
+    y = normBeforeStride2(x, L[1]);
+    x = normCl(stride2(y, L[2], x), L[2].norm, relu);
+    for (int b = 0; b < 5; ++b) {
+      const auto& c1 = L[3 + 2 * b];
+      const auto& c2 = L[4 + 2 * b];
+      y = normCl(convCl(k, c1.conv + ".weight", x, same(x, 3, 1)), c1.norm, relu);
+      detail::NormEpilogue add;
+      add.residual = x;
+      x = normCl(convCl(k, c2.conv + ".weight", y, same(y, 3, 1)), c2.norm, add);
+    }
+    // Up-convolutions: the 2x2 conv of transposedConvAsConvWeight (one zero row on top,
+    // one column on the left) with its outputs in phase-major order; the norm writes the
+    // four phases shuffled.
+    detail::NormEpilogue up = relu;
+    up.shuffle = 2;
+    for (const auto& l : {L[13], L[14]}) {
+      x = normCl(convCl(k, l.conv + ".shuffle", x, {1, 1, 1, 0, 0}), l.norm, up);
+    }
+    detail::NormEpilogue last;
+    last.tanhOutput = true;
+    const std::string s2d = L[15].conv + ".s2d";
+    if (k.count(s2d) && even(x)) {
+      last.shuffle = 2;
+      const std::int64_t p = (k.at(s2d).size(2) - 1) / 2;
+      return normCl(convCl(k, s2d, detail::spaceToDepthChannelsLast(x), {1, p, p, p, p}),
+                    L[15].norm, last);
+    }
+    return normCl(convCl(k, L[15].conv + ".weight", x, same(x, L[15].kernel, 1)), L[15].norm,
+                  last);
+  }
+
+  // A convolution on the channels-last path: oneDNN with the weight packed once where this
+  // build has it (PackedConv), LibTorch's conv2d otherwise (which reorders the weight on
+  // every call).
+  torch::Tensor convCl(const Weights& k, const std::string& key, const torch::Tensor& x,
+                       const detail::ConvGeometry& g) const {
+    const torch::Tensor& weight = k.at(key);
+    if (usePackedConv) {
+      const std::string id = key + (weight.scalar_type() == torch::kBFloat16 ? "/bf16" : "/f32");
+      try {
+        auto it = packed.find(id);
+        if (it == packed.end()) {
+          it = packed.emplace(id, detail::PackedConv(weight, weight.scalar_type())).first;
+        }
+        return it->second(x, g);
+      } catch (const std::exception&) {
+        // oneDNN has no kernel for this (bfloat16 on a CPU without AVX-512): LibTorch's.
+        usePackedConv = false;
+        packed.clear();
+      }
+    }
+    const std::array<std::int64_t, 2> strideArray{g.stride, g.stride};
+    const torch::IntArrayRef stride(strideArray);
+    if (g.top == g.bottom && g.left == g.right) {
+      return torch::conv2d(x, weight, {}, stride, torch::IntArrayRef{g.top, g.left});
+    }
+    if (g.stride == 1) {  // pad the larger side on both, then crop the extra outputs
+      const std::int64_t t = std::max(g.top, g.bottom), l = std::max(g.left, g.right);
+      const std::int64_t outH = x.size(2) + g.top + g.bottom - weight.size(2) + 1;
+      const std::int64_t outW = x.size(3) + g.left + g.right - weight.size(3) + 1;
+      return torch::conv2d(x, weight, {}, stride, torch::IntArrayRef{t, l})
+          .narrow(2, t - g.top, outH)
+          .narrow(3, l - g.left, outW);
+    }
+    return torch::conv2d(torch::constant_pad_nd(x, {g.left, g.right, g.top, g.bottom}, 0.0), weight,
+                         {}, stride, torch::IntArrayRef{0, 0});
+  }
+
   // The network with convolution weights k (their type is the compute type).
   torch::Tensor forwardWith(const Weights& k, torch::Tensor x) const {
+    if (channelsLast && device.is_cpu()) return forwardChannelsLast(k, x);
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type());  // 0..255 integers are exact in all three
-    if (options.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     x = norm(conv(k, x, L[0], 1), L[0].norm, true);
     x = norm(conv(k, x, L[1], 2), L[1].norm, true);
     x = norm(conv(k, x, L[2], 2), L[2].norm, true);
@@ -480,6 +596,10 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   impl_->device = resolveDevice(device);
+  impl_->channelsLast = options.layout == Layout::ChannelsLast ||
+                        (options.layout == Layout::Auto && impl_->device.is_cpu());
+  impl_->usePackedConv = impl_->channelsLast && impl_->device.is_cpu() && options.packedWeights &&
+                         detail::PackedConv::available();
   std::error_code ec;
   TensorFile file;
   if (fs::is_directory(path, ec)) {
@@ -534,9 +654,18 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
     if (options.spaceToDepth && l.kernel == 9 && l.out <= kSpaceToDepthMaxOut) {
       impl_->w[l.conv + ".s2d"] = detail::spaceToDepthConvWeight(impl_->w.at(l.conv + ".weight"));
     }
+    if (impl_->channelsLast && impl_->device.is_cpu()) {
+      // The fused channels-last path shuffles in phase-major channel order.
+      for (const char* kind : {".shuffle", ".s2d"}) {
+        auto it = impl_->w.find(l.conv + kind);
+        if (it == impl_->w.end()) continue;
+        it->second = detail::phaseMajorChannels(it->second, 0);
+        if (std::string(kind) == ".s2d") it->second = detail::phaseMajorChannels(it->second, 1);
+      }
+    }
   }
   const auto format =
-      options.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+      impl_->channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   for (auto& [key, t] : impl_->w) {
     t = t.to(impl_->device);
     if (t.dim() == 4) t = t.contiguous(format);

@@ -37,11 +37,24 @@ TensorFile importMl5Checkpoint(const std::string& folder);
 // What Auto picks on `device` before the check (Float32 where nothing faster exists).
 Precision reducedPrecisionFor(const torch::Device& device);
 
+// How the activations are laid out.
+//   Auto: ChannelsLast on the CPU, Nchw on CUDA.
+//   ChannelsLast: on the CPU, one layout and format from input to output (convolution
+//     weights converted once at load and packed for oneDNN on the first frame of a size
+//     where the build has it, see packedWeights; every instance norm a fused channels-last kernel
+//     that also does the ReLU, residual add, pixel shuffle and stride-2 padding; oneDNN
+//     reorders no activation); measured 1.5x (bfloat16) and 1.7x (float32) less CPU time
+//     per frame than Nchw (README "Performance"). On CUDA: channels-last tensors with a
+//     var_mean norm.
+//   Nchw: LibTorch's instance_norm and pixel_shuffle on NCHW tensors.
+enum class Layout { Auto, Nchw, ChannelsLast };
+
 // How the stride-2 transposed convolutions and the tensors are laid out at run time.
 // The defaults are the fastest measured on CPU; the others exist for tests/benchmarks.
 struct FastNetworkOptions {
-  bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU)
-  bool channelsLast = false;          // channels-last memory format
+  bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU; not on the
+                                      // CPU's channels-last path, which has its own)
+  Layout layout = Layout::Auto;
   bool spaceToDepth = true;           // 9x9 convs on even sizes as 5x5 on a 2x-coarser grid
   Precision precision = Precision::Float32;
   // Reflect-pad every side of the frame by this many pixels before the network and crop
@@ -52,6 +65,10 @@ struct FastNetworkOptions {
   // Auto: largest RMS of (reduced - float32) kept, on 0..255. bfloat16 measured 0.33-0.68 on
   // the ml5 styles at 640x360 (flowstyle-bench precision); x264 at crf 18 alone adds more.
   double tolerance = 1.0;
+  // CPU channels-last: convolutions through oneDNN with each weight packed into the
+  // kernel's layout once (where the build has oneDNN, models/packed_conv.hpp); false:
+  // LibTorch's conv2d, which reorders every weight on every call.
+  bool packedWeights = true;
 };
 
 // The default border pad in pixels: the frame the networks paint is a fixed number of

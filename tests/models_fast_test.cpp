@@ -19,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using flowstyle::models::FastNetworkOptions;
+using flowstyle::models::Layout;
 using flowstyle::models::FastStyleNetwork;
 using flowstyle::models::importMl5Checkpoint;
 
@@ -237,9 +238,13 @@ TEST(Models_FastStyleNetwork, OptionsGiveTheSameOutput) {
   FastStyleNetwork base(kMl5 + "wave", "cpu");
   const cv::Mat expected = base.raw(input);
   for (const FastNetworkOptions opt :
-       {FastNetworkOptions{true, false, true}, FastNetworkOptions{false, true, true},
-        FastNetworkOptions{true, true, true}, FastNetworkOptions{false, false, false}}) {
-    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(opt.channelsLast) +
+       {FastNetworkOptions{true, Layout::Nchw, true}, FastNetworkOptions{false, Layout::Nchw, true},
+        FastNetworkOptions{false, Layout::ChannelsLast, true},
+        FastNetworkOptions{false, Layout::Nchw, false},
+        FastNetworkOptions{false, Layout::ChannelsLast, false},
+        FastNetworkOptions{false, Layout::ChannelsLast, true, flowstyle::models::Precision::Float32, -1, 1.0,
+                           false}}) {
+    SCOPED_TRACE(std::to_string(opt.nativeTransposedConv) + std::to_string(static_cast<int>(opt.layout)) + std::to_string(opt.packedWeights) +
                  std::to_string(opt.spaceToDepth));
     FastStyleNetwork net(kMl5 + "wave", "cpu", opt);
     const cv::Mat got = net.raw(input);
@@ -524,7 +529,7 @@ TEST(Models_FastPrecision, BFloat16StaysCloseToFloat32) {
 
 TEST(Models_FastPrecision, BFloat16ChannelsLastAgrees) {
   FastNetworkOptions cl = withPrecision(Precision::BFloat16);
-  cl.channelsLast = true;
+  cl.layout = Layout::ChannelsLast;
   FastStyleNetwork f32(kMl5 + "udnie", "cpu", withPrecision(Precision::Float32));
   FastStyleNetwork bf16cl(kMl5 + "udnie", "cpu", cl);
   const cv::Mat frame = testFrame();

@@ -47,7 +47,7 @@ packages=(
   libopencv-dev libopencv-contrib-dev libtbb-dev libboost-program-options-dev
   libgtest-dev
 )
-if [ "$torch" = pypi ]; then packages+=(python3-venv); else packages+=(libtorch-dev); fi
+if [ "$torch" = pypi ]; then packages+=(python3-venv); else packages+=(libtorch-dev libdnnl-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

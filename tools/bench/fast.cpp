@@ -18,17 +18,18 @@ namespace {
 struct NetVariant {
   std::string id;
   models::Precision precision;
-  bool channelsLast;
+  models::Layout layout;
 };
 
 std::vector<NetVariant> netVariants(const torch::Device& device) {
-  std::vector<NetVariant> v = {{"f32", models::Precision::Float32, false},
-                               {"f32cl", models::Precision::Float32, true},
-                               {"bf16", models::Precision::BFloat16, false},
-                               {"bf16cl", models::Precision::BFloat16, true}};
+  using models::Layout;
+  std::vector<NetVariant> v = {{"f32", models::Precision::Float32, Layout::Nchw},
+                               {"f32cl", models::Precision::Float32, Layout::ChannelsLast},
+                               {"bf16", models::Precision::BFloat16, Layout::Nchw},
+                               {"bf16cl", models::Precision::BFloat16, Layout::ChannelsLast}};
   if (device.is_cuda()) {
-    v.push_back({"f16", models::Precision::Float16, false});
-    v.push_back({"f16cl", models::Precision::Float16, true});
+    v.push_back({"f16", models::Precision::Float16, Layout::Nchw});
+    v.push_back({"f16cl", models::Precision::Float16, Layout::ChannelsLast});
   }
   return v;
 }
@@ -55,7 +56,7 @@ int childFast(const std::vector<std::string>& a) {
   for (const NetVariant& v : netVariants(device)) {
     models::FastNetworkOptions o;
     o.precision = v.precision;
-    o.channelsLast = v.channelsLast;
+    o.layout = v.layout;
     models::FastStyleNetwork net(model, gOpt.device, o);
     emit("net_fps_" + v.id, timeNet(net, 1));
   }

@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
   X(style)                      \
   X(flow)                       \
   X(fast)                       \
+  X(conv)                       \
   X(precision)                  \
   X(video)                      \
   X(temporal)                   \

@@ -213,7 +213,7 @@ void fastNetwork(const Args& a, const torch::Device& device, Report& r) {
     const auto input = picture(a.batch, s, 1, device) * 255;
     torch::Tensor reference;  // float32 NCHW
     for (bool channelsLast : {false, true}) {
-      if (channelsLast && !device.is_cuda()) continue;  // measured slower on the CPU
+      if (channelsLast && !device.is_cuda()) continue;  // the CPU path: test_models_fast
       for (models::Precision p : formats) {
         const std::string what = std::string(formatName(p)) + (channelsLast ? " channels-last" : " NCHW");
         if (p == models::Precision::Float16 && !device.is_cuda()) {
@@ -222,7 +222,7 @@ void fastNetwork(const Args& a, const torch::Device& device, Report& r) {
         }
         models::FastNetworkOptions o;
         o.precision = p;
-        o.channelsLast = channelsLast;
+        o.layout = channelsLast ? models::Layout::ChannelsLast : models::Layout::Nchw;
         models::FastStyleNetwork net(a.model, device.str(), o);
         torch::Tensor out;
         const double spc = secondsPerCall([&] { out = net.forward(input); }, device, a.seconds);
