@@ -81,8 +81,10 @@ OptRun optimize(const OptimizeConfig& c, int iterations) {
 // between host and device: item() (aten::_local_scalar_dense), equal, is_nonzero, and every
 // type or device conversion (aten::_to_copy: a download, an upload, or, on the CPU, the
 // conversion of a tensor built from host values, which on CUDA is a blocking upload) except
-// of a wrapped number (the scalar of `x * 255.0`, which the CPU kernels convert and CUDA
-// kernels take as an argument).
+// a 0-dim tensor's type change that names no device: the CPU kernels' conversions of scalars
+// (the 255.0 of `x * 255.0`, LibTorch 1.13's scalar_to_tensor in clamp and the optimizers),
+// which CUDA kernels take as arguments or convert on the device. Any host-device copy names
+// its device; a read by item() is counted as _local_scalar_dense.
 class HostTouches {
  public:
   HostTouches() {
@@ -109,8 +111,8 @@ class HostTouches {
     const std::string name = fn.name();
     if (name == "aten::_to_copy") {
       const auto inputs = fn.inputs();
-      if (!inputs.empty() && inputs[0].isTensor() &&
-          inputs[0].toTensor().unsafeGetTensorImpl()->is_wrapped_number())
+      // _to_copy(self, dtype, layout, device, pin_memory, non_blocking, memory_format)
+      if (inputs.size() > 3 && inputs[0].isTensor() && inputs[0].toTensor().dim() == 0 && inputs[3].isNone())
         return nullptr;
       names().push_back(name);
     } else if (name == "aten::_local_scalar_dense" || name == "aten::equal" || name == "aten::is_nonzero") {
