@@ -224,7 +224,13 @@ TORCH_MODULE(SqueezeNet);
 
 class NetworkBase : public LossNetwork {
  public:
-  NetworkBase(std::string path, Preprocess pre) : path_(std::move(path)), pre_(std::move(pre)) {}
+  NetworkBase(std::string path, Preprocess pre) : path_(std::move(path)), pre_(std::move(pre)) {
+    auto triple = [](const std::vector<double>& v) {
+      return torch::tensor({v[0], v[1], v[2]}, torch::kDouble).to(torch::kFloat).view({1, 3, 1, 1});
+    };
+    mean_ = triple(pre_.mean);
+    std_ = triple(pre_.std);
+  }
   std::string path() const override { return path_; }
   torch::Device device() const override { return device_; }
   std::string preprocessing() const override { return pre_.kind; }
@@ -246,20 +252,8 @@ class NetworkBase : public LossNetwork {
   torch::ScalarType computeType() const override { return computeType_; }
 
   torch::Tensor preprocess(const torch::Tensor& rgb01) const override {
-    auto opts = rgb01.options();
-    if (pre_.kind == "caffe_bgr") {
-      auto mean = torch::tensor({pre_.mean[0], pre_.mean[1], pre_.mean[2]}, opts.dtype(torch::kDouble))
-                      .to(opts)
-                      .view({1, 3, 1, 1});
-      return rgb01.flip({1}).mul(255.0).sub(mean);
-    }
-    auto mean = torch::tensor({pre_.mean[0], pre_.mean[1], pre_.mean[2]}, opts.dtype(torch::kDouble))
-                    .to(opts)
-                    .view({1, 3, 1, 1});
-    auto std = torch::tensor({pre_.std[0], pre_.std[1], pre_.std[2]}, opts.dtype(torch::kDouble))
-                   .to(opts)
-                   .view({1, 3, 1, 1});
-    return rgb01.sub(mean).div(std);
+    if (pre_.kind == "caffe_bgr") return rgb01.flip({1}).mul(255.0).sub(constant(mean_, rgb01));
+    return rgb01.sub(constant(mean_, rgb01)).div(constant(std_, rgb01));
   }
 
  protected:
@@ -304,8 +298,22 @@ class NetworkBase : public LossNetwork {
     for (auto& [name, t] : out) t = t.to(torch::kFloat);
   }
 
+  // Moves what the network keeps besides its parameters to `device` (to() calls it).
+  void setDevice(const torch::Device& device) {
+    device_ = device;
+    mean_ = mean_.to(device);
+    std_ = std_.to(device);
+  }
+  // A preprocessing constant as `like`'s device and type: on the network's device already
+  // (setDevice). Made from the host values on every call, as before, it was a blocking
+  // host-to-device copy, a host synchronization, in every forward pass of the optimizer.
+  static torch::Tensor constant(const torch::Tensor& c, const torch::Tensor& like) {
+    return c.device() == like.device() && c.scalar_type() == like.scalar_type() ? c : c.to(like.options());
+  }
+
   std::string path_;
   Preprocess pre_;
+  torch::Tensor mean_, std_;  // [1,3,1,1] float32 on device_, from pre_
   torch::Device device_{torch::kCPU};
   int available_ = 0;  // layers [0, available_) are served
   torch::ScalarType computeType_ = torch::kFloat;
@@ -395,7 +403,7 @@ class Vgg19Network : public NetworkBase {
     const torch::ScalarType type = computeType_;
     resetComputeType();
     net_->to(device);
-    device_ = device;
+    setDevice(device);
     setComputeType(type);
   }
 
@@ -467,7 +475,7 @@ class SqueezeNetNetwork : public NetworkBase {
     const torch::ScalarType type = computeType_;
     resetComputeType();
     net_->to(device);
-    device_ = device;
+    setDevice(device);
     setComputeType(type);
   }
 

@@ -81,6 +81,18 @@ cv::Mat tensorToMat(const torch::Tensor& t) {
   return view.clone();
 }
 
+// A coarse scale's result [1,C,h,w] enlarged to `size` where it is (the device): bilinear with
+// half-pixel centres and clamped edges, which is what cv::resize's INTER_LINEAR computes for
+// an enlargement (resizeTo below), without the download and upload that cv::resize needs.
+torch::Tensor upsample(const torch::Tensor& x, const cv::Size& size) {
+  if (x.size(2) == size.height && x.size(3) == size.width) return x.detach();
+  namespace F = torch::nn::functional;
+  return F::interpolate(x.detach(), F::InterpolateFuncOptions()
+                                        .size(std::vector<std::int64_t>{size.height, size.width})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+}
+
 cv::Mat resizeTo(const cv::Mat& m, const cv::Size& size) {
   if (m.size() == size) return m;
   cv::Mat out;
@@ -467,10 +479,10 @@ OptimizeResult StyleOptimizer::run(const cv::Mat& content, const cv::Mat& init,
       } else {
         x = matToTensor(contentS);
       }
+      x = x.to(m.device);
     } else {
-      x = matToTensor(resizeTo(tensorToMat(x), size)).clamp(0.0, 1.0);
+      x = upsample(x, size).clamp(0.0, 1.0);  // on the device: no download between scales
     }
-    x = x.to(m.device);
     const auto problem = m.makeProblem(contentS, guidesS);
     if (m.precision.used == Precision::Auto) m.decidePrecision(x, problem);
     result.iterations += m.optimize(x, problem, perScale, result.iterations, cap, progress);
@@ -495,6 +507,16 @@ OptimizeResult StyleOptimizer::run(const cv::Mat& content, const cv::Mat& init,
   result.loss = evaluate(content, out, guides);
   return result;
 }
+
+namespace detail {
+cv::Mat upsampleBetweenScales(const cv::Mat& image, const cv::Size& size) {
+  if (image.empty() || (image.type() != CV_32FC3 && image.type() != CV_32FC1))
+    fail("upsampleBetweenScales: image must be CV_32FC3 or CV_32FC1");
+  if (size.width < image.cols || size.height < image.rows)
+    fail("upsampleBetweenScales: " + sizeString(size) + " is smaller than " + sizeString(image.size()));
+  return tensorToMat(upsample(matToTensor(image), size));
+}
+}  // namespace detail
 
 LossTerms StyleOptimizer::evaluate(const cv::Mat& content, const cv::Mat& image,
                                    const std::vector<TemporalGuide>& guides) {

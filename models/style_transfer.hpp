@@ -112,4 +112,11 @@ class StyleOptimizer {
   std::unique_ptr<Impl> impl_;
 };
 
+namespace detail {
+// What run() does to a coarse scale's result before the next, finer scale (on the device it
+// runs on; here on the CPU): bilinear enlargement to `size`. CV_32FC3 / CV_32FC1 in, the same
+// type out. For tests: it must equal cv::resize(INTER_LINEAR).
+cv::Mat upsampleBetweenScales(const cv::Mat& image, const cv::Size& size);
+}  // namespace detail
+
 }  // namespace flowstyle::models

@@ -1,5 +1,6 @@
-// Devices and GPU hygiene that can be checked on the CPU: the --device errors, and the
-// optimizer reading its loss on the host only every N iterations.
+// Devices and GPU hygiene that can be checked on the CPU: the --device errors, the optimizer
+// reading its loss on the host only every N iterations and touching the host nowhere else in
+// its loop, and the coarse-to-fine step staying on the device.
 #include <gtest/gtest.h>
 
 #include "tests/test_support.hpp"
@@ -11,6 +12,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <ATen/record_function.h>
 #include <torch/version.h>
 
 #include "models/device.hpp"
@@ -74,6 +76,52 @@ OptRun optimize(const OptimizeConfig& c, int iterations) {
                      [&](const OptimizeProgress& p) { r.reported.push_back(p.iteration); });
   return r;
 }
+
+// Counts, while it lives, the operators (on this thread) that on a GPU stall the host or cross
+// between host and device: item() (aten::_local_scalar_dense), equal, is_nonzero, and every
+// type or device conversion (aten::_to_copy: a download, an upload, or, on the CPU, the
+// conversion of a tensor built from host values, which on CUDA is a blocking upload) except
+// a 0-dim tensor's type change that names no device: the CPU kernels' conversions of scalars
+// (the 255.0 of `x * 255.0`, LibTorch 1.13's scalar_to_tensor in clamp and the optimizers),
+// which CUDA kernels take as arguments or convert on the device. Any host-device copy names
+// its device; a read by item() is counted as _local_scalar_dense.
+class HostTouches {
+ public:
+  HostTouches() {
+    names().clear();
+    handle_ = at::addThreadLocalCallback(
+        at::RecordFunctionCallback(&onStart).needsInputs(true).scopes({at::RecordScope::FUNCTION}));
+  }
+  ~HostTouches() { at::removeCallback(handle_); }
+  HostTouches(const HostTouches&) = delete;
+  HostTouches& operator=(const HostTouches&) = delete;
+  int count() const { return static_cast<int>(names().size()); }
+  std::string list() const {
+    std::string s;
+    for (const auto& n : names()) s += n + " ";
+    return s;
+  }
+
+ private:
+  static std::vector<std::string>& names() {
+    static std::vector<std::string> v;
+    return v;
+  }
+  static std::unique_ptr<at::ObserverContext> onStart(const at::RecordFunction& fn) {
+    const std::string name = fn.name();
+    if (name == "aten::_to_copy") {
+      const auto inputs = fn.inputs();
+      // _to_copy(self, dtype, layout, device, pin_memory, non_blocking, memory_format)
+      if (inputs.size() > 3 && inputs[0].isTensor() && inputs[0].toTensor().dim() == 0 && inputs[3].isNone())
+        return nullptr;
+      names().push_back(name);
+    } else if (name == "aten::_local_scalar_dense" || name == "aten::equal" || name == "aten::is_nonzero") {
+      names().push_back(name);
+    }
+    return nullptr;
+  }
+  at::CallbackHandle handle_;
+};
 
 struct ThreadsOnce {
   ThreadsOnce() { configureTorchThreads(1); }
@@ -143,6 +191,65 @@ TEST(Models_StyleOptimizer_LossEvery, NegativeIsAnError) {
     StyleOptimizer opt(vgg(), shallow(-1, OptimizerKind::Lbfgs), {style()});
   });
   EXPECT_NE(err.find("lossEvery must be >= 0"), std::string::npos) << err;
+}
+
+TEST(Models_GpuHygiene, LossNetworkForwardTouchesNoHostData) {
+  // Regression: the preprocessing built its mean (and std) from host values on every call,
+  // a blocking upload (a host synchronization) in each forward pass of the optimizer on CUDA.
+  auto net = vgg();
+  ASSERT_EQ(net->preprocessing(), "caffe_bgr");
+  const auto x = torch::rand({1, 3, 24, 32});
+  torch::Tensor pre;
+  {
+    HostTouches touches;
+    const auto feats = net->extract(x, {"relu1_1", "relu2_1", "relu3_1"});
+    pre = net->preprocess(x);
+    EXPECT_EQ(touches.count(), 0) << touches.list();
+  }
+  // The same values as the former per-call constants, bit for bit: BGR, x255, minus the mean.
+  const auto mean = torch::tensor({103.939, 116.779, 123.68}, torch::kDouble).to(torch::kFloat).view({1, 3, 1, 1});
+  EXPECT_TRUE(torch::equal(pre, x.flip({1}).mul(255.0).sub(mean)));
+}
+
+TEST(Models_GpuHygiene, OptimizerTouchesTheHostOnlyAtReads) {
+  // Twice the iterations with the same number of loss reads: the same host traffic. Adam's
+  // loop (L-BFGS's line search reads scalars by design: LibTorch's LBFGS calls item()).
+  auto touchesOf = [](int iterations, int every) {
+    OptimizeConfig c = shallow(every, OptimizerKind::Adam);
+    StyleOptimizer opt(vgg(), c, {style()});
+    opt.run(content(), {}, {}, 1);  // style targets and their host conversions, once
+    HostTouches touches;
+    opt.run(content(), {}, {}, iterations);
+    return std::make_pair(touches.count(), touches.list());
+  };
+  const auto tenOneRead = touchesOf(10, 10);     // reads at 10
+  const auto twentyOneRead = touchesOf(20, 20);  // reads at 20
+  const auto twentyTwoReads = touchesOf(20, 10); // reads at 10, 20
+  EXPECT_EQ(twentyOneRead.first, tenOneRead.first) << twentyOneRead.second << "\nvs\n" << tenOneRead.second;
+  EXPECT_GT(twentyTwoReads.first, twentyOneRead.first) << "the counter must see a read";
+}
+
+TEST(Models_GpuHygiene, UpsampleBetweenScalesOnTheDeviceEqualsOpenCvLinear) {
+  // run() enlarges a coarse result on the device (F::interpolate) where it used to download it,
+  // cv::resize it (INTER_LINEAR) and upload it again: the two must agree.
+  cv::RNG rng(5);
+  for (const auto& [from, to] : std::vector<std::pair<cv::Size, cv::Size>>{
+           {{20, 15}, {40, 30}}, {{13, 9}, {25, 17}}, {{1, 1}, {1, 1}}, {{7, 1}, {13, 1}},
+           {{3, 2}, {5, 4}}, {{64, 48}, {128, 96}}}) {
+    for (int type : {CV_32FC3, CV_32FC1}) {
+      cv::Mat m(from, type);
+      rng.fill(m, cv::RNG::UNIFORM, 0.0, 1.0);
+      cv::Mat expected;
+      cv::resize(m, expected, to, 0, 0, cv::INTER_LINEAR);
+      const cv::Mat got = flowstyle::models::detail::upsampleBetweenScales(m, to);
+      ASSERT_EQ(got.size(), to);
+      ASSERT_EQ(got.type(), type);
+      EXPECT_LT(cv::norm(got, expected, cv::NORM_INF), 1e-5) << from << " -> " << to;
+    }
+  }
+  EXPECT_NE(errorOf([] { flowstyle::models::detail::upsampleBetweenScales(cv::Mat(4, 4, CV_32FC3), {2, 2}); })
+                .find("smaller than"),
+            std::string::npos);
 }
 
 #ifdef FLOWSTYLE_GPU_CHECK

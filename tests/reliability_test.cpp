@@ -63,6 +63,35 @@ CommandResult cli(const std::vector<std::string>& args, const fs::path& scratch,
   return flowstyle::test::run({"sh", "-c", cmd}, scratch);
 }
 
+// The address space the CLI needs to start (its libraries mapped): the smallest `ulimit -v`, to
+// 32 MiB, under which `flowstyle --version` runs. Debian's LibTorch 1.13 build maps ~0.45 GiB;
+// the torch wheel's 2.x build ~2.8 GiB (libtorch_cuda, cuBLAS, cuDNN ... are mapped even without a
+// GPU), so a fixed limit that leaves 2 GiB of work to one build does not let the other start.
+std::uint64_t startupAddressSpace(const fs::path& scratch) {
+  static std::uint64_t bytes = [&] {
+    std::uint64_t lo = 64 * kMiB, hi = 16 * kGiB;  // lo fails, hi runs
+    const std::string exe = flowstyle::test::shellQuote(FLOWSTYLE_CLI);
+    auto runs = [&](std::uint64_t limit) {
+      return flowstyle::test::run({"sh", "-c", "ulimit -v " + std::to_string(limit / 1024) + " && exec " + exe +
+                                                   " --version"},
+                                  scratch)
+                 .exitCode == 0;
+    };
+    if (!runs(hi)) ADD_FAILURE() << "flowstyle --version does not run under ulimit -v of 16 GiB";
+    while (hi - lo > 32 * kMiB) {
+      const std::uint64_t mid = (lo + hi) / 2;
+      (runs(mid) ? hi : lo) = mid;
+    }
+    return hi;
+  }();
+  return bytes;
+}
+
+// A `ulimit -v` that leaves `work` bytes of address space to the job beyond what starting takes.
+std::uint64_t limitWithWork(std::uint64_t work, const fs::path& scratch) {
+  return startupAddressSpace(scratch) + work;
+}
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -239,7 +268,8 @@ TEST(Reliability_Memory, RefusesWhatDoesNotFitAndSaysWhatDoes) {
 TEST(Reliability_Cli, JobThatCannotFitStopsBeforeLoadingAndTheSuggestionRuns) {
   SKIP_UNDER_ASAN_RLIMIT_AS();
   const fs::path dir = scratchDir();
-  const std::uint64_t limit = 5 * kGiB / 2;  // ulimit -v: address space, 2.5 GiB
+  // ulimit -v: 2 GiB besides starting (2.5 GiB in all for Debian's LibTorch 1.13 build).
+  const std::uint64_t limit = limitWithWork(2 * kGiB, dir);
   const auto t0 = std::chrono::steady_clock::now();
   CommandResult r = cli({"image", sharedPath("media/stills/tubingen.jpg"), "--style",
                          sharedPath("media/styles/starry_night.jpg"), "--loss-net", "squeezenet", "--size",
@@ -306,7 +336,8 @@ TEST(Reliability_Errors, AllocationFailureIsOneLine) {
       "image", sharedPath("media/stills/tubingen.jpg"), "--style", sharedPath("media/styles/starry_night.jpg"),
       "--loss-net", "squeezenet", "--size", "8000x6000", "--iterations", "1", "--threads", "2", "--force",
       "-o", (dir / "out.png").string()};
-  CommandResult r = cli(args, dir, 5 * kGiB / 2);
+  const std::uint64_t limit = limitWithWork(2 * kGiB, dir);
+  CommandResult r = cli(args, dir, limit);
   EXPECT_EQ(r.exitCode, 1) << r.err;
   expectOneErrorLine(r, "tubingen.jpg: out of memory");
   EXPECT_NE(r.err.find("--max-side"), std::string::npos) << r.err;
@@ -314,7 +345,7 @@ TEST(Reliability_Errors, AllocationFailureIsOneLine) {
   // --verbose adds the library's own text.
   std::vector<std::string> verbose = args;
   verbose.push_back("--verbose");
-  r = cli(verbose, dir, 5 * kGiB / 2);
+  r = cli(verbose, dir, limit);
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_NE(r.err.find("the library's full text"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("allocate"), std::string::npos) << r.err;
