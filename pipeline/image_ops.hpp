@@ -3,8 +3,19 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace flowstyle::pipeline {
+
+// A frame at the working size, as the prepare stage makes it: area averaging to shrink,
+// bicubic to enlarge; the frame itself when it has that size already.
+inline cv::Mat toWorkSize(const cv::Mat& rgb, cv::Size size) {
+  if (rgb.size() == size) return rgb;
+  cv::Mat resized;
+  const bool shrink = size.area() < rgb.size().area();
+  cv::resize(rgb, resized, size, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return resized;
+}
 
 // CV_8UC3 -> CV_32FC3 in [0, 1].
 inline cv::Mat toFloat01(const cv::Mat& rgb8) {

@@ -10,6 +10,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "pipeline/image_ops.hpp"
 #include "pipeline/seam_blend.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
@@ -74,10 +75,8 @@ cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blen
   return mixed;
 }
 
-// Frames first..last (source numbering) of a video whose frame 0 is source frame `offset`,
-// at `size` (the source is resized like the pipeline's prepare stage).
-std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std::int64_t first, std::int64_t last,
-                              cv::Size size) {
+// Frames first..last (source numbering) of a part whose frame 0 is source frame `offset`.
+std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std::int64_t first, std::int64_t last) {
   stages::ReaderConfig rc;
   rc.path = path;
   rc.selection.first = first - offset;
@@ -87,16 +86,31 @@ std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std:
   while (static_cast<std::int64_t>(frames.size()) < last - first + 1) {
     std::optional<stages::Frame> f = reader.next();
     if (!f) throw std::runtime_error(path + ": ended before frame " + std::to_string(last) + " (damaged?)");
-    cv::Mat rgb = f->rgb;
-    if (rgb.size() != size) {
-      cv::Mat resized;
-      const bool shrink = size.area() < rgb.size().area();
-      cv::resize(rgb, resized, size, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
-      rgb = resized;
-    }
-    frames.push_back(rgb);
+    frames.push_back(f->rgb);
   }
   return frames;
+}
+
+// The source frames of several spans [first, last], at `size`, in one pass over the source
+// (a selection by frame number decodes from the start: one pass, not one per seam).
+std::vector<std::vector<cv::Mat>> readSourceSpans(const std::string& source,
+                                                  const std::vector<std::pair<std::int64_t, std::int64_t>>& spans,
+                                                  cv::Size size) {
+  std::vector<std::vector<cv::Mat>> out(spans.size());
+  if (spans.empty()) return out;
+  std::int64_t last = 0;
+  for (const auto& s : spans) last = std::max(last, s.second);
+  stages::ReaderConfig rc;
+  rc.path = source;
+  rc.selection.last = last;
+  stages::VideoReader reader(rc);
+  for (std::int64_t n = 0; n <= last; ++n) {
+    std::optional<stages::Frame> f = reader.next();
+    if (!f) throw std::runtime_error(source + ": ended before frame " + std::to_string(last));
+    for (std::size_t k = 0; k < spans.size(); ++k)
+      if (n >= spans[k].first && n <= spans[k].second) out[k].push_back(toWorkSize(f->rgb, size));
+  }
+  return out;
 }
 
 // The seam model of pipeline/seam_blend.hpp, measured on the blended frames
@@ -104,13 +118,16 @@ std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std:
 // the frame before the fade, Q into its first own frame), the warping error of their
 // half-and-half mix (gives the correlation of their changes) and their mean squared
 // difference D per frame. Pair i of the fade (frame blendFirst-1+i -> blendFirst+i) gets
-// R_i = D / e0_i with e0_i the parts' own error on that pair.
-SeamModel measureSeam(const std::string& source, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
-  const std::int64_t from = std::max(p.first, blendFirst - 1), to = p.last + 1;
-  const std::vector<cv::Mat> pf = readSpan(p.path, p.first, from, p.last, cv::Size(p.record.width, p.record.height));
-  const cv::Size size = pf.front().size();
-  const std::vector<cv::Mat> qf = readSpan(q.path, q.first, blendFirst, to, size);
-  const std::vector<cv::Mat> src = readSpan(source, 0, from, to, size);
+// R_i = D / e0_i with e0_i the parts' own error on that pair. `src`: the source's frames
+// seamFrames(p, blendFirst) at the parts' size.
+std::pair<std::int64_t, std::int64_t> seamFrames(const PartSpan& p, std::int64_t blendFirst) {
+  return {std::max(p.first, blendFirst - 1), p.last + 1};
+}
+
+SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
+  const auto [from, to] = seamFrames(p, blendFirst);
+  const std::vector<cv::Mat> pf = readSpan(p.path, p.first, from, p.last);
+  const std::vector<cv::Mat> qf = readSpan(q.path, q.first, blendFirst, to);
   stages::FlowConfig flow;
   stages::WarpingErrorMeter meterP(flow), meterQ(flow), meterMix(flow);
   std::vector<double> diff;  // D of frames blendFirst..p.last
@@ -319,18 +336,28 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     }
   };
   // Each seam's fade: its width and weights (and, for --blend fitted, what was measured).
+  const std::size_t borders = plan.parts.size() - 1;
+  std::vector<std::int64_t> widths(borders);
+  std::vector<std::pair<std::int64_t, std::int64_t>> measured;  // source frames of the fitted seams
+  for (std::size_t k = 0; k < borders; ++k) {
+    const PartSpan& p = plan.parts[k];
+    widths[k] = std::max<std::int64_t>(0, p.last - plan.parts[k + 1].first + 1);
+    if (config.maxOverlap >= 0) widths[k] = std::min<std::int64_t>(widths[k], config.maxOverlap);
+    if (config.blend == JoinBlend::Fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
+  }
+  const std::vector<std::vector<cv::Mat>> seamSource =
+      readSourceSpans(source, measured, cv::Size(rec.width, rec.height));
   std::vector<std::vector<double>> fades(plan.parts.size());
-  for (std::size_t k = 0; k + 1 < plan.parts.size(); ++k) {
+  for (std::size_t k = 0, m = 0; k < borders; ++k) {
     const PartSpan& p = plan.parts[k];
     const PartSpan& q = plan.parts[k + 1];
-    std::int64_t width = std::max<std::int64_t>(0, p.last - q.first + 1);
-    if (config.maxOverlap >= 0) width = std::min<std::int64_t>(width, config.maxOverlap);
+    const std::int64_t width = widths[k];
     SeamReport report;
     report.frame = q.record.rangeFirst;
     report.width = static_cast<int>(width);
     SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
     if (config.blend == JoinBlend::Fitted && width > 0) {
-      const SeamModel model = measureSeam(source, p, q, p.last - width + 1);
+      const SeamModel model = measureSeam(seamSource[m++], p, q, p.last - width + 1);
       schedule = fittedSchedule(report.width, model);
       report.measured = true;
       report.jump = model.jump;

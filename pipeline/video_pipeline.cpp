@@ -131,13 +131,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
   flow::function_node<ItemPtr, ItemPtr> prepare(g, flow::unlimited, [&](ItemPtr item) {
     if (item->eos) return item;
     cv::Mat& rgb = item->frame.rgb;
-    if (rgb.cols != workW || rgb.rows != workH) {
-      cv::Mat resized;
-      const bool shrink = workW * workH < rgb.cols * rgb.rows;
-      cv::resize(rgb, resized, cv::Size(workW, workH), 0, 0,
-                 shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
-      rgb = resized;
-    }
+    rgb = toWorkSize(rgb, cv::Size(workW, workH));
     if (needFlow) item->gray = stages::toGray(rgb);
     return item;
   });
