@@ -479,9 +479,12 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
   const bool gpuFits = !e.onGpu || gpuFree == 0 || e.device <= gpuFree;
   if (hostFits && gpuFits) return e;
 
+  // A suggestion must run: its estimate leaves a fifth of the limit free, because measured
+  // peaks run up to ~22 % above the estimate (README, Reliability; a fresh-clone CI run hit it).
   auto fits = [&](const Config& trial) {
     const MemoryEstimate t = estimateMemory(trial, kind, srcW, srcH);
-    return (!limit.known || t.host <= limit.bytes) && (!t.onGpu || gpuFree == 0 || t.device <= gpuFree);
+    return (!limit.known || t.host <= kSuggestionShare * static_cast<double>(limit.bytes)) &&
+           (!t.onGpu || gpuFree == 0 || t.device <= kSuggestionShare * static_cast<double>(gpuFree));
   };
   std::string msg = file + ": this job needs about " +
                     (hostFits ? formatBytes(e.device) + " of GPU memory, more than the " + formatBytes(gpuFree) +

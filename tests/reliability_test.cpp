@@ -250,12 +250,18 @@ TEST(Reliability_Memory, RefusesWhatDoesNotFitAndSaysWhatDoes) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   const int side = suggestedMaxSide(msg);
   ASSERT_GT(side, 100) << msg;
-  // The suggestion is the largest that fits: it passes, one step more does not.
+  // The suggestion is the largest size whose estimate leaves the margin free: it passes the
+  // check, one step more eats into the margin, and a fifth more no longer fits at all.
   pl::Config fits = c;
   fits.size.maxSide = side;
   EXPECT_NO_THROW(pl::checkMemory(fits, pl::JobKind::Image, 4000, 3000, "big.jpg", src));
+  const double margin = pl::kSuggestionShare * double(c.run.maxMemory);
+  EXPECT_LE(double(pl::estimateMemory(fits, pl::JobKind::Image, 4000, 3000).host), margin);
+  pl::Config step = c;
+  step.size.maxSide = side + 8;
+  EXPECT_GT(double(pl::estimateMemory(step, pl::JobKind::Image, 4000, 3000).host), margin);
   pl::Config over = c;
-  over.size.maxSide = side + 8;
+  over.size.maxSide = side * 6 / 5;
   EXPECT_THROW(pl::checkMemory(over, pl::JobKind::Image, 4000, 3000, "big.jpg", src), pl::MemoryError);
   // --force: no check.
   c.run.force = true;
