@@ -185,6 +185,14 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
     }
     clip.joinCommand.insert(clip.joinCommand.end(), {"-o", in.output, "--source", in.source});
     clip.joinCommand.insert(clip.joinCommand.end(), request.joinArgs.begin(), request.joinArgs.end());
+    // join --blend restyle stylizes the overlap frames again: it takes the chunks' options.
+    for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
+      if (request.joinArgs[i] == "--blend" && request.joinArgs[i + 1] == "restyle") {
+        clip.joinCommand.push_back("--");
+        clip.joinCommand.insert(clip.joinCommand.end(), request.videoArgs.begin(), request.videoArgs.end());
+        break;
+      }
+    }
     plan.clips.push_back(clip);
   }
   return plan;

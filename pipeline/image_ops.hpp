@@ -24,6 +24,13 @@ inline cv::Mat toFloat01(const cv::Mat& rgb8) {
   return f;
 }
 
+// CV_32FC3 in [0, 1] -> CV_8UC3 (rounded, saturated).
+inline cv::Mat toByte(const cv::Mat& rgb01) {
+  cv::Mat b;
+  rgb01.convertTo(b, CV_8UC3, 255.0);
+  return b;
+}
+
 // a * (1 - w) + b * w per pixel; a, b: CV_32FC3, w: CV_32FC1 in [0, 1].
 inline cv::Mat blendByWeight(const cv::Mat& a, const cv::Mat& b, const cv::Mat& w) {
   cv::Mat w3;

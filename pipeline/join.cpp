@@ -11,7 +11,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pipeline/image_ops.hpp"
+#include "pipeline/frame_stylizer.hpp"
 #include "pipeline/seam_blend.hpp"
+#include "pipeline/seam_restyle.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
 #include "stages/video_reader.hpp"
@@ -41,7 +43,8 @@ JoinBlend parseJoinBlend(const std::string& name) {
   if (name == "variance") return JoinBlend::Variance;
   if (name == "cut") return JoinBlend::Cut;
   if (name == "fitted") return JoinBlend::Fitted;
-  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut, fitted)");
+  if (name == "restyle") return JoinBlend::Restyle;
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut, fitted, restyle)");
 }
 
 std::string toString(JoinBlend blend) {
@@ -50,6 +53,7 @@ std::string toString(JoinBlend blend) {
     case JoinBlend::Variance: return "variance";
     case JoinBlend::Cut: return "cut";
     case JoinBlend::Fitted: return "fitted";
+    case JoinBlend::Restyle: return "restyle";
   }
   return "?";
 }
@@ -305,6 +309,27 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     throw std::runtime_error(source + ": is not the source the parts were made from (" + std::to_string(fp.bytes) +
                              " bytes, hash " + fp.hash + "; the parts record " + describeSource(rec) + ")");
   }
+  // --blend restyle: the chunks' own settings, checked against the parts, and their stylizer.
+  const bool restyle = config.blend == JoinBlend::Restyle;
+  std::unique_ptr<FrameStylizer> stylizer;
+  if (restyle) {
+    if (!config.restyle) throw std::logic_error("join --blend restyle without the chunks' settings");
+    const Config& rs = *config.restyle;
+    if (rs.method != Method::Optimize && rs.method != Method::Hybrid) {
+      throw std::runtime_error("join --blend restyle: the parts were made with --method " + rec.method +
+                               "; restyle runs the optimizer (optimize, hybrid): give join the chunks' --method "
+                               "and style options, or use --blend fitted");
+    }
+    const std::string hash = settingsHash(rs, rec.width, rec.height);
+    if (hash != rec.settingsHash) {
+      throw std::runtime_error(plan.parts.front().path + ": made with other settings (" + rec.settingsHash +
+                               ", --method " + rec.method + ") than the options given to join --blend restyle (" +
+                               hash + ", --method " + toString(rs.method) +
+                               "): give join the chunks' own --method, --style, weight, iteration, --long-term "
+                               "and flow options");
+    }
+    stylizer = makeStylizer(rs, nullptr);
+  }
   for (const PartSpan& p : plan.parts) {
     if (fs::exists(config.writer.path, ec) && fs::equivalent(p.path, config.writer.path, ec)) {
       throw std::runtime_error(config.writer.path + ": the output would overwrite one of the parts");
@@ -338,16 +363,26 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   // Each seam's fade: its width and weights (and, for --blend fitted, what was measured).
   const std::size_t borders = plan.parts.size() - 1;
   std::vector<std::int64_t> widths(borders);
-  std::vector<std::pair<std::int64_t, std::int64_t>> measured;  // source frames of the fitted seams
+  // Source frames: per measured seam (fitted, restyle) the pairs the model needs, then per
+  // restyled seam the frames its temporal term reaches back to.
+  const bool fitted = config.blend == JoinBlend::Fitted || restyle;
+  const int reach = restyle ? std::max(1, temporalReach(*config.restyle)) : 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> measured;
+  std::vector<std::pair<std::int64_t, std::int64_t>> restyleSpans;
   for (std::size_t k = 0; k < borders; ++k) {
     const PartSpan& p = plan.parts[k];
     widths[k] = std::max<std::int64_t>(0, p.last - plan.parts[k + 1].first + 1);
     if (config.maxOverlap >= 0) widths[k] = std::min<std::int64_t>(widths[k], config.maxOverlap);
-    if (config.blend == JoinBlend::Fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
+    if (fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
+    if (restyle && widths[k] > 0) restyleSpans.push_back({std::max(p.first, p.last - widths[k] + 1 - reach), p.last});
   }
-  const std::vector<std::vector<cv::Mat>> seamSource =
-      readSourceSpans(source, measured, cv::Size(rec.width, rec.height));
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans = measured;
+  spans.insert(spans.end(), restyleSpans.begin(), restyleSpans.end());
+  std::vector<std::vector<cv::Mat>> seamSource = readSourceSpans(source, spans, cv::Size(rec.width, rec.height));
   std::vector<std::vector<double>> fades(plan.parts.size());
+  std::vector<std::vector<cv::Mat>> restyled(plan.parts.size());  // per seam, its fade's frames
+  std::int64_t restyleDone = 0, restyleTotal = 0;
+  for (std::int64_t w : widths) restyleTotal += restyle ? w : 0;
   for (std::size_t k = 0, m = 0; k < borders; ++k) {
     const PartSpan& p = plan.parts[k];
     const PartSpan& q = plan.parts[k + 1];
@@ -356,14 +391,36 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     report.frame = q.record.rangeFirst;
     report.width = static_cast<int>(width);
     SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
-    if (config.blend == JoinBlend::Fitted && width > 0) {
-      const SeamModel model = measureSeam(seamSource[m++], p, q, p.last - width + 1);
+    if (fitted && width > 0) {
+      SeamModel model = measureSeam(seamSource[m], p, q, p.last - width + 1);
+      // Restyled frames are one chain: its own change is the parts' (no mix of two).
+      if (restyle) model.rho = 1;
       schedule = fittedSchedule(report.width, model);
       report.measured = true;
       report.jump = model.jump;
       report.rho = model.rho;
       report.expected = schedule.worstRatio;
       report.expectedLinear = linearSchedule(report.width, model).worstRatio;
+      if (restyle) {
+        SeamFrames frames;
+        frames.from = restyleSpans[m].first;
+        frames.source = std::move(seamSource[measured.size() + m]);
+        frames.earlier = readSpan(p.path, p.first, frames.from, p.last);
+        frames.blendFirst = p.last - width + 1;
+        frames.later = readSpan(q.path, q.first, frames.blendFirst, p.last);
+        frames.weights = schedule.weights;
+        restyled[k] = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
+                                  [&](std::int64_t n, int, int) {
+                                    ++restyleDone;
+                                    if (config.onRestyleFrame) {
+                                      config.onRestyleFrame("restyled frame " + std::to_string(n) + " (" +
+                                                            std::to_string(restyleDone) + "/" +
+                                                            std::to_string(restyleTotal) + ")");
+                                    }
+                                    if (cancel != nullptr && cancel->load()) throw Cancelled();
+                                  });
+      }
+      ++m;
     }
     fades[k] = schedule.weights;
     if (width > 0) stats.seams.push_back(report);
@@ -389,7 +446,8 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       if (width > 0 && n >= blendFirst) {
         cv::Mat next = frameOf(current + 1, n);
         const double w = fade[static_cast<std::size_t>(n - blendFirst)];
-        pixels = blendFrames(pixels, next, w, config.blend);
+        pixels = restyle ? restyled[current][static_cast<std::size_t>(n - blendFirst)]
+                         : blendFrames(pixels, next, w, config.blend);
         ++stats.blended;
       }
     }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,15 @@ namespace flowstyle::pipeline {
 //             two parts are (R, in units of their own frame-to-frame warping error) and how
 //             alike their own changes are, and takes small steps at both ends of the fade
 //             and larger ones in the middle so that no pair of frames stands out.
-enum class JoinBlend { Ramp, Variance, Cut, Fitted };
-JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut | fitted
+//   Restyle:  the overlap frames stylized again, in order, with the chunks' own settings
+//             (optimize, hybrid): each starts from the previous joined frame warped into
+//             place, moved a scheduled share of the way to the later part's frame, and the
+//             temporal term holds it there. Every frame is then a stylization of its own (no
+//             mix of two paintings, so no loss of texture), and the fade's steps follow the
+//             fitted schedule of a single chain (ρ = 1: no step on a repeated frame).
+//             Costs one optimizer run per overlap frame at join time.
+enum class JoinBlend { Ramp, Variance, Cut, Fitted, Restyle };
+JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut | fitted | restyle
 std::string toString(JoinBlend blend);
 
 struct JoinConfig {
@@ -39,6 +47,10 @@ struct JoinConfig {
   // later part's own range (its earlier overlap frames are dropped). -1: all of them.
   // Lets one set of parts made with a long --overlap be joined with a shorter one.
   int maxOverlap = -1;
+  // --blend restyle: the settings the parts were made with (join checks them against the
+  // parts' settings hash) and what to report per optimizer iteration (may be empty).
+  std::optional<Config> restyle;
+  std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
 };
 
 // A part as join sees it: its record and the source frames it holds.

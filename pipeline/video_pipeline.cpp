@@ -55,12 +55,6 @@ void throwIfCancelled(const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load()) throw Cancelled();
 }
 
-cv::Mat toByte(const cv::Mat& rgb01) {
-  cv::Mat b;
-  rgb01.convertTo(b, CV_8UC3, 255.0);
-  return b;
-}
-
 }  // namespace
 
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,

@@ -227,6 +227,78 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
   EXPECT_FALSE(fs::exists(dir / "jx.mkv"));
 }
 
+// --blend restyle: the overlap frames are stylized again, as one chain from the earlier part
+// to the later one, with the chunks' own settings (checked against the parts').
+TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.2);  // 30 frames, 64x48
+  const std::vector<std::string> style = {"--method", "optimize", "--style", sharedPath("media/styles/starry_night.jpg"),
+                                          "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "8",
+                                          "--iterations", "4", "--threads", "2"};
+  auto video = [&](const std::string& frames, const std::string& name, const std::string& preroll) {
+    std::vector<std::string> a = {"video", in.string(), "--frames", frames, "--preroll", preroll, "--overlap", "4",
+                                  "-o", (dir / name).string()};
+    a.insert(a.end(), style.begin(), style.end());
+    CommandResult r = cli(a, dir);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  };
+  video("0-14", "a.mkv", "4");
+  video("15-29", "b.mkv", "6");
+  auto join = [&](const std::string& out, std::vector<std::string> chunk) {
+    std::vector<std::string> a = {"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o",
+                                  (dir / out).string(), "--codec", "ffv1", "--blend", "restyle"};
+    if (!chunk.empty()) a.push_back("--");
+    a.insert(a.end(), chunk.begin(), chunk.end());
+    return cli(a, dir);
+  };
+  CommandResult r = join("j.mkv", style);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("restyled frame 14 (4/4)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("seam at frame 15"), std::string::npos) << r.err;
+  const auto a = readAll(dir / "a.mkv"), b = readAll(dir / "b.mkv"), j = readAll(dir / "j.mkv");
+  ASSERT_EQ(a.size(), 15u);
+  ASSERT_EQ(b.size(), 19u);  // 11..29
+  ASSERT_EQ(j.size(), 30u);
+  for (int n = 0; n < 11; ++n) EXPECT_EQ(maxAbsDiff(j[n], a[n]), 0) << n;
+  for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j[n], b[n - 11]), 0) << n;
+  // The fade starts near the earlier part and ends near the later one, and its frames are
+  // new stylizations: none is either part's frame.
+  auto dist = [](const cv::Mat& x, const cv::Mat& y) { return cv::norm(x, y, cv::NORM_L2); };
+  EXPECT_LT(dist(j[11], a[11]), dist(j[11], b[0]));
+  EXPECT_LT(dist(j[14], b[3]), dist(j[14], a[14]));
+  for (int n = 11; n < 15; ++n) {
+    EXPECT_GT(dist(a[n], b[n - 11]), 0) << "the parts must differ in the overlap for the test to mean anything";
+    EXPECT_GT(maxAbsDiff(j[n], a[n]), 0) << n;
+    EXPECT_GT(maxAbsDiff(j[n], b[n - 11]), 0) << n;
+  }
+  // The same command again gives the same frames (the chunks' own seed and thread count).
+  r = join("j2.mkv", {"video", in.string(), "--frames", "15-29", "--preroll", "6", "--overlap", "4", "-o",
+                      (dir / "b.mkv").string(), "--method", "optimize", "--style",
+                      sharedPath("media/styles/starry_night.jpg"), "--loss-net", "squeezenet", "--max-side", "48",
+                      "--iterations-first", "8", "--iterations", "4", "--threads", "2"});
+  ASSERT_EQ(r.exitCode, 0) << "the whole chunk command after -- is accepted too: " << r.err;
+  const auto j2 = readAll(dir / "j2.mkv");
+  ASSERT_EQ(j2.size(), 30u);
+  for (int n = 11; n < 15; ++n) EXPECT_EQ(maxAbsDiff(j[n], j2[n]), 0) << n;
+
+  // Other settings than the parts': refused, naming the part; nothing written.
+  std::vector<std::string> other = style;
+  other[other.size() - 3] = "5";  // --iterations 5
+  r = join("x.mkv", other);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("a.mkv: made with other settings"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.mkv"));
+  // Without the chunk options, or with them but another blend: usage errors.
+  r = join("x.mkv", {});
+  EXPECT_EQ(r.exitCode, 2) << r.err;
+  EXPECT_NE(r.err.find("after --"), std::string::npos) << r.err;
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "x.mkv").string(), "--", "--method",
+           "optimize"},
+          dir);
+  EXPECT_EQ(r.exitCode, 2) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.mkv"));
+}
+
 TEST(Cli_Join, RefusesPartsItCannotTrustAndNamesThem) {
   const fs::path dir = scratchDir();
   const fs::path in = smallClip(dir, 2.0);

@@ -111,6 +111,14 @@ TEST(Farm_Plan, CommandsFollowTheChunkInterface) {
             "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-000.mkv' "
             "'/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-002.mkv' "
             "-o /out/a.mp4 --source '/clips/a b.mp4' --crf 20");
+  // join --blend restyle stylizes the overlap frames again: it gets the chunks' options after --.
+  FarmRequest r = oneClip(30, 3);
+  r.joinArgs = {"--blend", "restyle"};
+  r.videoArgs = {"--method", "optimize", "--style", "/s/starry.jpg"};
+  const std::string join = shellCommand(makeFarmPlan(r).clips[0].joinCommand);
+  EXPECT_NE(join.find("--source '/clips/a b.mp4' --blend restyle -- --method optimize --style /s/starry.jpg"),
+            std::string::npos)
+      << join;
 }
 
 TEST(Farm_Plan, TasksAreNumberedAcrossClips) {

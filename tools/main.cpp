@@ -409,6 +409,12 @@ int runJoinCommand(const std::vector<std::string>& args) {
   tools::JoinCommand cmd;
   if (!tools::parseJoin(args, cmd)) return 0;
   const bool json = cmd.progress == pipeline::ProgressMode::Json;
+  if (cmd.config.restyle) {
+    prepareTorch(*cmd.config.restyle);
+    if (!json && cmd.progress != pipeline::ProgressMode::None) {
+      cmd.config.onRestyleFrame = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
+    }
+  }
   tools::ProgressPrinter printer(cmd.progress);
   const auto start = std::chrono::steady_clock::now();
   const pipeline::JoinStats stats = pipeline::runJoin(

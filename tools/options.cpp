@@ -1,5 +1,6 @@
 #include "tools/options.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -456,7 +457,9 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     ("source", po::value(&c.source), "the source clip (default: the path the parts recorded)")
     ("blend", po::value(&blend)->default_value("ramp"),
      "overlap frames: ramp (linear cross-fade) | fitted (cross-fade with weights fitted to each seam's "
-     "measured jump) | variance (cross-fade that keeps the contrast) | cut (the earlier part's frames, no blend)")
+     "measured jump) | variance (cross-fade that keeps the contrast) | cut (the earlier part's frames, no blend) "
+     "| restyle (optimize/hybrid: stylize the overlap frames again as one chain moving from one part to the "
+     "next; give join the chunks' own style options after the parts)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
@@ -465,14 +468,24 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   po::positional_options_description pos;
   pos.add("parts", -1);
   po::variables_map vm;
+  // --blend restyle: the chunks' own video options follow a lone "--".
+  const auto dashes = std::find(args.begin(), args.end(), std::string("--"));
+  const std::vector<std::string> joinArgs(args.begin(), dashes);
+  const std::vector<std::string> styleArgs(dashes == args.end() ? dashes : dashes + 1, args.end());
+  const bool styleGiven = dashes != args.end();
   try {
-    po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
+    po::store(po::command_line_parser(joinArgs).options(d).positional(pos).run(), vm);
     if (vm.count("help")) {
-      std::cout << "Usage: flowstyle join PART... -o OUT [--source IN] [encoder options]\n\n"
+      std::cout << "Usage: flowstyle join PART... -o OUT [--source IN] [encoder options]\n"
+                   "       flowstyle join PART... -o OUT --blend restyle [join options] -- CHUNK OPTIONS\n\n"
                    "Joins farm parts (chunks of one clip made with the same settings) into one video:\n"
                    "checks that they come from the same source and settings and that no frame is\n"
                    "missing, blends the overlap frames, and writes OUT with the source's timestamps,\n"
-                   "rotation, colour metadata and audio, cut to the frames the parts cover.\n\n"
+                   "rotation, colour metadata and audio, cut to the frames the parts cover.\n"
+                   "With --blend restyle, everything after -- is the chunk command's own options\n"
+                   "(--method, --style, weights, iterations, --long-term, flow, --threads, --device;\n"
+                   "frame range, pre-roll, overlap and output are ignored): join checks them against\n"
+                   "the parts' settings hash and stylizes the overlap frames again with them.\n\n"
                 << d << "\n";
       return false;
     }
@@ -489,6 +502,29 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   applyEncoderValues(c.writer, codecOptList, noAudio);
   if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
+  if (c.blend != pipeline::JoinBlend::Restyle) {
+    if (styleGiven) throw UsageError("join: options after -- (the chunks' style options) go with --blend restyle");
+    return true;
+  }
+  if (!styleGiven) {
+    throw UsageError("join --blend restyle: give the chunk command's own options after -- "
+                     "(e.g. -- --method optimize --style STYLE.jpg --iterations 50)");
+  }
+  // The chunks' settings, read as `video` reads them (join checks them against the parts).
+  for (const std::string& a : styleArgs) {
+    if (a == "-h" || a == "--help") throw UsageError("join: --help goes before --");
+  }
+  // After --: the chunk command's arguments, whole (`video IN ... -o PART`) or its options only.
+  std::vector<std::string> videoArgs(styleArgs.begin(), styleArgs.end());
+  if (!videoArgs.empty() && videoArgs.front() == "video") videoArgs.erase(videoArgs.begin());
+  if (videoArgs.empty() || videoArgs.front().rfind('-', 0) == 0) videoArgs.insert(videoArgs.begin(), c.parts.front());
+  const bool hasOutput = std::any_of(videoArgs.begin(), videoArgs.end(), [](const std::string& a) {
+    return a == "-o" || a == "--output" || a.rfind("--output=", 0) == 0 || (a.size() > 2 && a.rfind("-o", 0) == 0);
+  });
+  if (!hasOutput) videoArgs.insert(videoArgs.end(), {"-o", c.writer.path});
+  VideoCommand video;
+  parseVideo(videoArgs, video);
+  c.restyle = video.config;
   return true;
 }
 
