@@ -1,11 +1,15 @@
 // The cross-fade weights of `join --blend fitted` (pipeline/seam_blend.hpp): the model's
-// pair ratios and the fitted schedule against the linear ramp.
+// pair ratios and the fitted schedule against the linear ramp; the restyled fade's chain.
 #include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>
+
+#include "pipeline/frame_stylizer.hpp"
 #include "pipeline/seam_blend.hpp"
+#include "pipeline/seam_restyle.hpp"
 
 using namespace flowstyle::pipeline;
 
@@ -79,4 +83,59 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   EXPECT_GT(linearSchedule(16, dup).worstRatio, 1e5);
   // Identical parts: nothing to fit.
   EXPECT_EQ(fittedSchedule(5, SeamModel{0.0, 0.0}).weights, linearSchedule(5, SeamModel{}).weights);
+}
+
+// `join --blend restyle` (pipeline/seam_restyle.hpp) with a stylizer that returns its
+// temporal guide as it is (an ideal temporal hold) on a still source (zero flow): each joined
+// frame must then be the cross-fade (1 - w)·P + w·Q of the schedule exactly, a frame with no
+// step must repeat the previous one, and a weight of 1 must give the later part's own frame.
+namespace {
+
+class HoldGuide final : public FrameStylizer {
+ public:
+  int calls = 0;
+  std::vector<int> temporalOffsets() const override { return {1}; }
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    ++calls;
+    StylizeOutcome out;
+    out.image = request.guides.empty() ? request.init.clone() : request.guides.front().warped.clone();
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
+  const cv::Size size(64, 48);
+  cv::Mat texture(size, CV_8UC3);
+  cv::randu(texture, 0, 255);  // a still source with detail, so the flow is zero and certain
+  SeamFrames seam;
+  seam.from = 10;
+  seam.blendFirst = 11;
+  const std::vector<double> weights = {0.2, 0.2, 0.6, 1.0};
+  const cv::Mat p(size, CV_8UC3, cv::Scalar(200, 40, 40)), q(size, CV_8UC3, cv::Scalar(40, 40, 200));
+  for (int n = 10; n <= 14; ++n) {
+    seam.source.push_back(texture);
+    seam.earlier.push_back(p);
+    if (n >= 11) seam.later.push_back(q);
+  }
+  seam.weights = weights;
+  HoldGuide hold;
+  std::vector<std::int64_t> reported;
+  const std::vector<cv::Mat> out = restyleSeam(hold, seam, flowstyle::stages::FlowConfig{}, {1},
+                                               [&](std::int64_t n, int, int) { reported.push_back(n); });
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(reported, (std::vector<std::int64_t>{11, 12, 13, 14}));
+  EXPECT_EQ(hold.calls, 3) << "the frame whose weight is 1 is the later part's, not stylized";
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    cv::Mat expected;
+    cv::addWeighted(p, 1 - weights[i], q, weights[i], 0, expected);
+    double worst = 0;
+    cv::minMaxLoc(cv::abs(out[i] - expected) | cv::abs(expected - out[i]), nullptr, &worst);
+    EXPECT_LE(worst, 1.0) << "frame " << 11 + i << ", w " << weights[i];
+  }
+  double step = 0;
+  cv::minMaxLoc(cv::abs(out[1] - out[0]) | cv::abs(out[0] - out[1]), nullptr, &step);
+  EXPECT_EQ(step, 0) << "no step of the schedule: the chain holds still";
+  EXPECT_EQ(cv::norm(out[3], q, cv::NORM_INF), 0);
 }

@@ -53,7 +53,8 @@ Options:
   --ext EXT             IN_DIR: container of the outputs OUT_DIR/<clip name>.EXT (mp4)
   --flowstyle PATH      the executable the tasks run (default: this one)
 Every other option is a `flowstyle video` option and goes to every chunk; the encoder options
-(--codec --crf --preset --pix-fmt --codec-opt --no-audio) and --blend go to the join (parts are FFV1).
+(--codec --crf --preset --pix-fmt --codec-opt --no-audio) and --blend go to the join (parts are FFV1);
+with --blend restyle the join also gets the chunks' options (after --) to stylize the overlap again.
 )";
 
 struct FarmOptions {
