@@ -3,6 +3,7 @@
 #include <map>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #ifdef FLOWSTYLE_HAVE_DNNL
@@ -30,6 +31,7 @@ struct PackedConv::Impl {
     dnnl::memory weights;  // packed
     dnnl::memory::desc src, dst;
     std::int64_t outH, outW;
+    dnnl::memory::desc scratch;  // the kernel's scratchpad, given per call (user mode)
   };
   // (N, C, H, W, stride, top, left, bottom, right) -> primitive
   using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
@@ -55,7 +57,14 @@ struct PackedConv::Impl {
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                       dnnl::algorithm::convolution_direct, srcMd, weiAny, dstMd,
                                       {g.stride, g.stride}, {g.top, g.left}, {g.bottom, g.right});
-    dnnl::convolution_forward::primitive_desc pd(d, cpuEngine());
+    // A scratchpad of our own per call: oneDNN's default (library) one is global state, not
+    // made for a primitive that runs on other threads than the one that made it, beside other
+    // oneDNN work (a oneDNN built without DNNL_ENABLE_CONCURRENT_EXEC, as Debian's). Hybrid
+    // runs this network in a TBB node beside the optimizer: on an AVX2 CPU (whose kernels use
+    // a scratchpad) it crashed in libdnnl in 6 of 6 runs of the hybrid resume test; 0 of 6 now.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::primitive_desc pd(d, attr, cpuEngine());
     // The weight in the kernel's layout: reordered once per distinct layout.
     memory packedWeights;
     for (const auto& m : packed) {
@@ -69,7 +78,8 @@ struct PackedConv::Impl {
       stream.wait();
       packed.push_back(packedWeights);
     }
-    Entry e{dnnl::convolution_forward(pd), packedWeights, srcMd, dstMd, outH, outW};
+    Entry e{dnnl::convolution_forward(pd), packedWeights, srcMd, dstMd, outH, outW,
+            pd.scratchpad_desc()};
     return entries.emplace(key, std::move(e)).first->second;
   }
 };
@@ -96,8 +106,14 @@ torch::Tensor PackedConv::operator()(const torch::Tensor& xIn, const ConvGeometr
                           x.options().memory_format(at::MemoryFormat::ChannelsLast));
   dnnl::memory src(e.src, cpuEngine(), x.data_ptr());
   dnnl::memory dst(e.dst, cpuEngine(), out.data_ptr());
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}};
+  torch::Tensor scratch;
+  if (e.scratch.get_size() > 0) {
+    scratch = torch::empty({static_cast<std::int64_t>(e.scratch.get_size())}, torch::kUInt8);
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(e.scratch, cpuEngine(), scratch.data_ptr()));
+  }
   dnnl::stream stream(cpuEngine());
-  e.primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}});
+  e.primitive.execute(stream, args);
   stream.wait();
   return out;
 }
