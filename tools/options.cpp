@@ -503,16 +503,16 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
   if (c.blend != pipeline::JoinBlend::Restyle) {
-    if (styleGiven) throw UsageError("join: options after -- (the chunks' style options) go with --blend restyle");
+    if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
     return true;
   }
   if (!styleGiven) {
-    throw UsageError("join --blend restyle: give the chunk command's own options after -- "
+    throw UsageError("--blend restyle: give the chunk command's own options after -- "
                      "(e.g. -- --method optimize --style STYLE.jpg --iterations 50)");
   }
   // The chunks' settings, read as `video` reads them (join checks them against the parts).
   for (const std::string& a : styleArgs) {
-    if (a == "-h" || a == "--help") throw UsageError("join: --help goes before --");
+    if (a == "-h" || a == "--help") throw UsageError("--help goes before --");
   }
   // After --: the chunk command's arguments, whole (`video IN ... -o PART`) or its options only.
   std::vector<std::string> videoArgs(styleArgs.begin(), styleArgs.end());
