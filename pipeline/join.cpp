@@ -128,16 +128,18 @@ std::pair<std::int64_t, std::int64_t> seamFrames(const PartSpan& p, std::int64_t
   return {std::max(p.first, blendFirst - 1), p.last + 1};
 }
 
-SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
-  const auto [from, to] = seamFrames(p, blendFirst);
-  const std::vector<cv::Mat> pf = readSpan(p.path, p.first, from, p.last);
-  const std::vector<cv::Mat> qf = readSpan(q.path, q.first, blendFirst, to);
+// The model from frames in memory: pf = P's frames seamFrames().first..pLast, qf = Q's
+// frames blendFirst..seamFrames().second.
+SeamModel measureSeamFrames(const std::vector<cv::Mat>& src, const std::vector<cv::Mat>& pf,
+                            const std::vector<cv::Mat>& qf, std::int64_t from, std::int64_t blendFirst,
+                            std::int64_t pLast) {
+  const std::int64_t to = pLast + 1;
   stages::FlowConfig flow;
   stages::WarpingErrorMeter meterP(flow), meterQ(flow), meterMix(flow);
   std::vector<double> diff;  // D of frames blendFirst..p.last
   for (std::int64_t n = from; n <= to; ++n) {
     const cv::Mat& s = src[static_cast<std::size_t>(n - from)];
-    const bool inP = n <= p.last, inQ = n >= blendFirst;
+    const bool inP = n <= pLast, inQ = n >= blendFirst;
     const cv::Mat* a = inP ? &pf[static_cast<std::size_t>(n - from)] : nullptr;
     const cv::Mat* b = inQ ? &qf[static_cast<std::size_t>(n - blendFirst)] : nullptr;
     if (a) meterP.add(s, *a);
@@ -160,7 +162,7 @@ SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const 
   // With one blended frame there is no pair of mixes to measure: assume fully correlated
   // changes (the cautious case: no frame of the fade changes less than the parts do).
   m.rho = diff.size() >= 2 && e0 > 1e-12 ? std::clamp(2 * rm.meanStylized / e0 - 1, -1.0, 1.0) : 1.0;
-  const std::int64_t width = p.last - blendFirst + 1;
+  const std::int64_t width = pLast - blendFirst + 1;
   for (std::int64_t i = 0; i <= width; ++i) {
     const std::int64_t frame = blendFirst - 1 + i;  // the pair (frame, frame + 1)
     double sum = 0;
@@ -176,11 +178,70 @@ SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const 
   return m;
 }
 
+// The handoff model of pipeline/seam_blend.hpp, measured with flow on the source: `chain`
+// = the joined frames from..pLast (the earlier part's before blendFirst, the restyled ones
+// after), `earlier` = P's frames from..pLast, `later` = Q's frames blendFirst..pLast + 1.
+// Per pair of the fade (width + 1 of them): R's and Q's own pair errors and D, over the
+// smallest own error of R, Q and P on the pair; per frame of the fade D over Q's variance.
+HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<cv::Mat>& chain,
+                            const std::vector<cv::Mat>& earlier, const std::vector<cv::Mat>& later,
+                            std::int64_t from, std::int64_t blendFirst, std::int64_t pLast) {
+  stages::FlowConfig flow;
+  stages::WarpingErrorMeter meterR(flow), meterP(flow), meterQ(flow);
+  std::vector<double> diff, variance;  // D and Q's pixel variance of frames blendFirst..pLast
+  for (std::int64_t n = from; n <= pLast + 1; ++n) {
+    const cv::Mat& s = src[static_cast<std::size_t>(n - from)];
+    if (n <= pLast) meterR.add(s, chain[static_cast<std::size_t>(n - from)]);
+    if (n <= pLast) meterP.add(s, earlier[static_cast<std::size_t>(n - from)]);
+    if (n >= blendFirst) meterQ.add(s, later[static_cast<std::size_t>(n - blendFirst)]);
+    if (n >= blendFirst && n <= pLast) {
+      const cv::Mat& a = chain[static_cast<std::size_t>(n - from)];
+      const cv::Mat& b = later[static_cast<std::size_t>(n - blendFirst)];
+      diff.push_back(cv::norm(a, b, cv::NORM_L2SQR) / (255.0 * 255.0 * static_cast<double>(a.total()) * 3.0));
+      cv::Scalar mean, dev;
+      cv::meanStdDev(b, mean, dev);
+      variance.push_back((dev[0] * dev[0] + dev[1] * dev[1] + dev[2] * dev[2]) / (3.0 * 255.0 * 255.0));
+    }
+  }
+  const stages::WarpingErrorReport rr = meterR.report(), rp = meterP.report(), rq = meterQ.report();
+  const double e0 = 0.5 * (rr.meanStylized + rq.meanStylized);
+  auto pairOf = [](const stages::WarpingErrorReport& r, std::int64_t i) {
+    return i >= 0 && i < static_cast<std::int64_t>(r.pairs.size()) && r.pairs[static_cast<std::size_t>(i)].visibleFraction > 0
+               ? r.pairs[static_cast<std::size_t>(i)].stylized
+               : -1.0;
+  };
+  HandoffModel m;
+  const std::int64_t width = pLast - blendFirst + 1;
+  for (std::int64_t i = 0; i <= width; ++i) {
+    const std::int64_t frame = blendFirst - 1 + i;  // the pair (frame, frame + 1)
+    double eR = pairOf(rr, frame - from), eQ = pairOf(rq, frame - blendFirst);
+    if (eR < 0 && eQ < 0) eR = eQ = e0;  // no visible pixel: the chains' means
+    if (eR < 0) eR = eQ;  // the pair into Q's own range: R's frame meets Q's next (its D counts)
+    if (eQ < 0) eQ = eR;  // the pair into the fade: Q has no frame before it
+    // The unit: the smallest own error of the three chains (R, Q and the earlier part P,
+    // whichever is settled there; a young Q or a repainted R change more than a settled chain).
+    const double eP = pairOf(rp, frame - from);
+    const double unit = std::max(1e-12, std::min({eR, eQ, eP > 0 ? eP : eR}));
+    const double d = diff[static_cast<std::size_t>(std::min<std::int64_t>(i, width - 1))];
+    m.chain.push_back(std::min(1e9, eR / unit));
+    m.later.push_back(std::min(1e9, eQ / unit));
+    m.jump.push_back(std::min(1e9, d / unit));
+  }
+  for (std::size_t i = 0; i < diff.size(); ++i) m.mixLoss.push_back(diff[i] / std::max(1e-12, variance[i]));
+  return m;
+}
+
+SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
+  const auto [from, to] = seamFrames(p, blendFirst);
+  return measureSeamFrames(src, readSpan(p.path, p.first, from, p.last), readSpan(q.path, q.first, blendFirst, to),
+                           from, blendFirst, p.last);
+}
+
 }  // namespace
 
 JoinPlan planJoin(const std::vector<std::string>& parts) {
   if (parts.empty()) throw std::runtime_error("join: no parts given");
-  std::vector<PartSpan> spans;
+  std::vector<PartSpan> spans, seamSpans;
   for (const std::string& path : parts) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) {
@@ -213,9 +274,34 @@ JoinPlan planJoin(const std::vector<std::string>& parts) {
       throw std::runtime_error(path + ": holds " + std::to_string(count) + " frames, more than its range " +
                                range(s.record.firstFrame, s.record.rangeLast) + " allows");
     }
-    spans.push_back(std::move(s));
+    if (s.record.seam) {
+      if (s.last != s.record.rangeLast) {
+        throw std::runtime_error(path + ": seam part holds frames " + range(s.first, s.last) + " but was made for " +
+                                 range(s.first, s.record.rangeLast) + " (a truncated or damaged seam part: run its "
+                                 "join --seam-part again)");
+      }
+      seamSpans.push_back(std::move(s));
+    } else {
+      spans.push_back(std::move(s));
+    }
   }
-  return planJoin(std::move(spans));
+  if (spans.empty()) throw std::runtime_error("join: only seam parts given; give the chunk parts too");
+  JoinPlan plan = planJoin(std::move(spans));
+  const PartSpan& ref = plan.parts.front();
+  for (PartSpan& s : seamSpans) {
+    const PartRecord& a = ref.record;
+    const PartRecord& b = s.record;
+    if (a.source.hash != b.source.hash || a.source.bytes != b.source.bytes) {
+      throw std::runtime_error(s.path + ": seam part made from another source (" + describeSource(b) + ") than " +
+                               ref.path + " (" + describeSource(a) + ")");
+    }
+    if (a.settingsHash != b.settingsHash || a.width != b.width || a.height != b.height || a.method != b.method) {
+      throw std::runtime_error(s.path + ": seam part made with other settings (" + b.settingsHash + ") than " +
+                               ref.path + " (" + a.settingsHash + ")");
+    }
+    plan.seamParts.push_back(std::move(s));
+  }
+  return plan;
 }
 
 JoinPlan planJoin(std::vector<PartSpan> spans) {
@@ -309,11 +395,22 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     throw std::runtime_error(source + ": is not the source the parts were made from (" + std::to_string(fp.bytes) +
                              " bytes, hash " + fp.hash + "; the parts record " + describeSource(rec) + ")");
   }
-  // --blend restyle: the chunks' own settings, checked against the parts, and their stylizer.
+  // --blend restyle: the chunks' own settings, checked against the parts; their stylizer is
+  // made when a seam has no seam part.
   const bool restyle = config.blend == JoinBlend::Restyle;
-  std::unique_ptr<FrameStylizer> stylizer;
-  if (restyle) {
-    if (!config.restyle) throw std::logic_error("join --blend restyle without the chunks' settings");
+  if (!restyle && !plan.seamParts.empty()) {
+    throw std::runtime_error(plan.seamParts.front().path + ": a seam part (join --seam-part) serves --blend restyle "
+                             "only; this join blends with --blend " + toString(config.blend));
+  }
+  if (config.seamPart) {
+    if (!restyle || !config.restyle) throw std::logic_error("join --seam-part without --blend restyle and settings");
+    if (plan.parts.size() != 2 || !plan.seamParts.empty()) {
+      throw std::runtime_error("join --seam-part: give exactly the two chunk parts of one seam (given " +
+                               std::to_string(plan.parts.size()) + " chunk part(s) and " +
+                               std::to_string(plan.seamParts.size()) + " seam part(s))");
+    }
+  }
+  if (restyle && config.restyle) {
     const Config& rs = *config.restyle;
     if (rs.method != Method::Optimize && rs.method != Method::Hybrid) {
       throw std::runtime_error("join --blend restyle: the parts were made with --method " + rec.method +
@@ -328,20 +425,187 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                "): give join the chunks' own --method, --style, weight, iteration, --long-term "
                                "and flow options");
     }
-    stylizer = makeStylizer(rs, nullptr);
   }
-  for (const PartSpan& p : plan.parts) {
-    if (fs::exists(config.writer.path, ec) && fs::equivalent(p.path, config.writer.path, ec)) {
-      throw std::runtime_error(config.writer.path + ": the output would overwrite one of the parts");
+  std::unique_ptr<FrameStylizer> stylizer;
+  for (const std::vector<PartSpan>* list : {&plan.parts, &plan.seamParts}) {
+    for (const PartSpan& p : *list) {
+      if (fs::exists(config.writer.path, ec) && fs::equivalent(p.path, config.writer.path, ec)) {
+        throw std::runtime_error(config.writer.path + ": the output would overwrite one of the parts");
+      }
     }
   }
+  // Each seam's fade: its width and weights (and, for --blend fitted, what was measured).
+  const std::size_t borders = plan.parts.size() - 1;
+  std::vector<std::int64_t> widths(borders);
+  for (std::size_t k = 0; k < borders; ++k) {
+    widths[k] = std::max<std::int64_t>(0, plan.parts[k].last - plan.parts[k + 1].first + 1);
+    if (config.maxOverlap >= 0) widths[k] = std::min<std::int64_t>(widths[k], config.maxOverlap);
+  }
+  // Seam parts: each must be the fade of one seam of this join, as this join blends it.
+  std::vector<const PartSpan*> seamPartOf(borders, nullptr);
+  for (const PartSpan& sp : plan.seamParts) {
+    const PartRecord& r = sp.record;
+    std::size_t k = 0;
+    while (k < borders && plan.parts[k].last != r.rangeLast) ++k;
+    const std::string made = "frames " + range(sp.first, sp.last) + ", restyled from the parts holding " +
+                             range(r.seamEarlier.first, r.seamEarlier.second) + " and " +
+                             range(r.seamLater.first, r.seamLater.second);
+    if (k == borders) throw std::runtime_error(sp.path + ": seam part (" + made + ") fits no seam of this join");
+    const PartSpan& p = plan.parts[k];
+    const PartSpan& q = plan.parts[k + 1];
+    if (r.seamEarlier != std::make_pair(p.first, p.last) || r.seamLater != std::make_pair(q.first, q.last) ||
+        widths[k] <= 0 || sp.first != p.last - widths[k] + 1) {
+      throw std::runtime_error(sp.path + ": seam part (" + made + ") does not fit the seam at frame " +
+                               std::to_string(q.record.rangeFirst) + ", which this join blends over frames " +
+                               (widths[k] > 0 ? range(p.last - widths[k] + 1, p.last) : std::string("none")) +
+                               " of " + p.path + " (" + range(p.first, p.last) + ") and " + q.path + " (" +
+                               range(q.first, q.last) + "); make it from the same parts with the same --overlap");
+    }
+    if (seamPartOf[k] != nullptr) {
+      throw std::runtime_error(sp.path + ": a second seam part for the seam at frame " +
+                               std::to_string(q.record.rangeFirst) + " (the first is " + seamPartOf[k]->path + ")");
+    }
+    seamPartOf[k] = &sp;
+  }
+  if (restyle && !config.restyle) {
+    for (std::size_t k = 0; k < borders; ++k) {
+      if (widths[k] > 0 && seamPartOf[k] == nullptr) {
+        throw std::runtime_error("join --blend restyle: the seam at frame " +
+                                 std::to_string(plan.parts[k + 1].record.rangeFirst) +
+                                 " has no seam part (join --seam-part) and no chunk options were given after -- "
+                                 "to restyle it");
+      }
+    }
+  }
+  if (config.seamPart && widths[0] <= 0) {
+    throw std::runtime_error("join --seam-part: " + plan.parts[0].path + " and " + plan.parts[1].path +
+                             " share no overlap frames to restyle (make the chunks with --overlap)");
+  }
+  // The output: the joined video, or (--seam-part) the one seam's fade frames as a seam part.
   stages::ReaderConfig rc;
   rc.path = source;
-  rc.selection.first = plan.first;
-  rc.selection.last = plan.last + 1;  // one more: does the source go on after the last part?
+  rc.selection.first = config.seamPart ? plan.parts[0].last - widths[0] + 1 : plan.first;
+  rc.selection.last = config.seamPart ? plan.parts[0].last : plan.last + 1;  // one more: does the source go on?
   stages::VideoReader sourceReader(rc);
-  stages::VideoWriter writer(config.writer, sourceReader.info());
+  stages::WriterConfig writerConfig = config.writer;
+  if (config.seamPart) {
+    PartRecord seamRecord = plan.parts[1].record;
+    seamRecord.seam = true;
+    seamRecord.seamEarlier = {plan.parts[0].first, plan.parts[0].last};
+    seamRecord.seamLater = {plan.parts[1].first, plan.parts[1].last};
+    seamRecord.firstFrame = seamRecord.rangeFirst = rc.selection.first;
+    seamRecord.rangeLast = plan.parts[0].last;
+    writerConfig.tags = partTags(seamRecord);
+  }
+  stages::VideoWriter writer(writerConfig, sourceReader.info());
 
+  // Source frames: per measured seam (fitted, restyle) the pairs the model needs, then per
+  // seam restyled here the frames its temporal term reaches back to.
+  const bool fitted = config.blend == JoinBlend::Fitted || restyle;
+  const int reach = config.restyle ? std::max(1, temporalReach(*config.restyle)) : 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> measured;
+  std::vector<std::pair<std::int64_t, std::int64_t>> restyleSpans;
+  for (std::size_t k = 0; k < borders; ++k) {
+    const PartSpan& p = plan.parts[k];
+    if (fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
+    if (restyle && widths[k] > 0 && seamPartOf[k] == nullptr)
+      restyleSpans.push_back({std::max(p.first, p.last - widths[k] + 1 - reach), p.last});
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans = measured;
+  spans.insert(spans.end(), restyleSpans.begin(), restyleSpans.end());
+  std::vector<std::vector<cv::Mat>> seamSource = readSourceSpans(source, spans, cv::Size(rec.width, rec.height));
+  std::vector<std::vector<double>> fades(plan.parts.size());
+  std::vector<std::vector<cv::Mat>> restyled(plan.parts.size());  // per seam, its fade's frames
+  std::int64_t restyleDone = 0, restyleTotal = 0;
+  for (std::size_t k = 0; k < borders; ++k) restyleTotal += restyle && seamPartOf[k] == nullptr ? widths[k] : 0;
+  for (std::size_t k = 0, m = 0, r = 0; k < borders; ++k) {
+    const PartSpan& p = plan.parts[k];
+    const PartSpan& q = plan.parts[k + 1];
+    const std::int64_t width = widths[k];
+    SeamReport report;
+    report.frame = q.record.rangeFirst;
+    report.width = static_cast<int>(width);
+    SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
+    if (fitted && width > 0) {
+      SeamModel model = measureSeam(seamSource[m], p, q, p.last - width + 1);
+      // Restyled frames are one chain: its own change is the parts' (no mix of two).
+      if (restyle) model.rho = 1;
+      schedule = fittedSchedule(report.width, model);
+      report.measured = true;
+      report.jump = model.jump;
+      report.rho = model.rho;
+      report.expected = schedule.worstRatio;
+      report.expectedLinear = linearSchedule(report.width, model).worstRatio;
+      if (restyle && seamPartOf[k] != nullptr) {
+        // Restyled by a seam task (join --seam-part): its frames as they are.
+        restyled[k] = readSpan(seamPartOf[k]->path, seamPartOf[k]->first, p.last - width + 1, p.last);
+      } else if (restyle) {
+        if (!stylizer) stylizer = makeStylizer(*config.restyle, nullptr);
+        SeamFrames frames;
+        frames.from = restyleSpans[r].first;
+        frames.source = std::move(seamSource[measured.size() + r]);
+        ++r;
+        frames.earlier = readSpan(p.path, p.first, frames.from, p.last);
+        frames.blendFirst = p.last - width + 1;
+        std::vector<cv::Mat> later = readSpan(q.path, q.first, frames.blendFirst, p.last + 1);
+        frames.later.assign(later.begin(), later.end() - 1);
+        frames.weights = schedule.weights;
+        restyled[k] = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
+                                  [&](std::int64_t n, int, int) {
+                                    ++restyleDone;
+                                    if (config.onRestyleFrame) {
+                                      config.onRestyleFrame("restyled frame " + std::to_string(n) + " (" +
+                                                            std::to_string(restyleDone) + "/" +
+                                                            std::to_string(restyleTotal) + ")");
+                                    }
+                                    if (cancel != nullptr && cancel->load()) throw Cancelled();
+                                  });
+        // The handoff (pipeline/seam_blend.hpp): the restyled chain ends near the later part's
+        // own chain, not on it (the optimizer repaints every start), and may change more than a
+        // settled chain late in the fade. A second fade moves the joined frames from it onto
+        // Q's where that lowers the worst pair, mixing only where the two have come close
+        // enough that the mix keeps its contrast.
+        const std::int64_t mfrom = seamFrames(p, frames.blendFirst).first;
+        std::vector<cv::Mat> chain(frames.earlier.begin() + (mfrom - frames.from),
+                                   frames.earlier.begin() + (frames.blendFirst - frames.from));
+        const std::vector<cv::Mat> earlierFrames(frames.earlier.begin() + (mfrom - frames.from), frames.earlier.end());
+        chain.insert(chain.end(), restyled[k].begin(), restyled[k].end());
+        const HandoffModel handoff =
+            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, frames.blendFirst, p.last);
+        const SeamSchedule settle = handoffSchedule(handoff);
+        report.settleExpected = settle.worstRatio;
+        report.settleWithout = 0;
+        for (std::size_t i = 0; i < handoff.jump.size(); ++i) {
+          report.settleWithout = std::max(report.settleWithout,
+                                          handoffPairRatio(0, i + 1 < handoff.jump.size() ? 0 : 1, handoff, i));
+        }
+        for (std::size_t i = 0; i < restyled[k].size(); ++i) {
+          if (settle.weights[i] <= 0) continue;
+          cv::Mat mixed;
+          cv::addWeighted(restyled[k][i], 1.0 - settle.weights[i], later[i], settle.weights[i], 0.0, mixed);
+          restyled[k][i] = mixed;
+        }
+      }
+      ++m;
+    }
+    fades[k] = schedule.weights;
+    if (width > 0) stats.seams.push_back(report);
+  }
+  if (config.seamPart) {
+    // The seam part: the fade's frames with the source's timestamps.
+    for (const cv::Mat& pixels : restyled[0]) {
+      std::optional<stages::Frame> src = sourceReader.next();
+      if (!src) throw std::runtime_error(source + ": ended inside the seam's frames");
+      stages::Frame out = *src;
+      out.rgb = pixels;
+      writer.write(out);
+      ++stats.frames;
+      ++stats.blended;
+    }
+    writer.finish();
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return stats;
+  }
   const std::int64_t total = plan.last - plan.first + 1;
   std::size_t current = 0;  // the part whose frames are read now
   std::vector<std::unique_ptr<stages::VideoReader>> readers(plan.parts.size());
@@ -360,71 +624,6 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       if (nextFrame[k]++ == n) return f->rgb;
     }
   };
-  // Each seam's fade: its width and weights (and, for --blend fitted, what was measured).
-  const std::size_t borders = plan.parts.size() - 1;
-  std::vector<std::int64_t> widths(borders);
-  // Source frames: per measured seam (fitted, restyle) the pairs the model needs, then per
-  // restyled seam the frames its temporal term reaches back to.
-  const bool fitted = config.blend == JoinBlend::Fitted || restyle;
-  const int reach = restyle ? std::max(1, temporalReach(*config.restyle)) : 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> measured;
-  std::vector<std::pair<std::int64_t, std::int64_t>> restyleSpans;
-  for (std::size_t k = 0; k < borders; ++k) {
-    const PartSpan& p = plan.parts[k];
-    widths[k] = std::max<std::int64_t>(0, p.last - plan.parts[k + 1].first + 1);
-    if (config.maxOverlap >= 0) widths[k] = std::min<std::int64_t>(widths[k], config.maxOverlap);
-    if (fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
-    if (restyle && widths[k] > 0) restyleSpans.push_back({std::max(p.first, p.last - widths[k] + 1 - reach), p.last});
-  }
-  std::vector<std::pair<std::int64_t, std::int64_t>> spans = measured;
-  spans.insert(spans.end(), restyleSpans.begin(), restyleSpans.end());
-  std::vector<std::vector<cv::Mat>> seamSource = readSourceSpans(source, spans, cv::Size(rec.width, rec.height));
-  std::vector<std::vector<double>> fades(plan.parts.size());
-  std::vector<std::vector<cv::Mat>> restyled(plan.parts.size());  // per seam, its fade's frames
-  std::int64_t restyleDone = 0, restyleTotal = 0;
-  for (std::int64_t w : widths) restyleTotal += restyle ? w : 0;
-  for (std::size_t k = 0, m = 0; k < borders; ++k) {
-    const PartSpan& p = plan.parts[k];
-    const PartSpan& q = plan.parts[k + 1];
-    const std::int64_t width = widths[k];
-    SeamReport report;
-    report.frame = q.record.rangeFirst;
-    report.width = static_cast<int>(width);
-    SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
-    if (fitted && width > 0) {
-      SeamModel model = measureSeam(seamSource[m], p, q, p.last - width + 1);
-      // Restyled frames are one chain: its own change is the parts' (no mix of two).
-      if (restyle) model.rho = 1;
-      schedule = fittedSchedule(report.width, model);
-      report.measured = true;
-      report.jump = model.jump;
-      report.rho = model.rho;
-      report.expected = schedule.worstRatio;
-      report.expectedLinear = linearSchedule(report.width, model).worstRatio;
-      if (restyle) {
-        SeamFrames frames;
-        frames.from = restyleSpans[m].first;
-        frames.source = std::move(seamSource[measured.size() + m]);
-        frames.earlier = readSpan(p.path, p.first, frames.from, p.last);
-        frames.blendFirst = p.last - width + 1;
-        frames.later = readSpan(q.path, q.first, frames.blendFirst, p.last);
-        frames.weights = schedule.weights;
-        restyled[k] = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
-                                  [&](std::int64_t n, int, int) {
-                                    ++restyleDone;
-                                    if (config.onRestyleFrame) {
-                                      config.onRestyleFrame("restyled frame " + std::to_string(n) + " (" +
-                                                            std::to_string(restyleDone) + "/" +
-                                                            std::to_string(restyleTotal) + ")");
-                                    }
-                                    if (cancel != nullptr && cancel->load()) throw Cancelled();
-                                  });
-      }
-      ++m;
-    }
-    fades[k] = schedule.weights;
-    if (width > 0) stats.seams.push_back(report);
-  }
   for (std::int64_t n = plan.first; n <= plan.last; ++n) {
     if (cancel != nullptr && cancel->load()) throw Cancelled();
     std::optional<stages::Frame> src = sourceReader.next();

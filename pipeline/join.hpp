@@ -49,8 +49,14 @@ struct JoinConfig {
   int maxOverlap = -1;
   // --blend restyle: the settings the parts were made with (join checks them against the
   // parts' settings hash) and what to report per optimizer iteration (may be empty).
+  // Every seam needs the settings, except one whose restyled frames come from a seam part.
   std::optional<Config> restyle;
   std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
+  // --seam-part: restyle the one seam between the two parts given and write only its fade
+  // frames, as a lossless seam part with a record (writer: FFV1 .mkv). A later join given
+  // the chunk parts and the seam parts uses those frames instead of restyling, so that a
+  // farm restyles its seams in parallel, one task each.
+  bool seamPart = false;
 };
 
 // A part as join sees it: its record and the source frames it holds.
@@ -65,11 +71,13 @@ struct JoinPlan {
   std::vector<PartSpan> parts;  // ordered by first frame
   std::int64_t first = 0, last = 0;
   std::vector<std::int64_t> seams;  // per border: the later part's first frame of its own range
+  std::vector<PartSpan> seamParts;  // seam parts given (join --seam-part), checked against the parts
 };
 
 // Reads the parts' records and frame counts and checks them (same source and settings,
 // lossless, every frame present, overlaps only where the later part wrote overlap
-// frames). Throws std::runtime_error naming the odd part or the missing frames.
+// frames). Seam parts among them go to seamParts, checked for source, settings and
+// completeness. Throws std::runtime_error naming the odd part or the missing frames.
 JoinPlan planJoin(const std::vector<std::string>& parts);
 // The same checks on records already read (for tests and other front ends).
 JoinPlan planJoin(std::vector<PartSpan> spans);
@@ -83,6 +91,10 @@ struct SeamReport {
   double rho = 0;          // correlation of the two parts' own frame-to-frame changes
   double expected = 0;     // the model's worst pair ratio with the weights used
   double expectedLinear = 0;  // ... with a linear ramp, for comparison
+  // --blend restyle: the model's worst pair ratio of the fade from the restyled frames onto
+  // the later part's own, and without that fade (the restyled chain cut over to Q).
+  double settleExpected = 0;
+  double settleWithout = 0;
 };
 
 struct JoinStats {

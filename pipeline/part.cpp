@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 #include <sstream>
@@ -118,6 +119,10 @@ std::map<std::string, std::string> partTags(const PartRecord& r) {
   put("first_frame", std::to_string(r.firstFrame));
   put("width", std::to_string(r.width));
   put("height", std::to_string(r.height));
+  if (r.seam) {
+    put("seam", std::to_string(r.seamEarlier.first) + "-" + std::to_string(r.seamEarlier.second) + "," +
+                    std::to_string(r.seamLater.first) + "-" + std::to_string(r.seamLater.second));
+  }
   return t;
 }
 
@@ -166,6 +171,23 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
   r.firstFrame = intField(tags, "first_frame", file, 0, kMax);
   r.width = static_cast<int>(intField(tags, "width", file, 1, 1 << 16));
   r.height = static_cast<int>(intField(tags, "height", file, 1, 1 << 16));
+  if (auto it = tags.find(std::string(kPrefix) + "seam"); it != tags.end()) {
+    long long a = -1, b = -1, c = -1, d = -1;
+    char tail = 0;
+    if (std::sscanf(it->second.c_str(), "%lld-%lld,%lld-%lld%c", &a, &b, &c, &d, &tail) != 4 || a < 0 || b < a ||
+        c <= a || d <= b || b > kMax || d > kMax) {
+      throw std::runtime_error(file + ": part record field 'seam' = '" + it->second +
+                               "' is not two rising frame ranges 'a-b,c-d'");
+    }
+    r.seam = true;
+    r.seamEarlier = {a, b};
+    r.seamLater = {c, d};
+    if (r.firstFrame < c || r.rangeLast != b) {
+      throw std::runtime_error(file + ": seam part record is inconsistent (frames from " +
+                               std::to_string(r.firstFrame) + " to " + std::to_string(r.rangeLast) +
+                               ", made from parts holding " + it->second + ")");
+    }
+  }
   if (r.source.hash.empty() || r.settingsHash.empty()) {
     throw std::runtime_error(file + ": part record has an empty source or settings hash");
   }

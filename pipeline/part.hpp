@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "pipeline/config.hpp"
 #include "stages/fingerprint.hpp"
@@ -45,6 +46,11 @@ struct PartRecord {
   int overlap = 0;
   std::int64_t firstFrame = 0;    // source frame number of the part's first frame
   int width = 0, height = 0;      // working size
+  // A seam part (`join --blend restyle --seam-part`): the restyled fade of one seam, frames
+  // firstFrame..rangeLast, made from the chunk parts that hold frames seamEarlier and
+  // seamLater (first, last). Tag "flowstyle_seam" = "a-b,c-d"; absent on chunk parts.
+  bool seam = false;
+  std::pair<std::int64_t, std::int64_t> seamEarlier{0, 0}, seamLater{0, 0};
 };
 
 PartRecord partRecord(const Config& config, const JobIdentity& identity);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 namespace flowstyle::pipeline {
 namespace {
@@ -75,6 +77,50 @@ SeamSchedule fittedSchedule(int width, const SeamModel& model) {
   fitted.weights = std::move(w);
   fitted.worstRatio = seamWorstRatio(fitted.weights, m);
   return fitted.worstRatio <= linear.worstRatio ? fitted : linear;
+}
+
+double handoffPairRatio(double va, double vb, const HandoffModel& m, std::size_t pair) {
+  const double own = (1 - va) * std::sqrt(std::max(0.0, m.chain[pair])) + va * std::sqrt(std::max(0.0, m.later[pair]));
+  return own * own + (vb - va) * (vb - va) * std::max(0.0, m.jump[pair]);
+}
+
+SeamSchedule handoffSchedule(const HandoffModel& m) {
+  if (m.chain.empty() || m.chain.size() != m.jump.size() || m.later.size() != m.jump.size()) {
+    throw std::invalid_argument("handoffSchedule: needs width + 1 entries in every vector of the model");
+  }
+  constexpr int kLevels = 128;
+  const std::size_t pairs = m.chain.size();
+  const std::size_t width = pairs - 1;
+  auto level = [](int l) { return static_cast<double>(l) / kLevels; };
+  // worst[l]: the smallest worst ratio of pairs 0..i with v_i on level l; from[i][l] its v_{i-1}.
+  std::vector<double> worst(kLevels + 1, std::numeric_limits<double>::infinity());
+  std::vector<std::vector<int>> from(pairs, std::vector<int>(kLevels + 1, 0));
+  worst[0] = 0;  // v_{-1} = 0
+  for (std::size_t i = 0; i < pairs; ++i) {
+    std::vector<double> next(kLevels + 1, std::numeric_limits<double>::infinity());
+    const int firstTo = i == width ? kLevels : 0;  // the last pair ends on Q's own frame
+    for (int b = firstTo; b <= kLevels; ++b) {
+      if (i < width && b > 0 && i < m.mixLoss.size() &&
+          level(b) * (1 - level(b)) * m.mixLoss[i] > m.maxMixLoss) {
+        continue;  // this mix would cost contrast
+      }
+      for (int a = 0; a <= b; ++a) {
+        if (!std::isfinite(worst[a])) continue;
+        const double r = std::max(worst[a], handoffPairRatio(level(a), level(b), m, i));
+        if (r < next[b]) next[b] = r, from[i][b] = a;
+      }
+    }
+    worst = std::move(next);
+  }
+  SeamSchedule s;
+  s.worstRatio = worst[kLevels];
+  s.weights.assign(width, 0.0);
+  int l = kLevels;
+  for (std::size_t i = pairs; i-- > 1;) {
+    l = from[i][l];
+    s.weights[i - 1] = level(l);
+  }
+  return s;
 }
 
 }  // namespace flowstyle::pipeline

@@ -46,4 +46,31 @@ SeamSchedule linearSchedule(int width, const SeamModel& model);
 // The rising weights that minimize the model's worst pair ratio for this width.
 SeamSchedule fittedSchedule(int width, const SeamModel& model);
 
+// The handoff of `join --blend restyle`: the restyled chain R meets the later part's own
+// chain Q near, not on, its frames, and its own pairs may change more than Q's (the
+// optimizer repaints every scheduled start), or less (Q is a young chain where the fade
+// begins). Joined frames (1 - v)·R + v·Q, v rising from 0 (before the fade: the earlier
+// part, where R starts) to 1 (Q's first own frame). Pair i of the fade (v_{i-1} -> v_i,
+// i = 0..width, v_{-1} = 0, v_width = 1) has, in units of the smaller of R's and Q's own
+// errors on that pair (the error a settled chain makes there), chain[i] = R's own pair
+// error, later[i] = Q's, and jump[i] = D_i, R and Q's mean squared difference on the
+// pair's later frame. With their changes taken as fully correlated (the cautious case: a
+// mix of the two changes as much as the two do),
+//   ratio_i = ((1 - v_{i-1})·√chain[i] + v_{i-1}·√later[i])² + (v_i - v_{i-1})²·jump[i]
+// The weights (never falling, on a grid of 1/128) minimize the worst pair ratio: dynamic
+// programming over the grid. Every vector has width + 1 entries.
+//
+// A mix of two different paintings also has less contrast than either: with equal
+// variances V, var((1 - v)·R + v·Q) = V - v(1 - v)·D, and the style loss notices. So v may
+// leave 0 at frame i of the fade only where v(1 - v)·mixLoss[i] <= maxMixLoss, mixLoss[i]
+// = D_i / V_i (width entries, the frames of the fade): the mix stays where R and Q have
+// come close.
+struct HandoffModel {
+  std::vector<double> chain, later, jump;
+  std::vector<double> mixLoss;  // empty: no limit
+  double maxMixLoss = 0.01;
+};
+SeamSchedule handoffSchedule(const HandoffModel& model);
+double handoffPairRatio(double va, double vb, const HandoffModel& model, std::size_t pair);
+
 }  // namespace flowstyle::pipeline

@@ -288,15 +288,95 @@ TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_NE(r.err.find("a.mkv: made with other settings"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "x.mkv"));
-  // Without the chunk options, or with them but another blend: usage errors.
+  // Without the chunk options (and no seam part): refused, naming the seam; with them but
+  // another blend: a usage error.
   r = join("x.mkv", {});
-  EXPECT_EQ(r.exitCode, 2) << r.err;
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("the seam at frame 15 has no seam part"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("after --"), std::string::npos) << r.err;
   r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "x.mkv").string(), "--", "--method",
            "optimize"},
           dir);
   EXPECT_EQ(r.exitCode, 2) << r.err;
   EXPECT_FALSE(fs::exists(dir / "x.mkv"));
+}
+
+// A farm restyles its seams apart: `join A B --seam-part` writes one seam's fade as a seam
+// part, and the join given the chunk parts and the seam parts gives the frames a join that
+// restyles them itself gives, without the chunk options.
+TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
+  const fs::path dir = scratchDir();
+  const fs::path in = smallClip(dir, 1.6);  // 40 frames, 64x48
+  const std::vector<std::string> style = {"--method", "optimize", "--style", sharedPath("media/styles/starry_night.jpg"),
+                                          "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6",
+                                          "--iterations", "3", "--threads", "2"};
+  auto video = [&](const std::string& frames, const std::string& name) {
+    std::vector<std::string> a = {"video", in.string(), "--frames", frames, "--preroll", "4", "--overlap", "3",
+                                  "-o", (dir / name).string()};
+    a.insert(a.end(), style.begin(), style.end());
+    CommandResult r = cli(a, dir);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  };
+  video("0-12", "a.mkv");
+  video("13-25", "b.mkv");
+  video("26-39", "c.mkv");
+  auto run = [&](std::vector<std::string> a, const std::vector<std::string>& chunk) {
+    for (std::string& x : a)
+      if (x.size() > 4 && x.substr(x.size() - 4) == ".mkv") x = (dir / x).string();
+    a.insert(a.begin(), "join");
+    if (!chunk.empty()) a.push_back("--");
+    a.insert(a.end(), chunk.begin(), chunk.end());
+    return cli(a, dir);
+  };
+  CommandResult r = run({"a.mkv", "b.mkv", "c.mkv", "-o", "whole.mkv", "--codec", "ffv1", "--blend", "restyle"}, style);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // One task per seam, in any order.
+  r = run({"b.mkv", "c.mkv", "--seam-part", "-o", "s2.mkv", "--blend", "restyle"}, style);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = run({"a.mkv", "b.mkv", "--seam-part", "-o", "s1.mkv", "--blend", "restyle"}, style);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readAll(dir / "s1.mkv").size(), 3u);  // the fade: frames 10..12
+  r = run({"c.mkv", "s2.mkv", "a.mkv", "s1.mkv", "b.mkv", "-o", "joined.mkv", "--codec", "ffv1", "--blend", "restyle"},
+          {});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto whole = readAll(dir / "whole.mkv"), joined = readAll(dir / "joined.mkv");
+  ASSERT_EQ(whole.size(), 40u);
+  ASSERT_EQ(joined.size(), 40u);
+  for (int n = 0; n < 40; ++n) EXPECT_EQ(maxAbsDiff(whole[n], joined[n]), 0) << n;
+  // One seam part: the other seam is restyled by the join, with the options after --.
+  r = run({"a.mkv", "b.mkv", "c.mkv", "s2.mkv", "-o", "half.mkv", "--codec", "ffv1", "--blend", "restyle"}, style);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("restyled frame 12 (3/3)"), std::string::npos) << "only seam 13 is restyled: " << r.err;
+  const auto half = readAll(dir / "half.mkv");
+  ASSERT_EQ(half.size(), 40u);
+  for (int n = 0; n < 40; ++n) EXPECT_EQ(maxAbsDiff(whole[n], half[n]), 0) << n;
+
+  // What cannot be trusted or used: refused, naming the file; nothing written.
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> chunk;
+    int exit;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv"}, {}, 1, "s1.mkv: a seam part (join --seam-part) serves --blend restyle only"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv", "--blend", "restyle", "--overlap", "2"}, {}, 1,
+       "s1.mkv: seam part (frames 10-12, restyled from the parts holding 0-12 and 10-25) does not fit the seam at frame 13"},
+      {{"a.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1, "join: frames missing"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s1.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1,
+       "a second seam part for the seam at frame 13"},
+      {{"s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1, "only seam parts given"},
+      {{"a.mkv", "b.mkv", "c.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, style, 1,
+       "give exactly the two chunk parts of one seam (given 3"},
+      {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, {}, 2, "--seam-part: give the chunk command's own options after --"},
+      {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "fitted"}, {}, 2, "--seam-part goes with --blend restyle"},
+  };
+  for (const Case& c : cases) {
+    r = run(c.args, c.chunk);
+    EXPECT_EQ(r.exitCode, c.exit) << c.expect << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.expect << " in: " << r.err;
+    EXPECT_FALSE(fs::exists(dir / "x.mkv")) << c.expect;
+  }
 }
 
 TEST(Cli_Join, RefusesPartsItCannotTrustAndNamesThem) {

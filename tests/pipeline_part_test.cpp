@@ -64,6 +64,28 @@ TEST(Pipeline_Part, RecordSurvivesTagsWhateverTheirCase) {
   EXPECT_EQ(back.width, 320);
 }
 
+// A seam part (join --seam-part) carries the spans of the two chunk parts it was made from.
+TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
+  PartRecord r = record(22, 29, 8, 4);  // a fade over frames 22..29
+  r.firstFrame = 22;
+  r.seam = true;
+  r.seamEarlier = {0, 29};
+  r.seamLater = {22, 59};
+  const PartRecord back = parsePartRecord(partTags(r), "s.mkv");
+  EXPECT_TRUE(back.seam);
+  EXPECT_EQ(back.seamEarlier, std::make_pair(std::int64_t{0}, std::int64_t{29}));
+  EXPECT_EQ(back.seamLater, std::make_pair(std::int64_t{22}, std::int64_t{59}));
+  EXPECT_FALSE(parsePartRecord(partTags(record(30, 59, 8, 4)), "p.mkv").seam);
+  auto tags = partTags(r);
+  for (const char* bad : {"0-29", "0-29,22-", "29-0,22-59", "0-29,0-59", "0-29,22-29", "0-29,22-59x",
+                                 "0-28,22-59", "0-29,23-59"}) {
+    tags["flowstyle_seam"] = bad;
+    const std::string e = errorOf([&] { parsePartRecord(tags, "s.mkv"); });
+    EXPECT_NE(e.find("s.mkv"), std::string::npos) << bad << ": " << e;
+    EXPECT_NE(e.find("seam"), std::string::npos) << bad << ": " << e;
+  }
+}
+
 TEST(Pipeline_Part, MalformedRecordsNameTheFileAndTheField) {
   const auto good = partTags(record(30, 59, 8, 4));
   auto with = [&](const std::string& key, const std::string& value) {

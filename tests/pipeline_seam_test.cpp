@@ -139,3 +139,53 @@ TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
   EXPECT_EQ(step, 0) << "no step of the schedule: the chain holds still";
   EXPECT_EQ(cv::norm(out[3], q, cv::NORM_INF), 0);
 }
+
+// The handoff of `join --blend restyle` from the restyled chain R onto the later part's own
+// chain Q (pipeline/seam_blend.hpp): dynamic programming over the weights, with the mix
+// kept where R and Q have come close.
+TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
+  // Twelve frames: R and Q far apart early, close late; R's own last pairs change 4x as much
+  // as a settled chain (a repainted end of the fade), Q's are settled.
+  HandoffModel m;
+  const int width = 12;
+  for (int i = 0; i <= width; ++i) {
+    m.chain.push_back(i >= 9 && i < width ? 4.0 : 1.0);
+    m.later.push_back(1.0);
+    m.jump.push_back(i < 6 ? 200.0 : 2.0);
+  }
+  for (int i = 0; i < width; ++i) m.mixLoss.push_back(i < 6 ? 1.0 : 0.02);
+  const SeamSchedule s = handoffSchedule(m);
+  ASSERT_EQ(s.weights.size(), static_cast<std::size_t>(width));
+  expectRisingInside(s.weights);
+  // Cut over at the end without a fade: R's bad pairs (4x) and the jump into Q (1 + 2).
+  std::vector<double> none(width, 0.0);
+  double cutOver = 0, worst = 0, prev = 0;
+  for (int i = 0; i <= width; ++i) {
+    const double next = i < width ? none[static_cast<std::size_t>(i)] : 1.0;
+    cutOver = std::max(cutOver, handoffPairRatio(0.0, next, m, static_cast<std::size_t>(i)));
+    const double v = i < width ? s.weights[static_cast<std::size_t>(i)] : 1.0;
+    worst = std::max(worst, handoffPairRatio(prev, v, m, static_cast<std::size_t>(i)));
+    prev = v;
+  }
+  EXPECT_NEAR(cutOver, 4.0, 1e-12);
+  EXPECT_NEAR(s.worstRatio, worst, 1e-9);  // the reported worst is the schedule's
+  EXPECT_LT(s.worstRatio, 1.6);            // onto Q before R's bad pairs, in steps
+  EXPECT_GT(s.weights[8], 0.5);
+  // The mix stays where it keeps its contrast: v(1 - v)·mixLoss <= the limit on every frame.
+  for (int i = 0; i < width; ++i) {
+    const double v = s.weights[static_cast<std::size_t>(i)];
+    EXPECT_LE(v * (1 - v) * m.mixLoss[static_cast<std::size_t>(i)], m.maxMixLoss + 1e-12) << i;
+  }
+  EXPECT_LT(s.weights[5], 0.011);  // R and Q far apart: (next to) no mix
+  // With no limit on the mix, the fade may start earlier and is at least as good.
+  HandoffModel free = m;
+  free.mixLoss.clear();
+  EXPECT_LE(handoffSchedule(free).worstRatio, s.worstRatio + 1e-12);
+  // A settled restyled chain that lands on Q: nothing to gain, the cut-over is the fade.
+  HandoffModel settled;
+  settled.chain.assign(5, 1.0);
+  settled.later.assign(5, 1.0);
+  settled.jump.assign(5, 0.0);
+  EXPECT_NEAR(handoffSchedule(settled).worstRatio, 1.0, 1e-12);
+  EXPECT_THROW(handoffSchedule(HandoffModel{}), std::invalid_argument);
+}

@@ -446,6 +446,12 @@ int runJoinCommand(const std::vector<std::string>& args) {
                    "%.2f); fade over %d frames, expected worst pair %.2fx (a linear ramp: %.2fx)%s\n",
                    static_cast<long long>(r.frame), r.jump, r.rho, r.width, r.expected, r.expectedLinear,
                    r.expected > 1.25 ? "; a longer --overlap (and --preroll) would hide it better" : "");
+      if (r.settleWithout > 0) {
+        std::fprintf(stderr,
+                     "  seam at frame %lld: restyled, then faded onto the later part's own frames: expected worst "
+                     "pair %.2fx (cut over without that fade: %.2fx)\n",
+                     static_cast<long long>(r.frame), r.settleExpected, r.settleWithout);
+      }
     }
   }
   return 0;

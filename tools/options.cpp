@@ -460,6 +460,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
      "measured jump) | variance (cross-fade that keeps the contrast) | cut (the earlier part's frames, no blend) "
      "| restyle (optimize/hybrid: stylize the overlap frames again as one chain moving from one part to the "
      "next; give join the chunks' own style options after the parts)")
+    ("seam-part", po::bool_switch(&c.seamPart),
+     "with --blend restyle and exactly two chunk parts: restyle their seam only and write its fade frames to "
+     "OUT (.mkv, FFV1) as a seam part; a later join given the chunk parts and the seam parts uses them "
+     "instead of restyling (one farm task per seam)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
@@ -477,7 +481,9 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     po::store(po::command_line_parser(joinArgs).options(d).positional(pos).run(), vm);
     if (vm.count("help")) {
       std::cout << "Usage: flowstyle join PART... -o OUT [--source IN] [encoder options]\n"
-                   "       flowstyle join PART... -o OUT --blend restyle [join options] -- CHUNK OPTIONS\n\n"
+                   "       flowstyle join PART... -o OUT --blend restyle [join options] -- CHUNK OPTIONS\n"
+                   "       flowstyle join PART_A PART_B --seam-part -o SEAM.mkv --blend restyle -- CHUNK OPTIONS\n"
+                   "       flowstyle join PART... SEAM... -o OUT --blend restyle [join options]\n\n"
                    "Joins farm parts (chunks of one clip made with the same settings) into one video:\n"
                    "checks that they come from the same source and settings and that no frame is\n"
                    "missing, blends the overlap frames, and writes OUT with the source's timestamps,\n"
@@ -485,7 +491,11 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
                    "With --blend restyle, everything after -- is the chunk command's own options\n"
                    "(--method, --style, weights, iterations, --long-term, flow, --threads, --device;\n"
                    "frame range, pre-roll, overlap and output are ignored): join checks them against\n"
-                   "the parts' settings hash and stylizes the overlap frames again with them.\n\n"
+                   "the parts' settings hash and stylizes the overlap frames again with them.\n"
+                   "A farm restyles its seams in parallel: one task per seam writes a seam part\n"
+                   "(--seam-part, the seam's two chunk parts), then the join takes the chunk parts\n"
+                   "and the seam parts and needs no options after -- (a seam without one is\n"
+                   "restyled by the join itself when they are given).\n\n"
                 << d << "\n";
       return false;
     }
@@ -504,12 +514,19 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
   if (c.blend != pipeline::JoinBlend::Restyle) {
     if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
+    if (c.seamPart) throw UsageError("--seam-part goes with --blend restyle");
     return true;
   }
-  if (!styleGiven) {
-    throw UsageError("--blend restyle: give the chunk command's own options after -- "
-                     "(e.g. -- --method optimize --style STYLE.jpg --iterations 50)");
+  if (c.seamPart) {
+    if (!styleGiven) {
+      throw UsageError("--seam-part: give the chunk command's own options after -- "
+                       "(e.g. -- --method optimize --style STYLE.jpg --iterations 50)");
+    }
+    if (c.writer.codec.empty()) c.writer.codec = "ffv1";  // a part: lossless, no audio
+    c.writer.copyAudio = false;
   }
+  // Without options after --, every seam must come as a seam part (join checks).
+  if (!styleGiven) return true;
   // The chunks' settings, read as `video` reads them (join checks them against the parts).
   for (const std::string& a : styleArgs) {
     if (a == "-h" || a == "--help") throw UsageError("--help goes before --");

@@ -174,10 +174,13 @@ void benchFarm() {
       {"optimize", "pan", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 90,
        optimizeConfigs(16, {8, 16}), stylePath("starry_night.jpg")},
   };
-  if (!gOpt.nets.empty()) {  // --nets fast,optimize selects methods here
+  {  // --nets fast,optimize selects methods here, --clips chaplin,gif,pan the clips
+    auto chosen = [](const std::vector<std::string>& list, const std::string& name) {
+      return list.empty() || std::find(list.begin(), list.end(), name) != list.end();
+    };
     std::vector<MethodCase> keep;
     for (const MethodCase& c : cases)
-      if (std::find(gOpt.nets.begin(), gOpt.nets.end(), c.name) != gOpt.nets.end()) keep.push_back(c);
+      if (chosen(gOpt.nets, c.name) && chosen(gOpt.clips, c.clipName)) keep.push_back(c);
     cases = keep;
   }
   // A synthetic pan: a 320x180 window sliding across tubingen (every pixel moves, known motion).
@@ -317,7 +320,7 @@ void benchFarm() {
 }  // namespace
 
 Benchmark farmBenchmark() {
-  return {"farm", "chunks + join vs one run (seams, pre-roll cost), resume-state cost; --nets fast,optimize", false,
+  return {"farm", "chunks + join vs one run (seams, pre-roll cost), resume-state cost; --nets fast,optimize, --clips chaplin,gif,pan", false,
           benchFarm, {{"_farm_eval", childEval}, {"_farm_loss", childLoss}}};
 }
 
