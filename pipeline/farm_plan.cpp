@@ -110,6 +110,12 @@ int FarmPlan::taskCount() const {
   return n;
 }
 
+int FarmPlan::seamTaskCount() const {
+  int n = 0;
+  for (const FarmClip& c : clips) n += static_cast<int>(c.seams.size());
+  return n;
+}
+
 std::vector<ChunkRange> splitFrames(std::int64_t frameCount, std::int64_t chunks, std::int64_t chunkFrames,
                                     std::int64_t preroll, std::int64_t overlap) {
   if (frameCount < 1) throw std::invalid_argument("the clip has no frames to split");
@@ -157,11 +163,26 @@ std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const
   return (fs::path(jobDir) / "parts" / clip / name).string();
 }
 
+std::string farmSeamPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk) {
+  char name[32];
+  std::snprintf(name, sizeof name, "seam-%03d.mkv", chunk);
+  return (fs::path(farmPartPath(jobDir, clipIndex, source, chunk)).parent_path() / name).string();
+}
+
 FarmPlan makeFarmPlan(const FarmRequest& request) {
   if (request.clips.empty()) throw std::invalid_argument("the plan has no clips");
   FarmPlan plan;
   plan.request = request;
-  int task = 0;
+  // join --blend restyle stylizes the overlap frames again: one task per seam, with the
+  // chunks' options, writes the seam parts the join then takes.
+  bool restyle = false;
+  for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
+    restyle = restyle || (request.joinArgs[i] == "--blend" && request.joinArgs[i + 1] == "restyle");
+  }
+  if (restyle && request.overlap == 0 && (request.chunks > 1 || request.chunkFrames > 0)) {
+    throw std::invalid_argument("--blend restyle restyles the overlap frames of each seam: give --overlap > 0");
+  }
+  int task = 0, seamTask = 0;
   for (std::size_t k = 0; k < request.clips.size(); ++k) {
     const FarmClipInput& in = request.clips[k];
     FarmClip clip;
@@ -181,18 +202,21 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
       c.part = farmPartPath(request.jobDir, k, in.source, r.index);
       c.command = chunkCommand(request, in, r, c.part);
       clip.joinCommand.push_back(c.part);
+      if (restyle && r.index > 0) {
+        FarmSeam seam;
+        seam.index = r.index;
+        seam.task = seamTask++;
+        seam.part = farmSeamPath(request.jobDir, k, in.source, r.index);
+        seam.command = {request.flowstyle, "join", clip.chunks.back().part, c.part, "--seam-part",
+                        "-o", seam.part, "--blend", "restyle", "--"};
+        seam.command.insert(seam.command.end(), request.videoArgs.begin(), request.videoArgs.end());
+        clip.seams.push_back(seam);
+      }
       clip.chunks.push_back(c);
     }
+    for (const FarmSeam& seam : clip.seams) clip.joinCommand.push_back(seam.part);
     clip.joinCommand.insert(clip.joinCommand.end(), {"-o", in.output, "--source", in.source});
     clip.joinCommand.insert(clip.joinCommand.end(), request.joinArgs.begin(), request.joinArgs.end());
-    // join --blend restyle stylizes the overlap frames again: it takes the chunks' options.
-    for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
-      if (request.joinArgs[i] == "--blend" && request.joinArgs[i + 1] == "restyle") {
-        clip.joinCommand.push_back("--");
-        clip.joinCommand.insert(clip.joinCommand.end(), request.videoArgs.begin(), request.videoArgs.end());
-        break;
-      }
-    }
     plan.clips.push_back(clip);
   }
   return plan;
@@ -229,9 +253,16 @@ std::string farmPlanJson(const FarmPlan& plan) {
         << ",\n         \"part\": " << jsonString(ch.part) << ",\n         \"command\": " << jsonArray(ch.command)
         << "}";
     }
-    o << "\n      ],\n      \"join\": " << jsonArray(c.joinCommand) << "\n    }";
+    o << "\n      ],\n      \"seams\": [";
+    for (std::size_t i = 0; i < c.seams.size(); ++i) {
+      const FarmSeam& sm = c.seams[i];
+      o << (i ? ",\n" : "\n") << "        {\"index\": " << sm.index << ", \"task\": " << sm.task
+        << ",\n         \"part\": " << jsonString(sm.part) << ",\n         \"command\": " << jsonArray(sm.command)
+        << "}";
+    }
+    o << (c.seams.empty() ? "]" : "\n      ]") << ",\n      \"join\": " << jsonArray(c.joinCommand) << "\n    }";
   }
-  o << "\n  ]\n}\n";
+  o << "\n  ],\n  \"seam_tasks\": " << plan.seamTaskCount() << "\n}\n";
   return o.str();
 }
 
@@ -282,6 +313,14 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
       k.command = rd.strings(*ch, "command");
       clip.chunks.push_back(k);
     }
+    for (const pt::ptree* sm : rd.objects(*c, "seams")) {
+      FarmSeam seam;
+      seam.index = static_cast<int>(rd.integer(*sm, "index"));
+      seam.task = static_cast<int>(rd.integer(*sm, "task"));
+      seam.part = rd.str(*sm, "part");
+      seam.command = rd.strings(*sm, "command");
+      clip.seams.push_back(seam);
+    }
     clip.joinCommand = rd.strings(*c, "join");
     r.clips.push_back(clip.input);
     stored.push_back(clip);
@@ -310,7 +349,22 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
         rd.fail(where + ", chunk " + std::to_string(i) + " differs from what the recorded settings make");
       }
     }
+    if (a.seams.size() != b.seams.size()) {
+      rd.fail(where + " has " + std::to_string(a.seams.size()) + " seam tasks, the settings make " +
+              std::to_string(b.seams.size()));
+    }
+    for (std::size_t i = 0; i < a.seams.size(); ++i) {
+      const FarmSeam& x = a.seams[i];
+      const FarmSeam& y = b.seams[i];
+      if (x.index != y.index || x.task != y.task || x.part != y.part || x.command != y.command) {
+        rd.fail(where + ", seam task " + std::to_string(i) + " differs from what the recorded settings make");
+      }
+    }
     if (a.joinCommand != b.joinCommand) rd.fail(where + ": the join command differs from what the settings make");
+  }
+  if (rd.integer(root, "seam_tasks") != plan.seamTaskCount()) {
+    rd.fail("field 'seam_tasks' is " + num(rd.integer(root, "seam_tasks")) + ", the seams make " +
+            num(plan.seamTaskCount()));
   }
   if (root.find("tasks") != root.not_found() && rd.integer(root, "tasks") != plan.taskCount()) {
     rd.fail("field 'tasks' is " + num(rd.integer(root, "tasks")) + ", the chunks make " + num(plan.taskCount()));

@@ -10,13 +10,17 @@
 // which stylizes first-K..last (clamped at 0) and writes first-O..last (clamped), and
 // the join runs
 //   FLOWSTYLE join PART_0 ... PART_n -o OUTPUT --source SOURCE [join options]
+// With `--blend restyle` among the join options, each seam is restyled by a task of its own
+// once the chunks are done,
+//   FLOWSTYLE join PART_{i-1} PART_i --seam-part -o SEAM_i.mkv --blend restyle -- [video options]
+// and the join takes the seam parts after the chunk parts (so restyling runs in parallel).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace flowstyle::pipeline {
 
-inline constexpr int kFarmPlanVersion = 1;
+inline constexpr int kFarmPlanVersion = 2;  // 2: seam tasks (join --blend restyle)
 
 // One chunk's frames. All bounds inclusive, 0-based frame indices of the source.
 struct ChunkRange {
@@ -65,9 +69,18 @@ struct FarmChunk {
   std::vector<std::string> command;   // argv of the task
 };
 
+// One seam's restyle task (join --blend restyle): between chunk index-1 and chunk index.
+struct FarmSeam {
+  int index = 0;                      // the later chunk's index
+  int task = 0;                       // global seam task index (the seams array's index)
+  std::string part;                   // the seam part it writes
+  std::vector<std::string> command;   // argv of the task
+};
+
 struct FarmClip {
   FarmClipInput input;
   std::vector<FarmChunk> chunks;
+  std::vector<FarmSeam> seams;           // --blend restyle only
   std::vector<std::string> joinCommand;  // argv of the join
 };
 
@@ -76,6 +89,7 @@ struct FarmPlan {
   FarmRequest request;          // what it was made from (clips copied into `clips`)
   std::vector<FarmClip> clips;  // tasks numbered 0.. over every clip's chunks, in order
   int taskCount() const;
+  int seamTaskCount() const;    // seam tasks, numbered 0.. over every clip's seams
 };
 
 // The plan for every clip of the request (tasks numbered across clips). Throws
@@ -84,6 +98,8 @@ FarmPlan makeFarmPlan(const FarmRequest& request);
 
 // The part of clip `clipIndex`'s chunk `chunk` under jobDir.
 std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk);
+// The seam part of the seam before chunk `chunk` (parts/<clip>/seam-NNN.mkv).
+std::string farmSeamPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk);
 
 // The plan as one JSON object (stable layout, two-space indent):
 // {"flowstyle_farm_plan": 1, "flowstyle": ..., "job_dir": ..., "chunks": N, "chunk_frames": F,
@@ -91,7 +107,8 @@ std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const
 //  "clips": [{"source": ..., "output": ..., "frames": ..., "source_bytes": ..., "source_mtime_ns": ...,
 //             "chunks": [{"index":0,"task":0,"first":0,"last":99,"stylize_first":0,"write_first":0,
 //                         "part": ..., "command": [...]}, ...],
-//             "join": [...]}]}
+//             "seams": [{"index":1,"task":0,"part": ..., "command": [...]}, ...],
+//             "join": [...]}], "seam_tasks": S}
 std::string farmPlanJson(const FarmPlan& plan);
 
 // Reads a plan written by farmPlanJson and checks it: the version, every field, and that

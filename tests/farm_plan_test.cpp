@@ -111,14 +111,43 @@ TEST(Farm_Plan, CommandsFollowTheChunkInterface) {
             "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-000.mkv' "
             "'/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-002.mkv' "
             "-o /out/a.mp4 --source '/clips/a b.mp4' --crf 20");
-  // join --blend restyle stylizes the overlap frames again: it gets the chunks' options after --.
+  EXPECT_TRUE(plan.clips[0].seams.empty());
+  EXPECT_EQ(plan.seamTaskCount(), 0);
+  // join --blend restyle stylizes the overlap frames again: one task per seam, with the
+  // chunks' options after --, writes a seam part; the join takes them after the chunk parts.
   FarmRequest r = oneClip(30, 3);
-  r.joinArgs = {"--blend", "restyle"};
+  r.joinArgs = {"--blend", "restyle", "--crf", "20"};
   r.videoArgs = {"--method", "optimize", "--style", "/s/starry.jpg"};
-  const std::string join = shellCommand(makeFarmPlan(r).clips[0].joinCommand);
-  EXPECT_NE(join.find("--source '/clips/a b.mp4' --blend restyle -- --method optimize --style /s/starry.jpg"),
-            std::string::npos)
-      << join;
+  const FarmPlan restyle = makeFarmPlan(r);
+  ASSERT_EQ(restyle.clips[0].seams.size(), 2u);
+  EXPECT_EQ(restyle.seamTaskCount(), 2);
+  EXPECT_EQ(restyle.taskCount(), 3);
+  const FarmSeam& s = restyle.clips[0].seams[1];
+  EXPECT_EQ(s.index, 2);
+  EXPECT_EQ(s.task, 1);
+  EXPECT_EQ(shellCommand(s.command),
+            "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-002.mkv' "
+            "--seam-part -o '/out/a.mp4.farm/parts/0-a b/seam-002.mkv' --blend restyle -- --method optimize --style "
+            "/s/starry.jpg");
+  EXPECT_EQ(shellCommand(restyle.clips[0].joinCommand),
+            "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-000.mkv' "
+            "'/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-002.mkv' "
+            "'/out/a.mp4.farm/parts/0-a b/seam-001.mkv' '/out/a.mp4.farm/parts/0-a b/seam-002.mkv' "
+            "-o /out/a.mp4 --source '/clips/a b.mp4' --blend restyle --crf 20");
+  // Seam tasks are numbered across clips; a one-chunk clip has none.
+  r.clips.push_back({"/clips/b.mov", "/out/b.mp4", 12, 1, 2});
+  r.clips.push_back({"/clips/c.mov", "/out/c.mp4", 30, 1, 2});
+  r.chunks = 0;
+  r.chunkFrames = 12;
+  const FarmPlan three = makeFarmPlan(r);
+  EXPECT_EQ(three.clips[0].seams.size(), 2u);
+  EXPECT_TRUE(three.clips[1].seams.empty());
+  ASSERT_EQ(three.clips[2].seams.size(), 2u);
+  EXPECT_EQ(three.clips[2].seams[0].task, 2);
+  EXPECT_EQ(three.seamTaskCount(), 4);
+  const FarmPlan back = parseFarmPlanJson(farmPlanJson(three), "plan.json");
+  EXPECT_EQ(farmPlanJson(back), farmPlanJson(three));
+  EXPECT_EQ(back.clips[2].seams[1].command, three.clips[2].seams[1].command);
 }
 
 TEST(Farm_Plan, TasksAreNumberedAcrossClips) {
@@ -147,7 +176,7 @@ TEST(Farm_Plan, JsonRoundTrip) {
   EXPECT_EQ(farmPlanJson(back), json);
   EXPECT_EQ(back.clips[0].chunks[2].command, plan.clips[0].chunks[2].command);
   EXPECT_EQ(back.clips[0].input.sourceBytes, 1234u);
-  EXPECT_NE(json.find("\"flowstyle_farm_plan\": 1"), std::string::npos);
+  EXPECT_NE(json.find("\"flowstyle_farm_plan\": 2"), std::string::npos);
 }
 
 TEST(Farm_Plan, EditedOrForeignPlansAreErrors) {
@@ -162,8 +191,10 @@ TEST(Farm_Plan, EditedOrForeignPlansAreErrors) {
   };
   EXPECT_NE(error("{").find("job/plan.json: not a valid JSON plan"), std::string::npos);
   EXPECT_NE(error("{\"a\": 1}").find("not a flowstyle farm plan"), std::string::npos);
-  EXPECT_NE(error(replaceOnce(json, "\"flowstyle_farm_plan\": 1", "\"flowstyle_farm_plan\": 2"))
-                .find("plan version 2, this flowstyle reads version 1"),
+  EXPECT_NE(error(replaceOnce(json, "\"flowstyle_farm_plan\": 2", "\"flowstyle_farm_plan\": 1"))
+                .find("plan version 1, this flowstyle reads version 2"),
+            std::string::npos);
+  EXPECT_NE(error(replaceOnce(json, "\"seam_tasks\": 0", "\"seam_tasks\": 1")).find("'seam_tasks' is 1"),
             std::string::npos);
   // A range edited by hand: the commands no longer match the settings.
   EXPECT_NE(error(replaceOnce(json, "\"last\": 19", "\"last\": 18")).find("chunk 1 differs"), std::string::npos);

@@ -57,7 +57,7 @@ TEST(Farm_Cli, PlanPrintsTheChunkTableAndJson) {
                     "--json"},
                    dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_NE(r.out.find("\"flowstyle_farm_plan\": 1"), std::string::npos);
+  EXPECT_NE(r.out.find("\"flowstyle_farm_plan\": 2"), std::string::npos);
   EXPECT_NE(r.out.find("\"first\": 10, \"last\": 11"), std::string::npos) << r.out;  // 5 + 5 + 2
 }
 
@@ -172,10 +172,10 @@ TEST(Farm_Cli, EditedJobFolderOrChangedSourceIsNotSubmitted) {
   EXPECT_NE(r.err.find("array.sh: its commands differ from plan.json"), std::string::npos) << r.err;
   // The #SBATCH lines are the user's to edit.
   writeText(job / "array.sh", replaced(array, "#SBATCH --requeue", "#SBATCH --requeue\n#SBATCH --nice=10"));
-  writeText(job / "plan.json", replaced(plan, "\"flowstyle_farm_plan\": 1", "\"flowstyle_farm_plan\": 7"));
+  writeText(job / "plan.json", replaced(plan, "\"flowstyle_farm_plan\": 2", "\"flowstyle_farm_plan\": 7"));
   r = flowstyleCli({"farm", "submit", job.string()}, dir);
   EXPECT_EQ(r.exitCode, 1);
-  EXPECT_NE(r.err.find("plan.json: plan version 7, this flowstyle reads version 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("plan.json: plan version 7, this flowstyle reads version 2"), std::string::npos) << r.err;
   writeText(job / "plan.json", replaced(plan, "\"last\": 7", "\"last\": 8"));
   r = flowstyleCli({"farm", "status", job.string()}, dir);
   EXPECT_EQ(r.exitCode, 1);
@@ -314,6 +314,85 @@ TEST(Farm_Slurm, ThreeChunksJoinedEqualTheSameChunksJoinedByHand) {
   EXPECT_EQ(farm, flowstyle::test::frameMd5(hand, dir)) << "the farm's output differs from the chunks joined by hand";
   // And the chunks are not a plain copy: the network ran.
   EXPECT_NE(farm, flowstyle::test::frameMd5(clip, dir));
+}
+
+// --blend restyle on the farm: the seams are restyled by tasks of their own (seams.sh, after
+// the chunks), and the output is what joining the same parts by hand, restyling there, gives.
+TEST(Farm_Slurm, RestyledSeamsRunAsTheirOwnTasks) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 24);
+  const fs::path out = dir / "styled.mkv";
+  const std::vector<std::string> optimize = {"--method", "optimize", "--style",
+                                             flowstyle::test::sharedPath("media/styles/starry_night.jpg"),
+                                             "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6",
+                                             "--iterations", "3", "--threads", "1", "--progress", "none"};
+  std::vector<std::string> args = {"farm", "slurm", clip.string(), "-o", out.string(), "--chunks", "3",
+                                   "--preroll", "3", "--overlap", "2", "--blend", "restyle", "--codec", "ffv1"};
+  args.insert(args.end(), optimize.begin(), optimize.end());
+  CommandResult r = flowstyleCli(args, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("seams.sh (2 seam tasks)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("submitted seam array job"), std::string::npos) << r.out;
+  const fs::path job = dir / "styled.mkv.farm";
+  ASSERT_TRUE(waitForJobFolder(job, dir, 400)) << "the farm job did not end";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("seam before chunk 1 (seam task 0): done"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seam before chunk 2 (seam task 1): done"), std::string::npos) << r.out;
+  ASSERT_TRUE(fs::exists(out)) << readFile(job / "logs" / "join-0.log");
+  EXPECT_EQ(readFile(job / "logs" / "join-0.log").find("restyled frame"), std::string::npos)
+      << "the join must take the seam parts, not restyle";
+  // The same parts joined by hand, restyling in the join: the same frames.
+  std::vector<std::string> hand = {"join"};
+  for (int i = 0; i < 3; ++i) hand.push_back((job / "parts" / "0-in" / ("chunk-00" + std::to_string(i) + ".mkv")).string());
+  hand.insert(hand.end(), {"-o", (dir / "hand.mkv").string(), "--source", clip.string(), "--blend", "restyle",
+                           "--codec", "ffv1", "--"});
+  hand.insert(hand.end(), optimize.begin(), optimize.end());
+  r = flowstyleCli(hand, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const std::vector<std::string> farm = flowstyle::test::frameMd5(out, dir);
+  EXPECT_EQ(farm.size(), 24u);
+  EXPECT_EQ(farm, flowstyle::test::frameMd5(dir / "hand.mkv", dir));
+}
+
+// A seam task that fails stops the join; status names it; retry runs that seam again (only
+// it) and the join, and the output appears.
+TEST(Farm_Slurm, FailedSeamStopsTheJoinAndRetryRunsItAgain) {
+  FARM_REQUIRE_SLURM();
+  const fs::path dir = scratchDir();
+  const fs::path clip = tinyClip(dir, 24);
+  const fs::path out = dir / "styled.mkv";
+  std::vector<std::string> args = {"farm", "slurm", clip.string(), "-o", out.string(), "--chunks", "3",
+                                   "--preroll", "3", "--overlap", "2", "--blend", "restyle", "--codec", "ffv1",
+                                   "--dry-run", "--method", "optimize", "--style",
+                                   flowstyle::test::sharedPath("media/styles/starry_night.jpg"), "--loss-net",
+                                   "squeezenet", "--max-side", "48", "--iterations-first", "4", "--iterations", "2",
+                                   "--threads", "1", "--progress", "none"};
+  ASSERT_EQ(flowstyleCli(args, dir).exitCode, 0);
+  const fs::path job = dir / "styled.mkv.farm";
+  // Seam 2 cannot write its part: a folder stands where the file goes.
+  const fs::path blocked = job / "parts" / "0-in" / "seam-002.mkv";
+  fs::create_directories(blocked);
+  CommandResult r = flowstyleCli({"farm", "submit", job.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_TRUE(waitForJobFolder(job, dir, 400)) << "the farm job did not end";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("seam before chunk 1 (seam task 0): done"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seam before chunk 2 (seam task 1): failed: exit 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("join: not run: the seam before chunk 2 failed"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove_all(blocked);
+  r = flowstyleCli({"farm", "retry", job.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("(1 seam task(s) again)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("submitted join job"), std::string::npos) << r.out;
+  ASSERT_TRUE(waitForJobFolder(job, dir, 400)) << "the retried jobs did not end";
+  r = flowstyleCli({"farm", "status", job.string()}, dir);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("seam before chunk 2 (seam task 1): done"), std::string::npos) << r.out;
+  EXPECT_EQ(flowstyle::test::frameMd5(out, dir).size(), 24u);
 }
 
 TEST(Farm_Slurm, RequeuedTaskResumesAndTheOutputIsUnchanged) {

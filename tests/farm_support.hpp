@@ -91,7 +91,7 @@ inline std::vector<std::string> farmJobIds(const std::filesystem::path& jobDir) 
   std::string word;
   while (ss >> word) {
     std::string id;
-    if (word == "array") {
+    if (word == "array" || word == "seams") {
       ss >> id;
     } else if (word == "join") {
       ss >> id >> id;

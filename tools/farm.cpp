@@ -31,7 +31,7 @@ const char* kFarmHelp =
                       [--job-dir DIR] [--dry-run] [video options]
   flowstyle farm slurm IN_DIR/ -o OUT_DIR/ [--ext mp4] ...    one array over every clip, one join per clip
   flowstyle farm submit JOBDIR                                submit a job folder written with --dry-run
-  flowstyle farm status JOBDIR [--json]                       done / running / failed chunks
+  flowstyle farm status JOBDIR [--json]                       done / running / failed chunks, seams, joins
   flowstyle farm retry JOBDIR                                 requeue failed tasks, submit their joins again
 
 A clip is split into chunks; each chunk is one task running
@@ -54,7 +54,8 @@ Options:
   --flowstyle PATH      the executable the tasks run (default: this one)
 Every other option is a `flowstyle video` option and goes to every chunk; the encoder options
 (--codec --crf --preset --pix-fmt --codec-opt --no-audio) and --blend go to the join (parts are FFV1);
-with --blend restyle the join also gets the chunks' options (after --) to stylize the overlap again.
+with --blend restyle each seam is a task of its own (seams.sh, after the chunks) that restyles its
+overlap frames into a seam part (join --seam-part, with the chunks' options), and the join takes them.
 )";
 
 struct FarmOptions {
@@ -253,6 +254,10 @@ void printPlanTable(const FarmPlan& plan) {
       std::printf("  %-5d %-5d %-13s %-13s %s\n", ch.range.index, ch.task, written.c_str(), pre.c_str(),
                   pipeline::shellCommand(ch.command).c_str());
     }
+    for (const pipeline::FarmSeam& sm : c.seams) {
+      std::printf("  seam before chunk %d (seam task %d): %s\n", sm.index, sm.task,
+                  pipeline::shellCommand(sm.command).c_str());
+    }
     std::printf("  join: %s\n", pipeline::shellCommand(c.joinCommand).c_str());
   }
 }
@@ -283,6 +288,7 @@ void writeJobFolder(const FarmPlan& plan, const SlurmSettings& s) {
   }
   writeFile(dir / "plan.json", pipeline::farmPlanJson(plan), false);
   writeFile(arrayScriptPath(dir), arrayScript(plan, s), true);
+  if (plan.seamTaskCount() > 0) writeFile(seamsScriptPath(dir), seamsScript(plan, s), true);
   for (std::size_t k = 0; k < plan.clips.size(); ++k) writeFile(joinScriptPath(dir, k), joinScript(plan, k, s), true);
 }
 
@@ -307,6 +313,7 @@ void checkBeforeSubmit(const FarmPlan& plan) {
     }
   };
   check(arrayScriptPath(dir), arrayScript(plan, none));
+  if (plan.seamTaskCount() > 0) check(seamsScriptPath(dir), seamsScript(plan, none));
   for (std::size_t k = 0; k < plan.clips.size(); ++k) check(joinScriptPath(dir, k), joinScript(plan, k, none));
   for (const pipeline::FarmClip& c : plan.clips) {
     std::error_code ec;
@@ -329,6 +336,10 @@ void submitAndReport(const FarmPlan& plan) {
   const SubmittedJobs jobs = submitToSlurm(plan);
   writeJobIds(plan.request.jobDir, jobs);
   std::printf("submitted array job %s (%d tasks)\n", jobs.array.c_str(), plan.taskCount());
+  if (!jobs.seams.empty()) {
+    std::printf("submitted seam array job %s (%d seam tasks, after the chunks)\n", jobs.seams.c_str(),
+                plan.seamTaskCount());
+  }
   for (std::size_t k = 0; k < jobs.joins.size(); ++k) {
     std::printf("submitted join job %s -> %s\n", jobs.joins[k].c_str(), plan.clips[k].input.output.c_str());
   }
@@ -340,10 +351,13 @@ int runSlurm(FarmOptions& o) {
   const FarmPlan plan = planFromOptions(o);
   writeJobFolder(plan, o.slurm);
   const std::string& dir = plan.request.jobDir;
-  std::printf("job folder %s: plan.json, array.sh (%d tasks), %zu join script(s)\n", dir.c_str(), plan.taskCount(),
+  std::printf("job folder %s: plan.json, array.sh (%d tasks), %s%zu join script(s)\n", dir.c_str(), plan.taskCount(),
+              plan.seamTaskCount() > 0 ? ("seams.sh (" + std::to_string(plan.seamTaskCount()) + " seam tasks), ").c_str()
+                                       : "",
               plan.clips.size());
   if (o.dryRun) {
     std::printf("\n%s\n", readText(arrayScriptPath(dir)).c_str());
+    if (plan.seamTaskCount() > 0) std::printf("%s\n", readText(seamsScriptPath(dir)).c_str());
     for (std::size_t k = 0; k < plan.clips.size(); ++k) std::printf("%s\n", readText(joinScriptPath(dir, k)).c_str());
     std::printf("dry run: nothing submitted; submit with: flowstyle farm submit %s\n", dir.c_str());
     return 0;

@@ -107,9 +107,15 @@ struct JobStates {
   bool squeueOk = false;
   SubmittedJobs jobs;
   std::vector<std::vector<ItemState>> chunks;  // per clip
+  std::vector<std::vector<ItemState>> seams;   // per clip (join --blend restyle)
   std::vector<ItemState> joins;
   std::vector<std::vector<int>> failedChunks;  // per clip: chunk indices failed or lost
+  std::vector<int> seamsToRun;                 // seam tasks failed, lost or never run
 };
+
+bool needsRun(const std::string& state) {
+  return state == "failed" || state == "lost" || state == "not run" || state == "not queued";
+}
 
 JobStates collectStates(const FarmPlan& plan) {
   const fs::path dir = plan.request.jobDir;
@@ -124,6 +130,7 @@ JobStates collectStates(const FarmPlan& plan) {
   std::map<std::string, std::string> queued;
   if (st.submitted) {
     std::vector<std::string> ids = {st.jobs.array};
+    if (!st.jobs.seams.empty()) ids.push_back(st.jobs.seams);
     for (const std::string& id : st.jobs.joins) {
       if (!id.empty()) ids.push_back(id);
     }
@@ -142,6 +149,22 @@ JobStates collectStates(const FarmPlan& plan) {
       if (s.state == "failed" || s.state == "lost") failed.push_back(c.range.index);
       states.push_back(s);
     }
+    std::vector<ItemState> seamStates;
+    std::vector<int> failedSeams;
+    for (const pipeline::FarmSeam& sm : clip.seams) {
+      const std::string what = "seam-" + std::to_string(sm.task);
+      const std::string q =
+          st.submitted && !st.jobs.seams.empty() ? queued[st.jobs.seams + "_" + std::to_string(sm.task)] : "";
+      ItemState s = itemState(dir / "status", what, sm.part, q, st.squeueOk, dir / "logs" / (what + ".log"));
+      if (!st.submitted && s.state == "pending") s.state = "not submitted";
+      if (!failed.empty() && (s.state == "pending" || s.state == "not queued")) {
+        s.state = "not run";
+        s.detail = "waits for the failed chunk(s)";
+      }
+      if (st.submitted && needsRun(s.state)) st.seamsToRun.push_back(sm.task);
+      if (s.state == "failed" || s.state == "lost") failedSeams.push_back(sm.index);
+      seamStates.push_back(s);
+    }
     const std::string what = "join-" + std::to_string(k);
     const std::string q = st.submitted && !st.jobs.joins[k].empty() ? queued[st.jobs.joins[k]] : "";
     ItemState j = itemState(dir / "status", what, clip.input.output, q, st.squeueOk, dir / "logs" / (what + ".log"));
@@ -152,8 +175,15 @@ JobStates collectStates(const FarmPlan& plan) {
       for (int i : failed) list += (list.empty() ? "" : ", ") + std::to_string(i);
       j.detail = "chunk " + list + " failed; flowstyle farm retry " + dir.string() +
                  " requeues the failed tasks and submits the join again";
+    } else if (!failedSeams.empty() && (j.state == "pending" || j.state == "not queued" || j.state == "not run")) {
+      j.state = "not run";
+      std::string list;
+      for (int i : failedSeams) list += (list.empty() ? "" : ", ") + std::to_string(i);
+      j.detail = "the seam before chunk " + list + " failed; flowstyle farm retry " + dir.string() +
+                 " runs the failed seams again and submits the join again";
     }
     st.chunks.push_back(states);
+    st.seams.push_back(seamStates);
     st.joins.push_back(j);
     st.failedChunks.push_back(failed);
   }
@@ -192,6 +222,18 @@ int runFarmStatus(const std::string& jobDir, bool json) {
             ",\"last\":" + std::to_string(c.range.last) + ",\"state\":" + jsonString(s.state) +
             ",\"frames_saved\":" + std::to_string(s.framesDone) + ",\"detail\":" + jsonString(s.detail) + "}";
     }
+    js += "],\"seams\":[";
+    for (std::size_t i = 0; i < clip.seams.size(); ++i) {
+      const pipeline::FarmSeam& sm = clip.seams[i];
+      const ItemState& s = st.seams[k][i];
+      counts["seam " + s.state]++;
+      anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
+      text += "  seam before chunk " + std::to_string(sm.index) + " (seam task " + std::to_string(sm.task) +
+              "): " + s.state + (s.detail.empty() ? "" : ": " + s.detail) + "\n";
+      js += std::string(i ? "," : "") + "{\"index\":" + std::to_string(sm.index) + ",\"task\":" +
+            std::to_string(sm.task) + ",\"state\":" + jsonString(s.state) + ",\"detail\":" + jsonString(s.detail) +
+            "}";
+    }
     const ItemState& j = st.joins[k];
     anyFailed = anyFailed || j.state == "failed" || j.state == "not run";
     counts["join " + j.state]++;
@@ -227,6 +269,13 @@ int runFarmRetry(const std::string& jobDir) {
   if (!st.submitted) throw std::runtime_error(dir + ": not submitted yet (flowstyle farm submit " + dir + ")");
   requireSbatch();
   int requeued = 0, joins = 0;
+  // Seam tasks that failed, were lost or were cancelled with a failed chunk: submitted
+  // again, after the chunk tasks.
+  if (!st.seamsToRun.empty()) {
+    st.jobs.seams = submitSeams(plan, st.jobs.array, st.seamsToRun, true);
+    std::printf("submitted seam array job %s (%zu seam task(s) again)\n", st.jobs.seams.c_str(), st.seamsToRun.size());
+    requeued += static_cast<int>(st.seamsToRun.size());
+  }
   for (std::size_t k = 0; k < plan.clips.size(); ++k) {
     for (int i : st.failedChunks[k]) {
       const std::string id = st.jobs.array + "_" + std::to_string(plan.clips[k].chunks[static_cast<std::size_t>(i)].task);
@@ -239,7 +288,7 @@ int runFarmRetry(const std::string& jobDir) {
     }
     const std::string& js = st.joins[k].state;
     if (js == "not run" || js == "failed" || js == "not queued" || js == "lost") {
-      st.jobs.joins[k] = submitJoin(plan, st.jobs.array, k, true);
+      st.jobs.joins[k] = submitJoin(plan, st.jobs, k, st.seamsToRun, true);
       std::printf("submitted join job %s -> %s\n", st.jobs.joins[k].c_str(), plan.clips[k].input.output.c_str());
       ++joins;
     }
