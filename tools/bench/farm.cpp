@@ -167,7 +167,7 @@ void benchFarm() {
        "frames"},
       {"optimize", "chaplin", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 90,
        {{16, 16, "ramp", 16}, {16, 16, "fitted", 16}, {16, 16, "restyle", 16}, {16, 16, "restyle", 8},
-        {28, 28, "fitted", 28}, {28, 28, "restyle", 28}},
+        {28, 28, "fitted", 28}, {28, 28, "restyle", 28}, {40, 28, "fitted", 28}, {40, 28, "restyle", 28}},
        stylePath("starry_night.jpg")},
       {"optimize", "gif", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 30,
        optimizeConfigs(9, {4, 9}), stylePath("starry_night.jpg")},
@@ -179,8 +179,16 @@ void benchFarm() {
       return list.empty() || std::find(list.begin(), list.end(), name) != list.end();
     };
     std::vector<MethodCase> keep;
-    for (const MethodCase& c : cases)
-      if (chosen(gOpt.nets, c.name) && chosen(gOpt.clips, c.clipName)) keep.push_back(c);
+    for (MethodCase c : cases) {
+      if (!chosen(gOpt.nets, c.name) || !chosen(gOpt.clips, c.clipName)) continue;
+      if (!gOpt.prerolls.empty()) {  // --prerolls 28,40: those rows only
+        std::vector<MethodCase::Config> rows;
+        for (const MethodCase::Config& r : c.configs)
+          if (std::find(gOpt.prerolls.begin(), gOpt.prerolls.end(), r.preroll) != gOpt.prerolls.end()) rows.push_back(r);
+        c.configs = rows;
+      }
+      keep.push_back(c);
+    }
     cases = keep;
   }
   // A synthetic pan: a 320x180 window sliding across tubingen (every pixel moves, known motion).
@@ -320,7 +328,7 @@ void benchFarm() {
 }  // namespace
 
 Benchmark farmBenchmark() {
-  return {"farm", "chunks + join vs one run (seams, pre-roll cost), resume-state cost; --nets fast,optimize, --clips chaplin,gif,pan", false,
+  return {"farm", "chunks + join vs one run (seams, pre-roll cost), resume-state cost; --nets fast,optimize, --clips chaplin,gif,pan, --prerolls K,...", false,
           benchFarm, {{"_farm_eval", childEval}, {"_farm_loss", childLoss}}};
 }
 

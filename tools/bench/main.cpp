@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
     else if (a == "--sizes") gOpt.sizes = parseInts(next(), "--sizes");
     else if (a == "--nets") gOpt.nets = splitComma(next());
     else if (a == "--clips") gOpt.clips = splitComma(next());
+    else if (a == "--prerolls") gOpt.prerolls = parseInts(next(), "--prerolls");
     else if (a == "--slurm" && gOpt.command == "farm") gOpt.command = "farm-slurm";  // farm --slurm
     else if (a == "--slurm") usage("--slurm goes after farm: flowstyle-bench farm --slurm");
     else if (a == "--iters") gOpt.iterations = parseInts(next(), "--iters").at(0);
