@@ -335,6 +335,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   r = run({"a.mkv", "b.mkv", "--seam-part", "-o", "s1.mkv", "--blend", "restyle"}, style);
   ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("s1.mkv: seam part of the seam at frame 13, 3 restyled frames (10-12)"), std::string::npos)
+      << r.err;
   EXPECT_EQ(readAll(dir / "s1.mkv").size(), 3u);  // the fade: frames 10..12
   r = run({"c.mkv", "s2.mkv", "a.mkv", "s1.mkv", "b.mkv", "-o", "joined.mkv", "--codec", "ffv1", "--blend", "restyle"},
           {});
@@ -370,6 +372,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
        "give exactly the two chunk parts of one seam (given 3"},
       {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, {}, 2, "--seam-part: give the chunk command's own options after --"},
       {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "fitted"}, {}, 2, "--seam-part goes with --blend restyle"},
+      {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle", "--codec", "libx264"}, style, 2,
+       "--seam-part writes a lossless seam part (FFV1): leave out --codec libx264"},
   };
   for (const Case& c : cases) {
     r = run(c.args, c.chunk);

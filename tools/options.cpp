@@ -522,7 +522,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
       throw UsageError("--seam-part: give the chunk command's own options after -- "
                        "(e.g. -- --method optimize --style STYLE.jpg --iterations 50)");
     }
-    if (c.writer.codec.empty()) c.writer.codec = "ffv1";  // a part: lossless, no audio
+    if (!c.writer.codec.empty() && c.writer.codec != "ffv1") {
+      throw UsageError("--seam-part writes a lossless seam part (FFV1): leave out --codec " + c.writer.codec);
+    }
+    c.writer.codec = "ffv1";  // a part: lossless, no audio
     c.writer.copyAudio = false;
   }
   // Without options after --, every seam must come as a seam part (join checks).
