@@ -73,6 +73,9 @@ TEST(Cli_Usage, WrongOptionOrValueNamesItself) {
       {{"image", "c.jpg", "--style", "a.jpg", "--style", "b.jpg", "--style-blend", "1", "-o", "o.png"},
        "--style-blend"},
       {{"frobnicate"}, "unknown command"},
+      // Found by fuzz_options: a whole-number list entry beyond int's range (was undefined behaviour).
+      {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--long-term", "1,1e308"}, "out of range"},
+      {{"eval", "a.mp4", "b.mp4", "--seams", "5,-3e10"}, "out of range"},
   };
   for (const Case& c : cases) {
     CommandResult r = cli(c.args, dir);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include <boost/program_options.hpp>
@@ -33,6 +34,9 @@ std::vector<double> parseDoubleList(const std::string& text, const std::string& 
 std::vector<int> parseIntList(const std::string& text, const std::string& option) {
   std::vector<int> values;
   for (double v : parseDoubleList(text, option)) {
+    // Range first: converting a double outside int's range is undefined behaviour.
+    if (!(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max()))
+      throw UsageError("--" + option + ": '" + std::to_string(v) + "' is out of range");
     if (v != static_cast<int>(v)) throw UsageError("--" + option + ": expected whole numbers, e.g. 1,10,20");
     values.push_back(static_cast<int>(v));
   }
