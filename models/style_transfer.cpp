@@ -228,7 +228,8 @@ struct StyleOptimizer::Impl {
     p.contentFeatures = contentTarget(upload(content8, device));
     p.grams = &styleTargets(content8.rows, content8.cols);
     for (const auto& g : guides)
-      p.guides.push_back({upload(g.warped, device), upload(g.certainty, device)});
+      p.guides.push_back({upload(g.warped, device),
+                          upload(g.weight == 1 ? g.certainty : cv::Mat(g.certainty * g.weight), device)});
     return p;
   }
 
@@ -445,6 +446,8 @@ void checkInputs(const cv::Mat& content, const cv::Mat& init,
     if (g.certainty.type() != CV_32FC1 || g.certainty.size() != content.size())
       fail("temporal guide " + std::to_string(i + 1) + ": certainty must be CV_32FC1 of size " +
            sizeString(content.size()));
+    if (!(g.weight >= 0 && std::isfinite(g.weight)))
+      fail("temporal guide " + std::to_string(i + 1) + ": weight must be a finite number >= 0");
   }
 }
 
@@ -468,7 +471,7 @@ OptimizeResult StyleOptimizer::run(const cv::Mat& content, const cv::Mat& init,
                         std::max(1, static_cast<int>(std::lround(content.rows / std::ldexp(1.0, s)))));
     const cv::Mat contentS = resizeTo(content, size);
     std::vector<TemporalGuide> guidesS;
-    for (const auto& g : guides) guidesS.push_back({resizeTo(g.warped, size), resizeTo(g.certainty, size)});
+    for (const auto& g : guides) guidesS.push_back({resizeTo(g.warped, size), resizeTo(g.certainty, size), g.weight});
 
     if (!x.defined()) {
       if (!init.empty()) {

@@ -66,6 +66,7 @@ struct TemporalGuide {
   cv::Mat warped;     // CV_32FC3 RGB in [0,1], content size
   cv::Mat certainty;  // CV_32FC1 in [0,1], content size; already excludes pixels
                       // covered by a nearer guide (long-term rule applied by caller)
+  double weight = 1;  // factor on this guide's temporal term (join's landing hold), >= 0
 };
 
 struct LossTerms {

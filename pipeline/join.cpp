@@ -550,6 +550,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         std::vector<cv::Mat> later = readSpan(q.path, q.first, frames.blendFirst, p.last + 1);
         frames.later.assign(later.begin(), later.end() - 1);
         frames.weights = schedule.weights;
+        frames.hold = config.restyleHold;
         restyled[k] = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
                                   [&](std::int64_t n, int, int) {
                                     ++restyleDone;

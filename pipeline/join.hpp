@@ -38,6 +38,9 @@ enum class JoinBlend { Ramp, Variance, Cut, Fitted, Restyle };
 JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut | fitted | restyle
 std::string toString(JoinBlend blend);
 
+// The landing hold measured best on the pan (README, Farm).
+inline constexpr double kDefaultRestyleHold = 2;
+
 struct JoinConfig {
   std::vector<std::string> parts;
   std::string source;           // empty: the path the parts recorded
@@ -52,6 +55,9 @@ struct JoinConfig {
   // Every seam needs the settings, except one whose restyled frames come from a seam part.
   std::optional<Config> restyle;
   std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
+  // --restyle-hold: the landing hold's exponent (pipeline/seam_restyle.hpp): the restyled
+  // frame t's temporal terms weigh (1 - w_t)^-hold, so the chain lands on the later part.
+  double restyleHold = kDefaultRestyleHold;
   // --seam-part: restyle the one seam between the two parts given and write only its fade
   // frames, as a lossless seam part with a record (writer: FFV1 .mkv). A later join given
   // the chunk parts and the seam parts uses those frames instead of restyling, so that a

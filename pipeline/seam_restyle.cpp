@@ -1,12 +1,20 @@
 #include "pipeline/seam_restyle.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
 #include "pipeline/image_ops.hpp"
 
 namespace flowstyle::pipeline {
+
+double landingHold(double weight, double hold) {
+  if (hold <= 0) return 1;
+  const double free = 1.0 - std::clamp(weight, 0.0, 1.0);
+  if (free <= 0) return kMaxHold;
+  return std::min(kMaxHold, std::pow(free, -hold));
+}
 
 std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam, const stages::FlowConfig& flow,
                                  std::vector<int> offsets,
@@ -84,6 +92,10 @@ std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam
         covered = cv::min(covered + guide.certainty, 1.0);
       }
       request.guides.push_back(std::move(guide));
+    }
+    const double holdFactor = landingHold(w, seam.hold);
+    if (holdFactor != 1) {
+      for (models::TemporalGuide& g : request.guides) g.weight = holdFactor;
     }
     if (request.guides.empty()) {
       // No earlier joined frame (the earlier part starts inside the fade): the cross-fade.

@@ -144,6 +144,16 @@ TEST(Models_StyleOptimizer, TemporalGuidePullsWhereCertain) {
   EXPECT_NEAR(dRight, freeRight, 0.2 * freeRight) << "no pull where certainty is 0";
   EXPECT_GT(r.loss.temporal, 0.0);
   EXPECT_EQ(free.loss.temporal, 0.0);
+  // A guide's weight multiplies its term: weight 4 at temporal weight 25 is the same problem
+  // as weight 1 at 100 (the same image, up to float rounding), and pulls harder than weight 1.
+  TemporalGuide weighted = g;
+  weighted.weight = 4;
+  c.temporalWeight = 25;
+  StyleOptimizer quarter(vgg(), c, {style});
+  auto w4 = quarter.run(content, {}, {weighted}, 15);
+  EXPECT_LT(cv::norm(w4.imageFloat, r.imageFloat, cv::NORM_INF), 1e-3);
+  auto w1 = quarter.run(content, {}, {g}, 15);
+  EXPECT_GT(meanAbsDiff(w1.imageFloat(left), g.warped(left)), dLeft * 1.05) << "weight 1 at 25 pulls less";
 }
 
 TEST(Models_StyleOptimizer, EarlyStopAndAdam) {

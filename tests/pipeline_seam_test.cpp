@@ -140,6 +140,52 @@ TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
   EXPECT_EQ(cv::norm(out[3], q, cv::NORM_INF), 0);
 }
 
+// The landing hold: the temporal terms of restyled frame t weigh (1 - w_t)^-hold (capped), so
+// the chain is free early in the fade and held on its guide, which reaches the later part, late.
+namespace {
+
+class RecordGuideWeight final : public FrameStylizer {
+ public:
+  std::vector<double> weights;
+  std::vector<int> temporalOffsets() const override { return {1}; }
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    weights.push_back(request.guides.empty() ? -1.0 : request.guides.front().weight);
+    StylizeOutcome out;
+    out.image = request.guides.empty() ? request.init.clone() : request.guides.front().warped.clone();
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
+  const cv::Size size(48, 32);
+  cv::Mat texture(size, CV_8UC3);
+  cv::randu(texture, 0, 255);
+  SeamFrames seam;
+  seam.from = 0;
+  seam.blendFirst = 1;
+  seam.weights = {0.25, 0.5, 0.75};
+  const cv::Mat p(size, CV_8UC3, cv::Scalar(200, 40, 40)), q(size, CV_8UC3, cv::Scalar(40, 40, 200));
+  for (int n = 0; n <= 3; ++n) {
+    seam.source.push_back(texture);
+    seam.earlier.push_back(p);
+    if (n >= 1) seam.later.push_back(q);
+  }
+  for (double hold : {0.0, 1.0, 2.0}) {
+    seam.hold = hold;
+    RecordGuideWeight rec;
+    restyleSeam(rec, seam, flowstyle::stages::FlowConfig{}, {1});
+    ASSERT_EQ(rec.weights.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_NEAR(rec.weights[i], std::pow(1.0 - seam.weights[i], -hold), 1e-9) << "hold " << hold << ", frame " << i;
+    }
+  }
+  EXPECT_DOUBLE_EQ(landingHold(0.999999, 2), kMaxHold);
+  EXPECT_DOUBLE_EQ(landingHold(1.0, 2), kMaxHold);
+  EXPECT_DOUBLE_EQ(landingHold(0.5, 0), 1.0);
+}
+
 // The handoff of `join --blend restyle` from the restyled chain R onto the later part's own
 // chain Q (pipeline/seam_blend.hpp): dynamic programming over the weights, with the mix
 // kept where R and Q have come close.

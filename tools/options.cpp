@@ -468,6 +468,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
      "with --blend restyle and exactly two chunk parts: restyle their seam only and write its fade frames to "
      "OUT (.mkv, FFV1) as a seam part; a later join given the chunk parts and the seam parts uses them "
      "instead of restyling (one farm task per seam)")
+    ("restyle-hold", po::value(&c.restyleHold)->default_value(pipeline::kDefaultRestyleHold),
+     "with --blend restyle: how firmly the restyled chain lands on the later part; frame t's temporal "
+     "weight is multiplied by (1 - w)^-N, w its fade weight (0: the chunks' own weight throughout; "
+     "higher: less flicker at the seam, a little more style loss on the restyled frames)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
@@ -516,8 +520,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   applyEncoderValues(c.writer, codecOptList, noAudio);
   if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
+  if (!(c.restyleHold >= 0 && c.restyleHold <= 8)) throw UsageError("--restyle-hold: must be in 0..8");
   if (c.blend != pipeline::JoinBlend::Restyle) {
     if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
+    if (!vm["restyle-hold"].defaulted()) throw UsageError("--restyle-hold goes with --blend restyle");
     if (c.seamPart) throw UsageError("--seam-part goes with --blend restyle");
     return true;
   }

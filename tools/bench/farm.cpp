@@ -138,7 +138,7 @@ struct MethodCase {
 void benchFarm() {
   const std::string cli = (fs::path(gSelf).parent_path() / "flowstyle").string();
   const std::string threads = std::to_string(gOpt.threads);
-  printHeader("farm: 3 chunks joined vs one uninterrupted run, chaplin (load " + loadAvg() + ")");
+  printHeader("farm: 3 chunks joined vs one uninterrupted run (load " + loadAvg() + ")");
   std::printf("  K, O = the chunks' --preroll and --overlap; join = frames blended per seam (join --overlap);\n"
               "  seam ratio = warping error of a pair the border touches (every pair of the blended frames and\n"
               "  the one into the later part's own range) / the same pair in the uninterrupted run; mean ratio =\n"
