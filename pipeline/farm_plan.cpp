@@ -208,7 +208,13 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
         seam.task = seamTask++;
         seam.part = farmSeamPath(request.jobDir, k, in.source, r.index);
         seam.command = {request.flowstyle, "join", clip.chunks.back().part, c.part, "--seam-part",
-                        "-o", seam.part, "--blend", "restyle", "--"};
+                        "-o", seam.part, "--blend", "restyle"};
+        // The join option that changes the restyled frames goes to the seam task too.
+        for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
+          if (request.joinArgs[i] == "--restyle-hold")
+            seam.command.insert(seam.command.end(), {"--restyle-hold", request.joinArgs[i + 1]});
+        }
+        seam.command.push_back("--");
         seam.command.insert(seam.command.end(), request.videoArgs.begin(), request.videoArgs.end());
         clip.seams.push_back(seam);
       }
