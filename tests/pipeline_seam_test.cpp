@@ -94,9 +94,11 @@ namespace {
 class HoldGuide final : public FrameStylizer {
  public:
   int calls = 0;
+  std::vector<double> weights;  // the nearest guide's weight per call (-1: no guide)
   std::vector<int> temporalOffsets() const override { return {1}; }
   StylizeOutcome stylize(const StylizeRequest& request) override {
     ++calls;
+    weights.push_back(request.guides.empty() ? -1.0 : request.guides.front().weight);
     StylizeOutcome out;
     out.image = request.guides.empty() ? request.init.clone() : request.guides.front().warped.clone();
     return out;
@@ -142,22 +144,6 @@ TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
 
 // The landing hold: the temporal terms of restyled frame t weigh (1 - w_t)^-hold (capped), so
 // the chain is free early in the fade and held on its guide, which reaches the later part, late.
-namespace {
-
-class RecordGuideWeight final : public FrameStylizer {
- public:
-  std::vector<double> weights;
-  std::vector<int> temporalOffsets() const override { return {1}; }
-  StylizeOutcome stylize(const StylizeRequest& request) override {
-    weights.push_back(request.guides.empty() ? -1.0 : request.guides.front().weight);
-    StylizeOutcome out;
-    out.image = request.guides.empty() ? request.init.clone() : request.guides.front().warped.clone();
-    return out;
-  }
-};
-
-}  // namespace
-
 TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   const cv::Size size(48, 32);
   cv::Mat texture(size, CV_8UC3);
@@ -174,7 +160,7 @@ TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   }
   for (double hold : {0.0, 1.0, 2.0}) {
     seam.hold = hold;
-    RecordGuideWeight rec;
+    HoldGuide rec;
     restyleSeam(rec, seam, flowstyle::stages::FlowConfig{}, {1});
     ASSERT_EQ(rec.weights.size(), 3u);
     for (std::size_t i = 0; i < 3; ++i) {
