@@ -1,6 +1,7 @@
 #include "pipeline/join.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <chrono>
 #include <filesystem>
@@ -25,6 +26,12 @@ namespace {
 
 std::string range(std::int64_t a, std::int64_t b) {
   return a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b);
+}
+
+// A --restyle-hold as the user would type it (shortest exact form).
+std::string holdText(double hold) {
+  char text[40];
+  return std::string(text, std::to_chars(text, text + sizeof text, hold).ptr);
 }
 
 bool losslessCodec(const std::string& name) {
@@ -461,6 +468,11 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                " of " + p.path + " (" + range(p.first, p.last) + ") and " + q.path + " (" +
                                range(q.first, q.last) + "); make it from the same parts with the same --overlap");
     }
+    if (r.restyleHold != config.restyleHold) {
+      throw std::runtime_error(sp.path + ": seam part restyled with --restyle-hold " + holdText(r.restyleHold) +
+                               "; this join restyles with " + holdText(config.restyleHold) +
+                               ": give join the seam parts' --restyle-hold, or make the seam part again");
+    }
     if (seamPartOf[k] != nullptr) {
       throw std::runtime_error(sp.path + ": a second seam part for the seam at frame " +
                                std::to_string(q.record.rangeFirst) + " (the first is " + seamPartOf[k]->path + ")");
@@ -495,6 +507,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     seamRecord.seamLater = {plan.parts[1].first, plan.parts[1].last};
     seamRecord.firstFrame = seamRecord.rangeFirst = rc.selection.first;
     seamRecord.rangeLast = plan.parts[0].last;
+    seamRecord.restyleHold = config.restyleHold;
     writerConfig.tags = partTags(seamRecord);
   }
   stages::VideoWriter writer(writerConfig, sourceReader.info());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
@@ -122,6 +123,9 @@ std::map<std::string, std::string> partTags(const PartRecord& r) {
   if (r.seam) {
     put("seam", std::to_string(r.seamEarlier.first) + "-" + std::to_string(r.seamEarlier.second) + "," +
                     std::to_string(r.seamLater.first) + "-" + std::to_string(r.seamLater.second));
+    char hold[40];
+    const auto done = std::to_chars(hold, hold + sizeof hold, r.restyleHold);  // shortest exact form, no locale
+    put("restyle_hold", std::string(hold, done.ptr));
   }
   return t;
 }
@@ -182,6 +186,14 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
     r.seam = true;
     r.seamEarlier = {a, b};
     r.seamLater = {c, d};
+    if (auto h = tags.find(std::string(kPrefix) + "restyle_hold"); h != tags.end()) {
+      const std::string& text = h->second;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), r.restyleHold);
+      if (error != std::errc() || end != text.data() + text.size() || !(r.restyleHold >= 0) || r.restyleHold > 8) {
+        throw std::runtime_error(file + ": part record field 'restyle_hold' = '" + h->second +
+                                 "' is not a number in 0..8");
+      }
+    }
     if (r.firstFrame < c || r.rangeLast != b) {
       throw std::runtime_error(file + ": seam part record is inconsistent (frames from " +
                                std::to_string(r.firstFrame) + " to " + std::to_string(r.rangeLast) +

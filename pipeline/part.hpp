@@ -51,6 +51,9 @@ struct PartRecord {
   // seamLater (first, last). Tag "flowstyle_seam" = "a-b,c-d"; absent on chunk parts.
   bool seam = false;
   std::pair<std::int64_t, std::int64_t> seamEarlier{0, 0}, seamLater{0, 0};
+  // A seam part's `join --restyle-hold` (tag "flowstyle_restyle_hold", written with "seam";
+  // a seam part without it was made before the landing hold existed: 0).
+  double restyleHold = 0;
 };
 
 PartRecord partRecord(const Config& config, const JobIdentity& identity);

@@ -94,9 +94,7 @@ std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam
       request.guides.push_back(std::move(guide));
     }
     const double holdFactor = landingHold(w, seam.hold);
-    if (holdFactor != 1) {
-      for (models::TemporalGuide& g : request.guides) g.weight = holdFactor;
-    }
+    for (models::TemporalGuide& g : request.guides) g.weight = holdFactor;
     if (request.guides.empty()) {
       // No earlier joined frame (the earlier part starts inside the fade): the cross-fade.
       cv::addWeighted(toFloat01(at(seam.earlier, n)), 1.0 - w, later, w, 0.0, request.init);

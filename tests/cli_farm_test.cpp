@@ -368,6 +368,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
       {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s1.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1,
        "a second seam part for the seam at frame 13"},
       {{"s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1, "only seam parts given"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle", "--restyle-hold", "1.5"},
+       {}, 1, "s1.mkv: seam part restyled with --restyle-hold 2; this join restyles with 1.5"},
       {{"a.mkv", "b.mkv", "c.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, style, 1,
        "give exactly the two chunk parts of one seam (given 3"},
       {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, {}, 2, "--seam-part: give the chunk command's own options after --"},

@@ -76,7 +76,21 @@ TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
   EXPECT_EQ(back.seamEarlier, std::make_pair(std::int64_t{0}, std::int64_t{29}));
   EXPECT_EQ(back.seamLater, std::make_pair(std::int64_t{22}, std::int64_t{59}));
   EXPECT_FALSE(parsePartRecord(partTags(record(30, 59, 8, 4)), "p.mkv").seam);
+  // The landing hold it was restyled with, exactly (join compares it with its own).
+  EXPECT_EQ(back.restyleHold, 0.0);
+  for (double hold : {1.5, 0.1, 2.0 / 3.0, 8.0}) {
+    r.restyleHold = hold;
+    EXPECT_EQ(parsePartRecord(partTags(r), "s.mkv").restyleHold, hold);
+  }
   auto tags = partTags(r);
+  tags.erase("flowstyle_restyle_hold");  // a seam part made before the hold existed
+  EXPECT_EQ(parsePartRecord(tags, "s.mkv").restyleHold, 0.0);
+  for (const char* bad : {"", "x", "-1", "8.5", "nan", "inf", "1.5x", "0x1"}) {
+    tags["flowstyle_restyle_hold"] = bad;
+    const std::string e = errorOf([&] { parsePartRecord(tags, "s.mkv"); });
+    EXPECT_NE(e.find("s.mkv: part record field 'restyle_hold'"), std::string::npos) << bad << ": " << e;
+  }
+  tags = partTags(r);
   for (const char* bad : {"0-29", "0-29,22-", "29-0,22-59", "0-29,0-59", "0-29,22-29", "0-29,22-59x",
                                  "0-28,22-59", "0-29,23-59"}) {
     tags["flowstyle_seam"] = bad;
