@@ -238,12 +238,6 @@ HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<c
   return m;
 }
 
-SeamModel measureSeam(const std::vector<cv::Mat>& src, const PartSpan& p, const PartSpan& q, std::int64_t blendFirst) {
-  const auto [from, to] = seamFrames(p, blendFirst);
-  return measureSeamFrames(src, readSpan(p.path, p.first, from, p.last), readSpan(q.path, q.first, blendFirst, to),
-                           from, blendFirst, p.last);
-}
-
 }  // namespace
 
 JoinPlan planJoin(const std::vector<std::string>& parts) {
@@ -540,7 +534,16 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     report.width = static_cast<int>(width);
     SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
     if (fitted && width > 0) {
-      SeamModel model = measureSeam(seamSource[m], p, q, p.last - width + 1);
+      // The parts' frames the model and the restyle need, read once: P's from the first
+      // either reaches back to, Q's over the fade and one after.
+      const bool restyleHere = restyle && seamPartOf[k] == nullptr;
+      const std::int64_t blendFirst = p.last - width + 1;
+      const std::int64_t mfrom = seamFrames(p, blendFirst).first;
+      const std::int64_t pFrom = restyleHere ? std::min(mfrom, restyleSpans[r].first) : mfrom;
+      const std::vector<cv::Mat> earlier = readSpan(p.path, p.first, pFrom, p.last);
+      const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, seamFrames(p, blendFirst).second);
+      SeamModel model = measureSeamFrames(seamSource[m], std::vector<cv::Mat>(earlier.begin() + (mfrom - pFrom), earlier.end()),
+                                          later, mfrom, blendFirst, p.last);
       // Restyled frames are one chain: its own change is the parts' (no mix of two).
       if (restyle) model.rho = 1;
       schedule = fittedSchedule(report.width, model);
@@ -552,15 +555,20 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       if (restyle && seamPartOf[k] != nullptr) {
         // Restyled by a seam task (join --seam-part): its frames as they are.
         restyled[k] = readSpan(seamPartOf[k]->path, seamPartOf[k]->first, p.last - width + 1, p.last);
+      } else if (restyle && model.jump == 0) {
+        // The parts agree on every fade frame (one chain: the later part's pre-roll reached
+        // back to where the earlier part's chain started): those frames are the seam.
+        restyled[k].assign(later.begin(), later.end() - 1);
+        seamSource[measured.size() + r++].clear();
+        restyleDone += width;
       } else if (restyle) {
         if (!stylizer) stylizer = makeStylizer(*config.restyle, nullptr);
         SeamFrames frames;
         frames.from = restyleSpans[r].first;
         frames.source = std::move(seamSource[measured.size() + r]);
         ++r;
-        frames.earlier = readSpan(p.path, p.first, frames.from, p.last);
-        frames.blendFirst = p.last - width + 1;
-        std::vector<cv::Mat> later = readSpan(q.path, q.first, frames.blendFirst, p.last + 1);
+        frames.earlier.assign(earlier.begin() + (frames.from - pFrom), earlier.end());
+        frames.blendFirst = blendFirst;
         frames.later.assign(later.begin(), later.end() - 1);
         frames.weights = schedule.weights;
         frames.hold = config.restyleHold;
@@ -579,13 +587,11 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         // settled chain late in the fade. A second fade moves the joined frames from it onto
         // Q's where that lowers the worst pair, mixing only where the two have come close
         // enough that the mix keeps its contrast.
-        const std::int64_t mfrom = seamFrames(p, frames.blendFirst).first;
-        std::vector<cv::Mat> chain(frames.earlier.begin() + (mfrom - frames.from),
-                                   frames.earlier.begin() + (frames.blendFirst - frames.from));
-        const std::vector<cv::Mat> earlierFrames(frames.earlier.begin() + (mfrom - frames.from), frames.earlier.end());
+        std::vector<cv::Mat> chain(earlier.begin() + (mfrom - pFrom), earlier.begin() + (blendFirst - pFrom));
+        const std::vector<cv::Mat> earlierFrames(earlier.begin() + (mfrom - pFrom), earlier.end());
         chain.insert(chain.end(), restyled[k].begin(), restyled[k].end());
         const HandoffModel handoff =
-            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, frames.blendFirst, p.last);
+            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, blendFirst, p.last);
         const SeamSchedule settle = handoffSchedule(handoff);
         report.settleExpected = settle.worstRatio;
         report.settleWithout = 0;

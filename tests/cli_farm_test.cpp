@@ -280,6 +280,23 @@ TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
   const auto j2 = readAll(dir / "j2.mkv");
   ASSERT_EQ(j2.size(), 30u);
   for (int n = 11; n < 15; ++n) EXPECT_EQ(maxAbsDiff(j[n], j2[n]), 0) << n;
+  // A later part whose pre-roll reaches back to frame 0 is the earlier part's chain: the two
+  // agree on the overlap, and join takes those frames instead of painting them again.
+  video("15-29", "one.mkv", "15");
+  const auto one = readAll(dir / "one.mkv");
+  ASSERT_EQ(one.size(), 19u);  // 11..29
+  for (int n = 11; n < 15; ++n) ASSERT_EQ(maxAbsDiff(a[n], one[n - 11]), 0) << "one chain: frame " << n;
+  std::vector<std::string> joinOne = {"join", (dir / "a.mkv").string(), (dir / "one.mkv").string(), "-o",
+                                      (dir / "j1.mkv").string(), "--codec", "ffv1", "--blend", "restyle", "--"};
+  joinOne.insert(joinOne.end(), style.begin(), style.end());
+  r = cli(joinOne, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.err.find("restyled frame"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("seam at frame 15: the parts agree on all 4 frames of the fade"), std::string::npos) << r.err;
+  const auto j1 = readAll(dir / "j1.mkv");
+  ASSERT_EQ(j1.size(), 30u);
+  for (int n = 0; n < 15; ++n) EXPECT_EQ(maxAbsDiff(j1[n], a[n]), 0) << n;
+  for (int n = 15; n < 30; ++n) EXPECT_EQ(maxAbsDiff(j1[n], one[n - 11]), 0) << n;
 
   // Other settings than the parts': refused, naming the part; nothing written.
   std::vector<std::string> other = style;

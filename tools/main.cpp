@@ -448,6 +448,11 @@ int runJoinCommand(const std::vector<std::string>& args) {
     }
     for (const pipeline::SeamReport& r : stats.seams) {
       if (!r.measured) continue;
+      if (r.jump == 0) {
+        std::fprintf(stderr, "  seam at frame %lld: the parts agree on all %d frames of the fade (one chain): taken as they are\n",
+                     static_cast<long long>(r.frame), r.width);
+        continue;
+      }
       std::fprintf(stderr,
                    "  seam at frame %lld: the parts differ by %.1fx their own frame-to-frame error (correlation "
                    "%.2f); fade over %d frames, expected worst pair %.2fx (a linear ramp: %.2fx)%s\n",
