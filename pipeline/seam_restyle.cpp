@@ -80,17 +80,13 @@ std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam
       const double alpha = wk < 1.0 ? std::clamp((w - wk) / (1.0 - wk), 0.0, 1.0) : 1.0;
       models::TemporalGuide guide;
       guide.warped = warped + (later - warped) * alpha;
-      if (covered.empty()) {
-        guide.certainty = certainty.clone();
-        covered = certainty.clone();
+      if (request.init.empty()) {
         // Where the flow is uncertain, the cross-fade of the two parts' own frames.
         cv::Mat fade;
         cv::addWeighted(toFloat01(at(seam.earlier, n)), 1.0 - w, later, w, 0.0, fade);
         request.init = blendByWeight(fade, guide.warped, certainty);
-      } else {
-        guide.certainty = stages::excludeCovered(certainty, covered);
-        covered = cv::min(covered + guide.certainty, 1.0);
       }
+      guide.certainty = stages::claimUncovered(certainty, covered);
       request.guides.push_back(std::move(guide));
     }
     const double holdFactor = landingHold(w, seam.hold);

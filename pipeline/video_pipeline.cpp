@@ -239,13 +239,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
       if (it == earlierOutputs.end()) continue;
       models::TemporalGuide guide;
       guide.warped = stages::warp(it->second, link.flow);
-      if (covered.empty()) {
-        guide.certainty = link.certainty.clone();
-        covered = guide.certainty.clone();
-      } else {
-        guide.certainty = stages::excludeCovered(link.certainty, covered);
-        covered = cv::min(covered + guide.certainty, 1.0);
-      }
+      guide.certainty = stages::claimUncovered(link.certainty, covered);
       if (request.init.empty()) {
         request.init = blendByWeight(toFloat01(item->frame.rgb), guide.warped, link.certainty);
       }

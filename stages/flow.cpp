@@ -155,6 +155,12 @@ cv::Mat excludeCovered(const cv::Mat& certainty, const cv::Mat& coveredSoFar) {
   return out;
 }
 
+cv::Mat claimUncovered(const cv::Mat& certainty, cv::Mat& covered) {
+  cv::Mat own = excludeCovered(certainty, covered);
+  covered = covered.empty() ? own.clone() : cv::Mat(cv::min(covered + own, 1.0));
+  return own;
+}
+
 cv::Mat warp(const cv::Mat& image, const cv::Mat& flow) {
   if (image.empty()) throw std::runtime_error("warp: empty image");
   if (flow.type() != CV_32FC2) throw std::runtime_error("warp: flow must be CV_32FC2");

@@ -53,6 +53,9 @@ cv::Mat toGray(const cv::Mat& rgb);
 // Both CV_32FC1 of the same size; an empty coveredSoFar means nothing is covered yet
 // (returns a copy of certainty). The caller accumulates coveredSoFar += result.
 cv::Mat excludeCovered(const cv::Mat& certainty, const cv::Mat& coveredSoFar);
+// excludeCovered, then adds the result to `covered` (capped at 1; empty: nothing covered
+// yet). Long-term guides call it nearest frame first.
+cv::Mat claimUncovered(const cv::Mat& certainty, cv::Mat& covered);
 
 // Backward warp: out(p) = image(p + flow(p)), bilinear (cv::remap, which resolves
 // positions to 1/32 pixel). Border rule: samples that fall outside the image take the

@@ -27,7 +27,7 @@ void expectRisingInside(const std::vector<double>& w) {
 }  // namespace
 
 TEST(Pipeline_Seam, PairRatioIsTheModel) {
-  const SeamModel m{100.0, 0.2};
+  const SeamModel m{100.0, 0.2, {}};
   // Pure parts: the parts' own error only, plus the jump over the step.
   EXPECT_NEAR(seamPairRatio(0.0, 0.0, m), 1.0, 1e-12);
   EXPECT_NEAR(seamPairRatio(0.0, 1.0, m), 101.0, 1e-12);  // a cut
@@ -44,7 +44,7 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   for (double jump : {10.0, 60.0, 123.0, 400.0}) {
     for (double rho : {0.0, 0.5}) {
       for (int width : {1, 4, 8, 16, 24}) {
-        const SeamModel m{jump, rho};
+        const SeamModel m{jump, rho, {}};
         const SeamSchedule lin = linearSchedule(width, m);
         const SeamSchedule fit = fittedSchedule(width, m);
         ASSERT_EQ(fit.weights.size(), static_cast<std::size_t>(width)) << jump << " " << rho << " " << width;
@@ -56,7 +56,7 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   }
   // A real gain where the fade is long enough for the ends to matter: R = 123 (chaplin,
   // optimize, 160 px), uncorrelated changes, 16 frames: linear 1.43, fitted about 1.14.
-  const SeamModel m{123.0, 0.0};
+  const SeamModel m{123.0, 0.0, {}};
   EXPECT_NEAR(linearSchedule(16, m).worstRatio, 1.43, 0.01);
   const SeamSchedule fit = fittedSchedule(16, m);
   EXPECT_LT(fit.worstRatio, 1.2);
@@ -68,11 +68,11 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   EXPECT_LT(last, 0.7 * largest);
   // Fully correlated changes: every frame of the fade carries the full error, and equal
   // steps are best: the fit is the linear ramp.
-  const SeamModel same{123.0, 1.0};
+  const SeamModel same{123.0, 1.0, {}};
   EXPECT_NEAR(fittedSchedule(16, same).worstRatio, linearSchedule(16, same).worstRatio, 1e-3);
   // A repeated source frame (its pair's own error ~0, so R huge there): the fade takes no
   // step on that pair, and every other pair stays as good as with one R throughout.
-  SeamModel dup{123.0, 0.0};
+  SeamModel dup{123.0, 0.0, {}};
   dup.pairJumps.assign(17, 123.0);
   dup.pairJumps[5] = dup.pairJumps[8] = 1e9;
   const SeamSchedule d = fittedSchedule(16, dup);
@@ -82,7 +82,7 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   EXPECT_LT(d.worstRatio, 1.3);
   EXPECT_GT(linearSchedule(16, dup).worstRatio, 1e5);
   // Identical parts: nothing to fit.
-  EXPECT_EQ(fittedSchedule(5, SeamModel{0.0, 0.0}).weights, linearSchedule(5, SeamModel{}).weights);
+  EXPECT_EQ(fittedSchedule(5, SeamModel{0.0, 0.0, {}}).weights, linearSchedule(5, SeamModel{}).weights);
 }
 
 // `join --blend restyle` (pipeline/seam_restyle.hpp) with a stylizer that returns its

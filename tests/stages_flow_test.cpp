@@ -383,6 +383,17 @@ TEST(Stages_Flow, ToGrayAndExcludeCovered) {
   EXPECT_FLOAT_EQ(e.at<float>(0, 2), 1.f);
   EXPECT_EQ(cv::norm(fs::excludeCovered(c, cv::Mat()), c, cv::NORM_INF), 0.0);
   EXPECT_THROW(fs::excludeCovered(c, cv::Mat(1, 2, CV_32FC1)), std::runtime_error);
+  // Claiming nearest first: each guide gets what the nearer ones left, the total stays <= 1.
+  cv::Mat claimed;
+  const cv::Mat first = fs::claimUncovered(covered, claimed);
+  EXPECT_EQ(cv::norm(first, covered, cv::NORM_INF), 0.0);
+  EXPECT_NE(first.data, claimed.data) << "the running total is its own buffer";
+  const cv::Mat second = fs::claimUncovered(c, claimed);
+  EXPECT_EQ(cv::norm(second, e, cv::NORM_INF), 0.0);
+  const cv::Mat third = fs::claimUncovered(c, claimed);
+  EXPECT_EQ(cv::countNonZero(third), 0);
+  const cv::Mat total = (cv::Mat_<float>(1, 3) << 1.f, 1.f, 1.f);
+  EXPECT_EQ(cv::norm(claimed, total, cv::NORM_INF), 0.0);
 }
 
 // A texture panning 2 px per frame (integer, so warping is exact where visible).
