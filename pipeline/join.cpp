@@ -5,6 +5,7 @@
 #include <cmath>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -185,56 +186,85 @@ SeamModel measureSeamFrames(const std::vector<cv::Mat>& src, const std::vector<c
   return m;
 }
 
-// The handoff model of pipeline/seam_blend.hpp, measured with flow on the source: `chain`
-// = the joined frames from..pLast (the earlier part's before blendFirst, the restyled ones
-// after), `earlier` = P's frames from..pLast, `later` = Q's frames blendFirst..pLast + 1.
-// Per pair of the fade (width + 1 of them): R's and Q's own pair errors and D, over the
-// smallest own error of R, Q and P on the pair; per frame of the fade D over Q's variance.
+// The handoff model of pipeline/seam_blend.hpp, measured with flow on the source as the
+// warping error is: `chain` = the joined frames from..pLast (the earlier part's before
+// blendFirst, the restyled ones after), `earlier` = P's frames from..pLast, `later` = Q's
+// frames blendFirst..pLast + 1. Per pair of the fade (width + 1 of them) the six inner
+// products of A, B and C over the visible pixels, in units of the smallest own error of R,
+// Q and P on the pair; per frame of the fade D over Q's variance.
 HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<cv::Mat>& chain,
                             const std::vector<cv::Mat>& earlier, const std::vector<cv::Mat>& later,
                             std::int64_t from, std::int64_t blendFirst, std::int64_t pLast) {
-  stages::FlowConfig flow;
-  stages::WarpingErrorMeter meterR(flow), meterP(flow), meterQ(flow);
-  std::vector<double> diff, variance;  // D and Q's pixel variance of frames blendFirst..pLast
-  for (std::int64_t n = from; n <= pLast + 1; ++n) {
-    const cv::Mat& s = src[static_cast<std::size_t>(n - from)];
-    if (n <= pLast) meterR.add(s, chain[static_cast<std::size_t>(n - from)]);
-    if (n <= pLast) meterP.add(s, earlier[static_cast<std::size_t>(n - from)]);
-    if (n >= blendFirst) meterQ.add(s, later[static_cast<std::size_t>(n - blendFirst)]);
-    if (n >= blendFirst && n <= pLast) {
-      const cv::Mat& a = chain[static_cast<std::size_t>(n - from)];
-      const cv::Mat& b = later[static_cast<std::size_t>(n - blendFirst)];
-      diff.push_back(cv::norm(a, b, cv::NORM_L2SQR) / (255.0 * 255.0 * static_cast<double>(a.total()) * 3.0));
-      cv::Scalar mean, dev;
-      cv::meanStdDev(b, mean, dev);
-      variance.push_back((dev[0] * dev[0] + dev[1] * dev[1] + dev[2] * dev[2]) / (3.0 * 255.0 * 255.0));
+  stages::FlowEstimator flow{stages::FlowConfig{}};
+  auto frameOf = [](const std::vector<cv::Mat>& v, std::int64_t first, std::int64_t n) -> cv::Mat {
+    const std::int64_t i = n - first;
+    return i >= 0 && i < static_cast<std::int64_t>(v.size()) ? toFloat01(v[static_cast<std::size_t>(i)]) : cv::Mat();
+  };
+  // sum V·<x, y> over pixels and channels, over 3·sum V (the warping error's mean).
+  auto dot = [](const cv::Mat& x, const cv::Mat& y, const cv::Mat& v, double norm) {
+    double sum = 0;
+    for (int r = 0; r < x.rows; ++r) {
+      const auto* a = x.ptr<cv::Vec3f>(r);
+      const auto* b = y.ptr<cv::Vec3f>(r);
+      const auto* w = v.ptr<float>(r);
+      for (int c = 0; c < x.cols; ++c) {
+        if (w[c] != 0.f) sum += static_cast<double>(w[c]) * a[c].dot(b[c]);
+      }
     }
-  }
-  const stages::WarpingErrorReport rr = meterR.report(), rp = meterP.report(), rq = meterQ.report();
-  const double e0 = 0.5 * (rr.meanStylized + rq.meanStylized);
-  auto pairOf = [](const stages::WarpingErrorReport& r, std::int64_t i) {
-    return i >= 0 && i < static_cast<std::int64_t>(r.pairs.size()) && r.pairs[static_cast<std::size_t>(i)].visibleFraction > 0
-               ? r.pairs[static_cast<std::size_t>(i)].stylized
-               : -1.0;
+    return sum / norm;
   };
   HandoffModel m;
   const std::int64_t width = pLast - blendFirst + 1;
   for (std::int64_t i = 0; i <= width; ++i) {
-    const std::int64_t frame = blendFirst - 1 + i;  // the pair (frame, frame + 1)
-    double eR = pairOf(rr, frame - from), eQ = pairOf(rq, frame - blendFirst);
-    if (eR < 0 && eQ < 0) eR = eQ = e0;  // no visible pixel: the chains' means
-    if (eR < 0) eR = eQ;  // the pair into Q's own range: R's frame meets Q's next (its D counts)
-    if (eQ < 0) eQ = eR;  // the pair into the fade: Q has no frame before it
-    // The unit: the smallest own error of the three chains (R, Q and the earlier part P,
-    // whichever is settled there; a young Q or a repainted R change more than a settled chain).
-    const double eP = pairOf(rp, frame - from);
-    const double unit = std::max(1e-12, std::min({eR, eQ, eP > 0 ? eP : eR}));
-    const double d = diff[static_cast<std::size_t>(std::min<std::int64_t>(i, width - 1))];
-    m.chain.push_back(std::min(1e9, eR / unit));
-    m.later.push_back(std::min(1e9, eQ / unit));
-    m.jump.push_back(std::min(1e9, d / unit));
+    const std::int64_t t = blendFirst - 1 + i;  // the pair (t, t + 1)
+    PairQuadratic q;
+    const cv::Mat rt = frameOf(chain, from, t), qt = frameOf(later, blendFirst, t), q1 = frameOf(later, blendFirst, t + 1);
+    cv::Mat r1 = frameOf(chain, from, t + 1);
+    const bool intoQ = r1.empty();  // the pair into Q's own range: R has no frame t + 1
+    if (intoQ) r1 = q1;
+    if (rt.empty() || t < from) {
+      m.pairs.push_back(q);  // no frame before the fade: nothing to measure (v is 0 there anyway)
+      continue;
+    }
+    const cv::Mat g0 = stages::toGray(src[static_cast<std::size_t>(t - from)]);
+    const cv::Mat g1 = stages::toGray(src[static_cast<std::size_t>(t + 1 - from)]);
+    const cv::Mat forward = flow(g0, g1), backward = flow(g1, g0);
+    const cv::Mat visible = stages::certaintyHard(forward, backward);
+    const double norm = 3 * cv::sum(visible)[0];
+    if (norm <= 0) {
+      m.pairs.push_back(q);  // no visible pixel: the warping error leaves the pair out
+      continue;
+    }
+    const cv::Mat wr1 = stages::warp(r1, forward), wq1 = stages::warp(q1, forward);
+    const cv::Mat a = rt - wr1, c = wq1 - wr1;
+    const cv::Mat b = qt.empty() ? cv::Mat::zeros(rt.size(), rt.type()) : cv::Mat(qt - rt);
+    q = {dot(a, a, visible, norm), dot(b, b, visible, norm), dot(c, c, visible, norm),
+         dot(a, b, visible, norm), dot(a, c, visible, norm), dot(b, c, visible, norm)};
+    // The unit: the smallest own error of R, Q and P on the pair (whichever are there).
+    double unit = std::numeric_limits<double>::infinity();
+    if (!intoQ) unit = std::min(unit, q.aa);
+    if (!qt.empty()) {
+      const cv::Mat dq = qt - wq1;
+      unit = std::min(unit, dot(dq, dq, visible, norm));
+    }
+    const cv::Mat pt = frameOf(earlier, from, t), p1 = frameOf(earlier, from, t + 1);
+    if (!pt.empty() && !p1.empty()) {
+      const cv::Mat dp = pt - stages::warp(p1, forward);
+      unit = std::min(unit, dot(dp, dp, visible, norm));
+    }
+    unit = std::max(1e-12, unit);
+    for (double* x : {&q.aa, &q.bb, &q.cc, &q.ab, &q.ac, &q.bc}) *x /= unit;
+    m.pairs.push_back(q);
   }
-  for (std::size_t i = 0; i < diff.size(); ++i) m.mixLoss.push_back(diff[i] / std::max(1e-12, variance[i]));
+  for (std::int64_t n = blendFirst; n <= pLast; ++n) {
+    const cv::Mat& r = chain[static_cast<std::size_t>(n - from)];
+    const cv::Mat& b = later[static_cast<std::size_t>(n - blendFirst)];
+    const double d = cv::norm(r, b, cv::NORM_L2SQR) / (255.0 * 255.0 * static_cast<double>(r.total()) * 3.0);
+    cv::Scalar mean, dev;
+    cv::meanStdDev(b, mean, dev);
+    const double variance = (dev[0] * dev[0] + dev[1] * dev[1] + dev[2] * dev[2]) / (3.0 * 255.0 * 255.0);
+    m.mixLoss.push_back(d / std::max(1e-12, variance));
+  }
   return m;
 }
 
@@ -595,9 +625,9 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         const SeamSchedule settle = handoffSchedule(handoff);
         report.settleExpected = settle.worstRatio;
         report.settleWithout = 0;
-        for (std::size_t i = 0; i < handoff.jump.size(); ++i) {
+        for (std::size_t i = 0; i < handoff.pairs.size(); ++i) {
           report.settleWithout = std::max(report.settleWithout,
-                                          handoffPairRatio(0, i + 1 < handoff.jump.size() ? 0 : 1, handoff, i));
+                                          handoffPairRatio(0, i + 1 < handoff.pairs.size() ? 0 : 1, handoff, i));
         }
         for (std::size_t i = 0; i < restyled[k].size(); ++i) {
           if (settle.weights[i] <= 0) continue;

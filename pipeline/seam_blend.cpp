@@ -79,17 +79,20 @@ SeamSchedule fittedSchedule(int width, const SeamModel& model) {
   return fitted.worstRatio <= linear.worstRatio ? fitted : linear;
 }
 
+double PairQuadratic::at(double va, double vb) const {
+  return std::max(0.0, aa + va * va * bb + vb * vb * cc + 2 * va * ab - 2 * vb * ac - 2 * va * vb * bc);
+}
+
 double handoffPairRatio(double va, double vb, const HandoffModel& m, std::size_t pair) {
-  const double own = (1 - va) * std::sqrt(std::max(0.0, m.chain[pair])) + va * std::sqrt(std::max(0.0, m.later[pair]));
-  return own * own + (vb - va) * (vb - va) * std::max(0.0, m.jump[pair]);
+  return m.pairs.at(pair).at(va, vb);
 }
 
 SeamSchedule handoffSchedule(const HandoffModel& m) {
-  if (m.chain.empty() || m.chain.size() != m.jump.size() || m.later.size() != m.jump.size()) {
-    throw std::invalid_argument("handoffSchedule: needs width + 1 entries in every vector of the model");
+  if (m.pairs.empty() || (!m.mixLoss.empty() && m.mixLoss.size() + 1 != m.pairs.size())) {
+    throw std::invalid_argument("handoffSchedule: needs width + 1 pairs (and width mix losses, or none)");
   }
   constexpr int kLevels = 128;
-  const std::size_t pairs = m.chain.size();
+  const std::size_t pairs = m.pairs.size();
   const std::size_t width = pairs - 1;
   auto level = [](int l) { return static_cast<double>(l) / kLevels; };
   // worst[l]: the smallest worst ratio of pairs 0..i with v_i on level l; from[i][l] its v_{i-1}.

@@ -50,24 +50,30 @@ SeamSchedule fittedSchedule(int width, const SeamModel& model);
 // chain Q near, not on, its frames, and its own pairs may change more than Q's (the
 // optimizer repaints every scheduled start), or less (Q is a young chain where the fade
 // begins). Joined frames (1 - v)·R + v·Q, v rising from 0 (before the fade: the earlier
-// part, where R starts) to 1 (Q's first own frame). Pair i of the fade (v_{i-1} -> v_i,
-// i = 0..width, v_{-1} = 0, v_width = 1) has, in units of the smaller of R's and Q's own
-// errors on that pair (the error a settled chain makes there), chain[i] = R's own pair
-// error, later[i] = Q's, and jump[i] = D_i, R and Q's mean squared difference on the
-// pair's later frame. With their changes taken as fully correlated (the cautious case: a
-// mix of the two changes as much as the two do),
-//   ratio_i = ((1 - v_{i-1})·√chain[i] + v_{i-1}·√later[i])² + (v_i - v_{i-1})²·jump[i]
-// The weights (never falling, on a grid of 1/128) minimize the worst pair ratio: dynamic
-// programming over the grid. Every vector has width + 1 entries.
+// part, where R starts) to 1 (Q's first own frame). Pair i of the fade is frames t -> t+1
+// with weights v_{i-1} -> v_i (i = 0..width, v_{-1} = 0, v_width = 1). Its warping error
+// is exactly a quadratic in the two weights: with ω the warp of frame t+1 into t (the
+// source's flow, as the warping error measures it), A = R_t - ω(R_{t+1}) (R's own change),
+// B = Q_t - R_t and C = ω(Q_{t+1} - R_{t+1}),
+//   error_i(v_a, v_b) = |A + v_a·B - v_b·C|²  over the pair's visible pixels,
+// measured by join as six inner products, in units of the smallest own error of R, Q and
+// the earlier part on that pair (the error a settled chain makes there). The weights
+// (never falling, on a grid of 1/128) minimize the worst pair: dynamic programming over
+// the grid. (The pair into Q's own range has no R_{t+1}: take Q_{t+1}, C = 0.)
 //
 // A mix of two different paintings also has less contrast than either: with equal
 // variances V, var((1 - v)·R + v·Q) = V - v(1 - v)·D, and the style loss notices. So v may
 // leave 0 at frame i of the fade only where v(1 - v)·mixLoss[i] <= maxMixLoss, mixLoss[i]
-// = D_i / V_i (width entries, the frames of the fade): the mix stays where R and Q have
-// come close.
+// = D_i / V_i (width entries, the frames of the fade; D_i R and Q's mean squared
+// difference): the mix stays where R and Q have come close.
+struct PairQuadratic {
+  double aa = 0, bb = 0, cc = 0, ab = 0, ac = 0, bc = 0;
+  // |A + va·B - vb·C|² (never below 0).
+  double at(double va, double vb) const;
+};
 struct HandoffModel {
-  std::vector<double> chain, later, jump;
-  std::vector<double> mixLoss;  // empty: no limit
+  std::vector<PairQuadratic> pairs;  // width + 1
+  std::vector<double> mixLoss;       // width entries; empty: no limit
   double maxMixLoss = 0.01;
 };
 SeamSchedule handoffSchedule(const HandoffModel& model);

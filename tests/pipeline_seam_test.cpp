@@ -172,34 +172,50 @@ TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   EXPECT_DOUBLE_EQ(landingHold(0.5, 0), 1.0);
 }
 
+// One pair of the handoff from vectors standing for images: r = R's own change, q = Q's,
+// d = Q_t - R_t (so A = r, B = d, C = A + B - q, the pair's error at v = 1 being Q's own).
+PairQuadratic pairOf(const cv::Vec3d& r, const cv::Vec3d& q, const cv::Vec3d& d) {
+  const cv::Vec3d c = r + d - q;
+  return {r.dot(r), d.dot(d), c.dot(c), r.dot(d), r.dot(c), d.dot(c)};
+}
+
 // The handoff of `join --blend restyle` from the restyled chain R onto the later part's own
 // chain Q (pipeline/seam_blend.hpp): dynamic programming over the weights, with the mix
 // kept where R and Q have come close.
 TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
+  // The quadratic is the mix's pair error: |(1 - v_b)·r + v_b·q + (v_a - v_b)·d|².
+  const cv::Vec3d r{0, 2, 0}, q{1, 0, 0}, d{0, 0, 3};
+  const PairQuadratic one = pairOf(r, q, d);
+  for (double va : {0.0, 0.25, 1.0}) {
+    for (double vb : {va, 0.5, 1.0}) {
+      const cv::Vec3d mix = (1 - vb) * r + vb * q + (va - vb) * d;
+      EXPECT_NEAR(one.at(va, vb), mix.dot(mix), 1e-12) << va << " " << vb;
+    }
+  }
   // Twelve frames: R and Q far apart early, close late; R's own last pairs change 4x as much
-  // as a settled chain (a repainted end of the fade), Q's are settled.
+  // as a settled chain (a repainted end of the fade), Q's are settled. The pair into Q's own
+  // range has no R frame after it: its A is R_t - Q_{t+1} (r = q - d), C = 0.
   HandoffModel m;
   const int width = 12;
   for (int i = 0; i <= width; ++i) {
-    m.chain.push_back(i >= 9 && i < width ? 4.0 : 1.0);
-    m.later.push_back(1.0);
-    m.jump.push_back(i < 6 ? 200.0 : 2.0);
+    const cv::Vec3d own{0, i >= 9 && i < width ? 2.0 : 1.0, 0};
+    const cv::Vec3d apart{0, 0, std::sqrt(i < 6 ? 200.0 : 2.0)};
+    m.pairs.push_back(i < width ? pairOf(own, q, apart) : pairOf(q - apart, q, apart));
   }
   for (int i = 0; i < width; ++i) m.mixLoss.push_back(i < 6 ? 1.0 : 0.02);
   const SeamSchedule s = handoffSchedule(m);
   ASSERT_EQ(s.weights.size(), static_cast<std::size_t>(width));
   expectRisingInside(s.weights);
   // Cut over at the end without a fade: R's bad pairs (4x) and the jump into Q (1 + 2).
-  std::vector<double> none(width, 0.0);
   double cutOver = 0, worst = 0, prev = 0;
   for (int i = 0; i <= width; ++i) {
-    const double next = i < width ? none[static_cast<std::size_t>(i)] : 1.0;
-    cutOver = std::max(cutOver, handoffPairRatio(0.0, next, m, static_cast<std::size_t>(i)));
+    cutOver = std::max(cutOver, handoffPairRatio(0.0, i < width ? 0.0 : 1.0, m, static_cast<std::size_t>(i)));
     const double v = i < width ? s.weights[static_cast<std::size_t>(i)] : 1.0;
     worst = std::max(worst, handoffPairRatio(prev, v, m, static_cast<std::size_t>(i)));
     prev = v;
   }
   EXPECT_NEAR(cutOver, 4.0, 1e-12);
+  EXPECT_NEAR(handoffPairRatio(0.0, 1.0, m, width), 3.0, 1e-12);
   EXPECT_NEAR(s.worstRatio, worst, 1e-9);  // the reported worst is the schedule's
   EXPECT_LT(s.worstRatio, 1.6);            // onto Q before R's bad pairs, in steps
   EXPECT_GT(s.weights[8], 0.5);
@@ -213,11 +229,17 @@ TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
   HandoffModel free = m;
   free.mixLoss.clear();
   EXPECT_LE(handoffSchedule(free).worstRatio, s.worstRatio + 1e-12);
-  // A settled restyled chain that lands on Q: nothing to gain, the cut-over is the fade.
+  // A restyled chain that has landed on Q: nothing to gain, the cut-over is the fade.
   HandoffModel settled;
-  settled.chain.assign(5, 1.0);
-  settled.later.assign(5, 1.0);
-  settled.jump.assign(5, 0.0);
+  settled.pairs.assign(5, pairOf(q, q, cv::Vec3d{0, 0, 0}));
   EXPECT_NEAR(handoffSchedule(settled).worstRatio, 1.0, 1e-12);
+  // The measured correlation counts: a step of the handoff adds to R's own change where R
+  // already moves towards Q (A = R_t - R_{t+1} against d), and cancels it where R moves away.
+  const cv::Vec3d towardsQ{0, 0, -1}, awayFromQ{0, 0, 1}, gap{0, 0, 2};
+  EXPECT_NEAR(pairOf(towardsQ, q, gap).at(0, 0.5), 2.5, 1e-12);  // |(0.5, 0, -0.5 - 1)|²
+  EXPECT_NEAR(pairOf(awayFromQ, q, gap).at(0, 0.5), 0.5, 1e-12);  // |(0.5, 0, 0.5 - 1)|²
   EXPECT_THROW(handoffSchedule(HandoffModel{}), std::invalid_argument);
+  HandoffModel mismatched = m;
+  mismatched.mixLoss.pop_back();
+  EXPECT_THROW(handoffSchedule(mismatched), std::invalid_argument);
 }
