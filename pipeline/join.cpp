@@ -196,30 +196,28 @@ HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<c
                             const std::vector<cv::Mat>& earlier, const std::vector<cv::Mat>& later,
                             std::int64_t from, std::int64_t blendFirst, std::int64_t pLast) {
   stages::FlowEstimator flow{stages::FlowConfig{}};
+  // Each frame as float once (a frame is in two pairs).
+  auto toFloat = [](const std::vector<cv::Mat>& v) {
+    std::vector<cv::Mat> out;
+    for (const cv::Mat& f : v) out.push_back(toFloat01(f));
+    return out;
+  };
+  const std::vector<cv::Mat> chainF = toFloat(chain), earlierF = toFloat(earlier), laterF = toFloat(later);
   auto frameOf = [](const std::vector<cv::Mat>& v, std::int64_t first, std::int64_t n) -> cv::Mat {
     const std::int64_t i = n - first;
-    return i >= 0 && i < static_cast<std::int64_t>(v.size()) ? toFloat01(v[static_cast<std::size_t>(i)]) : cv::Mat();
+    return i >= 0 && i < static_cast<std::int64_t>(v.size()) ? v[static_cast<std::size_t>(i)] : cv::Mat();
   };
-  // sum V·<x, y> over pixels and channels, over 3·sum V (the warping error's mean).
+  // The warping error's mean of V·<x, y>: over 3·sum V.
   auto dot = [](const cv::Mat& x, const cv::Mat& y, const cv::Mat& v, double norm) {
-    double sum = 0;
-    for (int r = 0; r < x.rows; ++r) {
-      const auto* a = x.ptr<cv::Vec3f>(r);
-      const auto* b = y.ptr<cv::Vec3f>(r);
-      const auto* w = v.ptr<float>(r);
-      for (int c = 0; c < x.cols; ++c) {
-        if (w[c] != 0.f) sum += static_cast<double>(w[c]) * a[c].dot(b[c]);
-      }
-    }
-    return sum / norm;
+    return stages::visibleDot(x, y, v) / norm;
   };
   HandoffModel m;
   const std::int64_t width = pLast - blendFirst + 1;
   for (std::int64_t i = 0; i <= width; ++i) {
     const std::int64_t t = blendFirst - 1 + i;  // the pair (t, t + 1)
     PairQuadratic q;
-    const cv::Mat rt = frameOf(chain, from, t), qt = frameOf(later, blendFirst, t), q1 = frameOf(later, blendFirst, t + 1);
-    cv::Mat r1 = frameOf(chain, from, t + 1);
+    const cv::Mat rt = frameOf(chainF, from, t), qt = frameOf(laterF, blendFirst, t), q1 = frameOf(laterF, blendFirst, t + 1);
+    cv::Mat r1 = frameOf(chainF, from, t + 1);
     const bool intoQ = r1.empty();  // the pair into Q's own range: R has no frame t + 1
     if (intoQ) r1 = q1;
     if (rt.empty() || t < from) {
@@ -247,7 +245,7 @@ HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<c
       const cv::Mat dq = qt - wq1;
       unit = std::min(unit, dot(dq, dq, visible, norm));
     }
-    const cv::Mat pt = frameOf(earlier, from, t), p1 = frameOf(earlier, from, t + 1);
+    const cv::Mat pt = frameOf(earlierF, from, t), p1 = frameOf(earlierF, from, t + 1);
     if (!pt.empty() && !p1.empty()) {
       const cv::Mat dp = pt - stages::warp(p1, forward);
       unit = std::min(unit, dot(dp, dp, visible, norm));
@@ -568,10 +566,10 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       // either reaches back to, Q's over the fade and one after.
       const bool restyleHere = restyle && seamPartOf[k] == nullptr;
       const std::int64_t blendFirst = p.last - width + 1;
-      const std::int64_t mfrom = seamFrames(p, blendFirst).first;
+      const auto [mfrom, qTo] = seamFrames(p, blendFirst);
       const std::int64_t pFrom = restyleHere ? std::min(mfrom, restyleSpans[r].first) : mfrom;
       const std::vector<cv::Mat> earlier = readSpan(p.path, p.first, pFrom, p.last);
-      const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, seamFrames(p, blendFirst).second);
+      const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, qTo);
       SeamModel model = measureSeamFrames(seamSource[m], std::vector<cv::Mat>(earlier.begin() + (mfrom - pFrom), earlier.end()),
                                           later, mfrom, blendFirst, p.last);
       // Restyled frames are one chain: its own change is the parts' (no mix of two).

@@ -20,22 +20,24 @@ cv::Mat toUnitFloat(const cv::Mat& rgb) {
 // sum V * |prev - warp(next, forward)|^2 over pixels and channels.
 double weightedSquaredError(const cv::Mat& prev, const cv::Mat& next, const cv::Mat& forward,
                             const cv::Mat& visible) {
-  const cv::Mat warped = warp(next, forward);
+  const cv::Mat d = prev - warp(next, forward);
+  return visibleDot(d, d, visible);
+}
+
+}  // namespace
+
+double visibleDot(const cv::Mat& x, const cv::Mat& y, const cv::Mat& visible) {
   double sum = 0;
-  for (int y = 0; y < prev.rows; ++y) {
-    const auto* p = prev.ptr<cv::Vec3f>(y);
-    const auto* q = warped.ptr<cv::Vec3f>(y);
-    const auto* v = visible.ptr<float>(y);
-    for (int x = 0; x < prev.cols; ++x) {
-      if (v[x] == 0.f) continue;
-      const cv::Vec3f d = p[x] - q[x];
-      sum += static_cast<double>(v[x]) * (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+  for (int r = 0; r < x.rows; ++r) {
+    const auto* a = x.ptr<cv::Vec3f>(r);
+    const auto* b = y.ptr<cv::Vec3f>(r);
+    const auto* v = visible.ptr<float>(r);
+    for (int c = 0; c < x.cols; ++c) {
+      if (v[c] != 0.f) sum += static_cast<double>(v[c]) * a[c].dot(b[c]);
     }
   }
   return sum;
 }
-
-}  // namespace
 
 WarpingErrorMeter::WarpingErrorMeter(const FlowConfig& flow) : flow_(flow) {}
 

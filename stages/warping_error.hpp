@@ -22,6 +22,10 @@ struct WarpingErrorReport {
   double meanOriginal = 0;
 };
 
+// sum V·<x(p), y(p)> over the pixels p and channels: x, y CV_32FC3, V CV_32FC1, one size.
+// The warping error is visibleDot(d, d, V) / (3 sum V), d = O_t - warp(O_{t+1}, F).
+double visibleDot(const cv::Mat& x, const cv::Mat& y, const cv::Mat& visible);
+
 // Feed frames in order. For each consecutive pair (t, t+1) the flows
 // F = flow(orig_t, orig_{t+1}) and B = flow(orig_{t+1}, orig_t) are computed once on the
 // *original* frames, V = certaintyHard(F, B), and for O = stylized and O = original:
