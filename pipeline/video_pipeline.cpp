@@ -273,6 +273,12 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
     return item;
   });
 
+  // A serial function_node hands its next message to a new task before it passes on the
+  // output of the current one (oneTBB's apply_body_impl_bypass), so two outputs can reach
+  // the next node swapped: a restored frame (read from a PNG) easily overtakes the frame
+  // before it. The encoder takes them back in order.
+  flow::sequencer_node<ItemPtr> orderForEncode(g, bySeq);
+
   // encode: serial, in order; then frees the item's slot in the limiter. Pre-roll frames
   // (before the chunk's overlap) are stylized for their state but not written.
   std::int64_t processed = 0;
@@ -308,7 +314,8 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
   flow::make_edge(flowNode, orderForStylize);
   flow::make_edge(orderForStylize, batchNode);
   flow::make_edge(flow::output_port<0>(batchNode), stylize);
-  flow::make_edge(stylize, encode);
+  flow::make_edge(stylize, orderForEncode);
+  flow::make_edge(orderForEncode, encode);
   flow::make_edge(encode, limiter.decrementer());
 
   decode.activate();
