@@ -15,6 +15,7 @@
 #include "pipeline/image_ops.hpp"
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/seam_blend.hpp"
+#include "pipeline/seam_handoff.hpp"
 #include "pipeline/seam_restyle.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
@@ -182,86 +183,6 @@ SeamModel measureSeamFrames(const std::vector<cv::Mat>& src, const std::vector<c
       sum += rq.pairs[iq].stylized, ++count;
     const double d = diff.empty() ? 0 : diff[static_cast<std::size_t>(std::min<std::int64_t>(i, width - 1))];
     m.pairJumps.push_back(ratioOf(d, count ? sum / count : e0));
-  }
-  return m;
-}
-
-// The handoff model of pipeline/seam_blend.hpp, measured with flow on the source as the
-// warping error is: `chain` = the joined frames from..pLast (the earlier part's before
-// blendFirst, the restyled ones after), `earlier` = P's frames from..pLast, `later` = Q's
-// frames blendFirst..pLast + 1. Per pair of the fade (width + 1 of them) the six inner
-// products of A, B and C over the visible pixels, in units of the smallest own error of R,
-// Q and P on the pair; per frame of the fade D over Q's variance.
-HandoffModel measureHandoff(const std::vector<cv::Mat>& src, const std::vector<cv::Mat>& chain,
-                            const std::vector<cv::Mat>& earlier, const std::vector<cv::Mat>& later,
-                            std::int64_t from, std::int64_t blendFirst, std::int64_t pLast) {
-  stages::FlowEstimator flow{stages::FlowConfig{}};
-  // Each frame as float once (a frame is in two pairs).
-  auto toFloat = [](const std::vector<cv::Mat>& v) {
-    std::vector<cv::Mat> out;
-    for (const cv::Mat& f : v) out.push_back(toFloat01(f));
-    return out;
-  };
-  const std::vector<cv::Mat> chainF = toFloat(chain), earlierF = toFloat(earlier), laterF = toFloat(later);
-  auto frameOf = [](const std::vector<cv::Mat>& v, std::int64_t first, std::int64_t n) -> cv::Mat {
-    const std::int64_t i = n - first;
-    return i >= 0 && i < static_cast<std::int64_t>(v.size()) ? v[static_cast<std::size_t>(i)] : cv::Mat();
-  };
-  // The warping error's mean of V·<x, y>: over 3·sum V.
-  auto dot = [](const cv::Mat& x, const cv::Mat& y, const cv::Mat& v, double norm) {
-    return stages::visibleDot(x, y, v) / norm;
-  };
-  HandoffModel m;
-  const std::int64_t width = pLast - blendFirst + 1;
-  for (std::int64_t i = 0; i <= width; ++i) {
-    const std::int64_t t = blendFirst - 1 + i;  // the pair (t, t + 1)
-    PairQuadratic q;
-    const cv::Mat rt = frameOf(chainF, from, t), qt = frameOf(laterF, blendFirst, t), q1 = frameOf(laterF, blendFirst, t + 1);
-    cv::Mat r1 = frameOf(chainF, from, t + 1);
-    const bool intoQ = r1.empty();  // the pair into Q's own range: R has no frame t + 1
-    if (intoQ) r1 = q1;
-    if (rt.empty() || t < from) {
-      m.pairs.push_back(q);  // no frame before the fade: nothing to measure (v is 0 there anyway)
-      continue;
-    }
-    const cv::Mat g0 = stages::toGray(src[static_cast<std::size_t>(t - from)]);
-    const cv::Mat g1 = stages::toGray(src[static_cast<std::size_t>(t + 1 - from)]);
-    const cv::Mat forward = flow(g0, g1), backward = flow(g1, g0);
-    const cv::Mat visible = stages::certaintyHard(forward, backward);
-    const double norm = 3 * cv::sum(visible)[0];
-    if (norm <= 0) {
-      m.pairs.push_back(q);  // no visible pixel: the warping error leaves the pair out
-      continue;
-    }
-    const cv::Mat wr1 = stages::warp(r1, forward), wq1 = stages::warp(q1, forward);
-    const cv::Mat a = rt - wr1, c = wq1 - wr1;
-    const cv::Mat b = qt.empty() ? cv::Mat::zeros(rt.size(), rt.type()) : cv::Mat(qt - rt);
-    q = {dot(a, a, visible, norm), dot(b, b, visible, norm), dot(c, c, visible, norm),
-         dot(a, b, visible, norm), dot(a, c, visible, norm), dot(b, c, visible, norm)};
-    // The unit: the smallest own error of R, Q and P on the pair (whichever are there).
-    double unit = std::numeric_limits<double>::infinity();
-    if (!intoQ) unit = std::min(unit, q.aa);
-    if (!qt.empty()) {
-      const cv::Mat dq = qt - wq1;
-      unit = std::min(unit, dot(dq, dq, visible, norm));
-    }
-    const cv::Mat pt = frameOf(earlierF, from, t), p1 = frameOf(earlierF, from, t + 1);
-    if (!pt.empty() && !p1.empty()) {
-      const cv::Mat dp = pt - stages::warp(p1, forward);
-      unit = std::min(unit, dot(dp, dp, visible, norm));
-    }
-    unit = std::max(1e-12, unit);
-    for (double* x : {&q.aa, &q.bb, &q.cc, &q.ab, &q.ac, &q.bc}) *x /= unit;
-    m.pairs.push_back(q);
-  }
-  for (std::int64_t n = blendFirst; n <= pLast; ++n) {
-    const cv::Mat& r = chain[static_cast<std::size_t>(n - from)];
-    const cv::Mat& b = later[static_cast<std::size_t>(n - blendFirst)];
-    const double d = cv::norm(r, b, cv::NORM_L2SQR) / (255.0 * 255.0 * static_cast<double>(r.total()) * 3.0);
-    cv::Scalar mean, dev;
-    cv::meanStdDev(b, mean, dev);
-    const double variance = (dev[0] * dev[0] + dev[1] * dev[1] + dev[2] * dev[2]) / (3.0 * 255.0 * 255.0);
-    m.mixLoss.push_back(d / std::max(1e-12, variance));
   }
   return m;
 }
@@ -610,29 +531,28 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                     }
                                     if (cancel != nullptr && cancel->load()) throw Cancelled();
                                   });
-        // The handoff (pipeline/seam_blend.hpp): the restyled chain ends near the later part's
-        // own chain, not on it (the optimizer repaints every start), and may change more than a
-        // settled chain late in the fade. A second fade moves the joined frames from it onto
-        // Q's where that lowers the worst pair, mixing only where the two have come close
-        // enough that the mix keeps its contrast.
+        // The handoff (pipeline/seam_blend.hpp, seam_handoff.hpp): the restyled chain ends near
+        // the later part's own chain, not on it (the optimizer repaints every start), and may
+        // change more than a settled chain late in the fade. A second fade moves the joined
+        // frames from it onto Q's where that lowers the worst pair of the rounded frames,
+        // mixing only where the two have come close enough that the mix keeps its contrast.
         std::vector<cv::Mat> chain(earlier.begin() + (mfrom - pFrom), earlier.begin() + (blendFirst - pFrom));
         const std::vector<cv::Mat> earlierFrames(earlier.begin() + (mfrom - pFrom), earlier.end());
         chain.insert(chain.end(), restyled[k].begin(), restyled[k].end());
+        std::vector<HandoffPair> pairs;
         const HandoffModel handoff =
-            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, blendFirst, p.last);
-        const SeamSchedule settle = handoffSchedule(handoff);
-        report.settleExpected = settle.worstRatio;
+            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, blendFirst, p.last, pairs);
         report.settleWithout = 0;
         for (std::size_t i = 0; i < handoff.pairs.size(); ++i) {
           report.settleWithout = std::max(report.settleWithout,
                                           handoffPairRatio(0, i + 1 < handoff.pairs.size() ? 0 : 1, handoff, i));
         }
-        for (std::size_t i = 0; i < restyled[k].size(); ++i) {
-          if (settle.weights[i] <= 0) continue;
-          cv::Mat mixed;
-          cv::addWeighted(restyled[k][i], 1.0 - settle.weights[i], later[i], settle.weights[i], 0.0, mixed);
-          restyled[k][i] = mixed;
-        }
+        const cv::Mat before = blendFirst > mfrom ? chain[static_cast<std::size_t>(blendFirst - 1 - mfrom)] : cv::Mat();
+        SettledHandoff settled = settleHandoff(handoff, pairs, restyled[k], later, before, later[restyled[k].size()]);
+        report.settleExpected = settled.worst;
+        report.settleFirst = settled.firstWorst;
+        report.settleSteady = settled.steadyPairs;
+        restyled[k] = std::move(settled.frames);
       }
       ++m;
     }

@@ -99,8 +99,12 @@ struct SeamReport {
   double expectedLinear = 0;  // ... with a linear ramp, for comparison
   // --blend restyle: the model's worst pair ratio of the fade from the restyled frames onto
   // the later part's own, and without that fade (the restyled chain cut over to Q).
+  // Both measured on the rounded frames; settleFirst: the first schedule's worst pair, before
+  // settleSteady pairs were kept steady (pipeline/seam_handoff.hpp).
   double settleExpected = 0;
   double settleWithout = 0;
+  double settleFirst = 0;
+  int settleSteady = 0;
 };
 
 struct JoinStats {

@@ -88,8 +88,10 @@ double handoffPairRatio(double va, double vb, const HandoffModel& m, std::size_t
 }
 
 SeamSchedule handoffSchedule(const HandoffModel& m) {
-  if (m.pairs.empty() || (!m.mixLoss.empty() && m.mixLoss.size() + 1 != m.pairs.size())) {
-    throw std::invalid_argument("handoffSchedule: needs width + 1 pairs (and width mix losses, or none)");
+  if (m.pairs.empty() || (!m.mixLoss.empty() && m.mixLoss.size() + 1 != m.pairs.size()) ||
+      (!m.steady.empty() && m.steady.size() != m.pairs.size())) {
+    throw std::invalid_argument("handoffSchedule: needs width + 1 pairs (and width mix losses and width + 1 steady "
+                                "flags, or none)");
   }
   constexpr int kLevels = 128;
   const std::size_t pairs = m.pairs.size();
@@ -107,7 +109,8 @@ SeamSchedule handoffSchedule(const HandoffModel& m) {
           level(b) * (1 - level(b)) * m.mixLoss[i] > m.maxMixLoss) {
         continue;  // this mix would cost contrast
       }
-      for (int a = 0; a <= b; ++a) {
+      const bool steady = i < m.steady.size() && m.steady[i];
+      for (int a = steady ? b : 0; a <= b; ++a) {
         if (!std::isfinite(worst[a])) continue;
         const double r = std::max(worst[a], handoffPairRatio(level(a), level(b), m, i));
         if (r < next[b]) next[b] = r, from[i][b] = a;

@@ -71,10 +71,16 @@ struct PairQuadratic {
   // |A + va·B - vb·C|² (never below 0).
   double at(double va, double vb) const;
 };
+//
+// The quadratic is the blend before rounding to 8 bits. Where the source repeats a frame, a
+// step of v rounds the two near-identical blends apart (chaplin: a pair measured 1.48 units
+// where 1.10 was expected); join measures the rounded frames and marks such pairs `steady`:
+// v does not step there (v_b = v_a), and the next schedule moves elsewhere.
 struct HandoffModel {
   std::vector<PairQuadratic> pairs;  // width + 1
   std::vector<double> mixLoss;       // width entries; empty: no limit
   double maxMixLoss = 0.01;
+  std::vector<bool> steady;          // per pair: no step of v there; empty: none
 };
 SeamSchedule handoffSchedule(const HandoffModel& model);
 double handoffPairRatio(double va, double vb, const HandoffModel& model, std::size_t pair);

@@ -1,5 +1,6 @@
 // The cross-fade weights of `join --blend fitted` (pipeline/seam_blend.hpp): the model's
 // pair ratios and the fitted schedule against the linear ramp; the restyled fade's chain.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -9,6 +10,7 @@
 
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/seam_blend.hpp"
+#include "pipeline/seam_handoff.hpp"
 #include "pipeline/seam_restyle.hpp"
 
 using namespace flowstyle::pipeline;
@@ -242,4 +244,100 @@ TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
   HandoffModel mismatched = m;
   mismatched.mixLoss.pop_back();
   EXPECT_THROW(handoffSchedule(mismatched), std::invalid_argument);
+}
+
+TEST(Pipeline_Seam, SteadyPairsKeepTheirWeight) {
+  // Six pairs alike: the best fade steps on every pair; kept steady on two, it steps on the
+  // others only and its worst pair can only be worse.
+  const cv::Vec3d own{0, 1, 0}, q{1, 0, 0}, apart{0, 0, 3};
+  HandoffModel m;
+  m.pairs.assign(6, pairOf(own, q, apart));
+  const SeamSchedule free = handoffSchedule(m);
+  m.steady = {false, true, false, false, true, false};
+  const SeamSchedule held = handoffSchedule(m);
+  ASSERT_EQ(held.weights.size(), 5u);
+  EXPECT_EQ(held.weights[0], held.weights[1]);  // pair 1: frames 0 -> 1
+  EXPECT_EQ(held.weights[3], held.weights[4]);  // pair 4: frames 3 -> 4
+  EXPECT_GT(held.weights[2], held.weights[1]);
+  EXPECT_GE(held.worstRatio, free.worstRatio - 1e-12);
+  EXPECT_LT(free.worstRatio, held.worstRatio);
+  // Every pair steady: v cannot reach 1, no schedule.
+  m.steady.assign(6, true);
+  EXPECT_FALSE(std::isfinite(handoffSchedule(m).worstRatio));
+  m.steady.assign(5, false);
+  EXPECT_THROW(handoffSchedule(m), std::invalid_argument);
+}
+
+TEST(Pipeline_SeamHandoff, RoundingOnRepeatedFramesIsMeasuredAndAvoided) {
+  // A still source (zero flow, every pixel visible). The restyled chain R changes by up to
+  // ±6 on "moving" pairs and by ±1 on a fifth of its pixels on "repeated" ones (every third,
+  // as chaplin's); Q = R + D, D fixed in [-8, 8]; P = R. So a step of v adds
+  // (v_b - v_a)²·|D|² to a pair in the model, cheap on a moving pair and dear on a repeated
+  // one, and the fade puts small steps on the repeated pairs. Rounded, R + round(v·D) flips
+  // about |D|·step of their pixels by 1: on a repeated pair that is several times the model.
+  const int width = 10, w = 64, h = 48;
+  cv::RNG rng(7);
+  cv::Mat texture(h, w, CV_8UC3);
+  rng.fill(texture, cv::RNG::UNIFORM, 60, 196);
+  cv::Mat d(h, w, CV_16SC3);
+  rng.fill(d, cv::RNG::UNIFORM, -8, 9);
+  std::vector<cv::Mat> src(static_cast<std::size_t>(width + 2), texture);
+  std::vector<cv::Mat> r;  // frames 0..width + 1 of R (frame 0: before the fade)
+  cv::Mat frame;
+  texture.convertTo(frame, CV_16SC3);
+  for (int t = 0; t <= width + 1; ++t) {
+    cv::Mat r8;
+    frame.convertTo(r8, CV_8UC3);
+    r.push_back(r8);
+    cv::Mat step(h, w, CV_16SC3);
+    if (t % 3 == 1) {  // the pair (t, t + 1) repeats the source frame
+      cv::Mat mask(h, w, CV_8UC1), sign(h, w, CV_16SC3);
+      rng.fill(mask, cv::RNG::UNIFORM, 0, 5);
+      rng.fill(sign, cv::RNG::UNIFORM, 0, 2);
+      step = sign * 2;
+      step -= cv::Scalar::all(1);
+      step.setTo(cv::Scalar::all(0), mask != 0);
+    } else {
+      rng.fill(step, cv::RNG::UNIFORM, -6, 7);
+    }
+    frame += step;
+  }
+  auto plusD = [&](const cv::Mat& x) {
+    cv::Mat x16, out;
+    x.convertTo(x16, CV_16SC3);
+    cv::Mat(x16 + d).convertTo(out, CV_8UC3);
+    return out;
+  };
+  const std::vector<cv::Mat> chain(r.begin(), r.begin() + width + 1);   // 0..width
+  const std::vector<cv::Mat> restyled(r.begin() + 1, r.begin() + width + 1);
+  std::vector<cv::Mat> later;                                           // Q: 1..width + 1
+  for (int t = 1; t <= width + 1; ++t) later.push_back(plusD(r[static_cast<std::size_t>(t)]));
+  std::vector<HandoffPair> pairs;
+  const HandoffModel model = measureHandoff(src, chain, chain, later, 0, 1, width, pairs);
+  ASSERT_EQ(model.pairs.size(), static_cast<std::size_t>(width + 1));
+  ASSERT_EQ(pairs.size(), model.pairs.size());
+  // The model's first fade: every pair near 1 (R's own change), repeated ones included.
+  const SeamSchedule planned = handoffSchedule(model);
+  EXPECT_LT(planned.worstRatio, 1.1);
+  const std::vector<cv::Mat> plainFade = mixHandoff(restyled, later, planned.weights);
+  const std::vector<double> plain = handoffPairErrors(r[0], plainFade, later[width], pairs);
+  const double plainWorst = *std::max_element(plain.begin(), plain.end());
+  EXPECT_GT(plainWorst, 1.4) << "rounding on the repeated pairs";
+
+  const SettledHandoff settled = settleHandoff(model, pairs, restyled, later, r[0], later[width]);
+  EXPECT_NEAR(settled.firstWorst, plainWorst, 1e-12);
+  EXPECT_GT(settled.steadyPairs, 0);
+  EXPECT_LT(settled.worst, 1.2) << "planned " << planned.worstRatio << ", rounded " << plainWorst;
+  // What it reports is what it returns: the frames are the mix of its weights, and their
+  // measured worst pair.
+  ASSERT_EQ(settled.frames.size(), static_cast<std::size_t>(width));
+  const std::vector<cv::Mat> again = mixHandoff(restyled, later, settled.weights);
+  for (int i = 0; i < width; ++i) {
+    EXPECT_EQ(cv::norm(again[static_cast<std::size_t>(i)], settled.frames[static_cast<std::size_t>(i)], cv::NORM_INF), 0)
+        << i;
+  }
+  const std::vector<double> errors = handoffPairErrors(r[0], settled.frames, later[width], pairs);
+  EXPECT_NEAR(*std::max_element(errors.begin(), errors.end()), settled.worst, 1e-12);
+  expectRisingInside(settled.weights);
+  EXPECT_THROW(mixHandoff(restyled, later, std::vector<double>(3, 0.5)), std::invalid_argument);
 }

@@ -459,10 +459,17 @@ int runJoinCommand(const std::vector<std::string>& args) {
                    static_cast<long long>(r.frame), r.jump, r.rho, r.width, r.expected, r.expectedLinear,
                    r.expected > 1.25 ? "; a longer --overlap (and --preroll) would hide it better" : "");
       if (r.settleWithout > 0) {
+        std::string steady;
+        if (r.settleSteady > 0) {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "; %.2fx before the fade was kept steady on %d pair%s where rounding showed",
+                        r.settleFirst, r.settleSteady, r.settleSteady == 1 ? "" : "s");
+          steady = buf;
+        }
         std::fprintf(stderr,
-                     "  seam at frame %lld: restyled, then faded onto the later part's own frames: expected worst "
-                     "pair %.2fx (cut over without that fade: %.2fx)\n",
-                     static_cast<long long>(r.frame), r.settleExpected, r.settleWithout);
+                     "  seam at frame %lld: restyled, then faded onto the later part's own frames: worst pair %.2fx "
+                     "(cut over without that fade: %.2fx%s)\n",
+                     static_cast<long long>(r.frame), r.settleExpected, r.settleWithout, steady.c_str());
       }
     }
   }
