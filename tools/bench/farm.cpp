@@ -135,6 +135,11 @@ struct MethodCase {
   std::string styleForLoss;                  // image, or "frames"
 };
 
+// Joined / uninterrupted mean style loss, from two _farm_loss children.
+double styleRatio(const ChildResult& joined, const ChildResult& reference) {
+  return joined.get("style_loss") / reference.get("style_loss");
+}
+
 void benchFarm() {
   const std::string cli = (fs::path(gSelf).parent_path() / "flowstyle").string();
   const std::string threads = std::to_string(gOpt.threads);
@@ -144,8 +149,9 @@ void benchFarm() {
               "  the one into the later part's own range) / the same pair in the uninterrupted run; mean ratio =\n"
               "  joined video's mean warping error / the uninterrupted run's; style ratio = mean style loss\n"
               "  (VGG19, every frame) joined / uninterrupted; style blend = the same over the blended frames\n"
-              "  only; pre-roll cost = extra stylized frames / written frames; chunk s = summed wall time of\n"
-              "  the chunk tasks run for the row (0: parts reused).\n");
+              "  only; style own = the same over the frames no blend touches (the chunks' own chains against\n"
+              "  the uninterrupted one's); pre-roll cost = extra stylized frames / written frames; chunk s =\n"
+              "  summed wall time of the chunk tasks run for the row (0: parts reused).\n");
   // Optimize: one set of parts with a long pre-roll and overlap (K = O = L) serves every
   // shorter overlap through join --overlap, so the blend width is measured on the same chains.
   // (variance was worse than ramp on every count: README.) Restyle re-stylizes the blended
@@ -240,8 +246,8 @@ void benchFarm() {
     std::printf("\n  %s on %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame; 0: reused), style loss %.5f\n",
                 m.name.c_str(), m.clipName.c_str(), m.frames, m.maxSide, r.wall, r.wall / m.frames,
                 refLoss.get("style_loss"));
-    std::printf("  %4s %4s %4s %9s %9s %10s %10s %10s %11s %11s %9s %8s\n", "K", "O", "join", "blend", "pre-roll",
-                "seam mean", "seam worst", "mean ratio", "style ratio", "style blend", "chunk s", "join s");
+    std::printf("  %4s %4s %4s %9s %9s %10s %10s %10s %11s %11s %9s %9s %8s\n", "K", "O", "join", "blend", "pre-roll",
+                "seam mean", "seam worst", "mean ratio", "style ratio", "style blend", "style own", "chunk s", "join s");
     const int len = m.frames / 3;
     for (const MethodCase::Config& cfg : m.configs) {
       const int k = cfg.preroll, ov = cfg.overlap;
@@ -294,18 +300,36 @@ void benchFarm() {
                                   "target=" + ref, "every=1", "frames=" + frames});
         ChildResult rb = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
                                   "target=" + ref, "every=1", "frames=" + frames});
-        blendStyleRatio = lb.get("style_loss") / rb.get("style_loss");
+        blendStyleRatio = styleRatio(lb, rb);
+      }
+      // The same over the frames no blend touches (each chunk's own, before its fade): how far
+      // the chunks' chains are from the uninterrupted run's before any join (README, Farm).
+      double ownStyleRatio = styleRatio(l, refLoss);
+      {
+        std::string frames;
+        for (int i = 0; i < 3; ++i) {
+          const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1 - jo;
+          if (b < a) continue;
+          frames += (frames.empty() ? "" : ",") + std::to_string(a) + "-" + std::to_string(b);
+        }
+        if (jo > 0 && !frames.empty()) {
+          ChildResult lo = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
+                                    "target=" + ref, "every=1", "frames=" + frames});
+          ChildResult ro = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
+                                    "target=" + ref, "every=1", "frames=" + frames});
+          ownStyleRatio = styleRatio(lo, ro);
+        }
       }
       const double prerollCost = static_cast<double>(2 * k) / m.frames;  // chunks 1 and 2 pay K each
-      const double styleRatio = l.get("style_loss") / refLoss.get("style_loss");
-      std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.1f %8.1f\n", k, ov, jo,
+      const double allStyleRatio = styleRatio(l, refLoss);
+      std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.3f %9.1f %8.1f\n", k, ov, jo,
                   cfg.blend.c_str(), 100 * prerollCost, e.get("seam_ratio_mean"), e.get("seam_ratio_worst"),
-                  e.get("mean_ratio"), styleRatio, blendStyleRatio, chunkWall, j.wall);
+                  e.get("mean_ratio"), allStyleRatio, blendStyleRatio, ownStyleRatio, chunkWall, j.wall);
       JsonLine("farm").add("method", m.name).add("clip", m.clipName).add("preroll", k).add("overlap", ov)
           .add("join_overlap", jo).add("blend", cfg.blend).add("frames", m.frames)
           .add("max_side", m.maxSide).add("preroll_cost", prerollCost).add("seam_ratio_mean", e.get("seam_ratio_mean"))
           .add("seam_ratio_worst", e.get("seam_ratio_worst")).add("mean_ratio", e.get("mean_ratio"))
-          .add("style_ratio", styleRatio).add("blend_style_ratio", blendStyleRatio).add("chunk_wall_s", chunkWall).add("join_wall_s", j.wall)
+          .add("style_ratio", allStyleRatio).add("blend_style_ratio", blendStyleRatio).add("own_style_ratio", ownStyleRatio).add("chunk_wall_s", chunkWall).add("join_wall_s", j.wall)
           .add("uninterrupted_wall_s", r.wall).add("load", loadAvg()).print();
     }
   }
