@@ -290,38 +290,31 @@ void benchFarm() {
                                "overlap=" + std::to_string(jo)});
       ChildResult l = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
                                "target=" + ref, "every=1"});
-      // The style loss of the blended frames alone, against the same frames uninterrupted: what
-      // a blend costs per overlap frame, whatever the chunk length.
+      // The style ratio of some frames alone (e.g. "28-29,58-59"), joined against uninterrupted.
+      auto framesStyleRatio = [&](const std::string& frames) {
+        auto loss = [&](const std::string& video) {
+          return runSelf({"_farm_loss", "original=" + orig, "video=" + video, "style=" + m.styleForLoss,
+                          "target=" + ref, "every=1", "frames=" + frames});
+        };
+        return styleRatio(loss(joined), loss(ref));
+      };
+      const double allStyleRatio = styleRatio(l, refLoss);
+      // The blended frames alone: what a blend costs per overlap frame, whatever the chunk length.
       double blendStyleRatio = 1;
       if (jo > 0) {
-        const std::string frames = std::to_string(len - jo) + "-" + std::to_string(len - 1) + "," +
-                                   std::to_string(2 * len - jo) + "-" + std::to_string(2 * len - 1);
-        ChildResult lb = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
-                                  "target=" + ref, "every=1", "frames=" + frames});
-        ChildResult rb = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
-                                  "target=" + ref, "every=1", "frames=" + frames});
-        blendStyleRatio = styleRatio(lb, rb);
+        blendStyleRatio = framesStyleRatio(std::to_string(len - jo) + "-" + std::to_string(len - 1) + "," +
+                                           std::to_string(2 * len - jo) + "-" + std::to_string(2 * len - 1));
       }
-      // The same over the frames no blend touches (each chunk's own, before its fade): how far
-      // the chunks' chains are from the uninterrupted run's before any join (README, Farm).
-      double ownStyleRatio = styleRatio(l, refLoss);
-      {
-        std::string frames;
-        for (int i = 0; i < 3; ++i) {
-          const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1 - jo;
-          if (b < a) continue;
-          frames += (frames.empty() ? "" : ",") + std::to_string(a) + "-" + std::to_string(b);
-        }
-        if (jo > 0 && !frames.empty()) {
-          ChildResult lo = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
-                                    "target=" + ref, "every=1", "frames=" + frames});
-          ChildResult ro = runSelf({"_farm_loss", "original=" + orig, "video=" + ref, "style=" + m.styleForLoss,
-                                    "target=" + ref, "every=1", "frames=" + frames});
-          ownStyleRatio = styleRatio(lo, ro);
-        }
+      // The frames no blend touches (each chunk's own, before its fade): how far the chunks'
+      // chains are from the uninterrupted run's before any join (README, Farm).
+      double ownStyleRatio = allStyleRatio;
+      std::string own;
+      for (int i = 0; i < 3; ++i) {
+        const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1 - jo;
+        if (b >= a) own += (own.empty() ? "" : ",") + std::to_string(a) + "-" + std::to_string(b);
       }
+      if (jo > 0 && !own.empty()) ownStyleRatio = framesStyleRatio(own);
       const double prerollCost = static_cast<double>(2 * k) / m.frames;  // chunks 1 and 2 pay K each
-      const double allStyleRatio = styleRatio(l, refLoss);
       std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.3f %9.1f %8.1f\n", k, ov, jo,
                   cfg.blend.c_str(), 100 * prerollCost, e.get("seam_ratio_mean"), e.get("seam_ratio_worst"),
                   e.get("mean_ratio"), allStyleRatio, blendStyleRatio, ownStyleRatio, chunkWall, j.wall);
