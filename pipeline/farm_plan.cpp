@@ -209,10 +209,10 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
         seam.part = farmSeamPath(request.jobDir, k, in.source, r.index);
         seam.command = {request.flowstyle, "join", clip.chunks.back().part, c.part, "--seam-part",
                         "-o", seam.part, "--blend", "restyle"};
-        // The join option that changes the restyled frames goes to the seam task too.
+        // The join options that change the restyled frames go to the seam task too.
         for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
-          if (request.joinArgs[i] == "--restyle-hold")
-            seam.command.insert(seam.command.end(), {"--restyle-hold", request.joinArgs[i + 1]});
+          if (request.joinArgs[i] == "--restyle-hold" || request.joinArgs[i] == "--restyle-polish")
+            seam.command.insert(seam.command.end(), {request.joinArgs[i], request.joinArgs[i + 1]});
         }
         seam.command.push_back("--");
         seam.command.insert(seam.command.end(), request.videoArgs.begin(), request.videoArgs.end());

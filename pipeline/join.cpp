@@ -16,6 +16,7 @@
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/seam_blend.hpp"
 #include "pipeline/seam_handoff.hpp"
+#include "pipeline/seam_polish.hpp"
 #include "pipeline/seam_restyle.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
@@ -416,6 +417,11 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                "; this join restyles with " + holdText(config.restyleHold) +
                                ": give join the seam parts' --restyle-hold, or make the seam part again");
     }
+    if (r.restylePolish != config.restylePolish) {
+      throw std::runtime_error(sp.path + ": seam part restyled with --restyle-polish " + holdText(r.restylePolish) +
+                               "; this join restyles with " + holdText(config.restylePolish) +
+                               ": give join the seam parts' --restyle-polish, or make the seam part again");
+    }
     if (seamPartOf[k] != nullptr) {
       throw std::runtime_error(sp.path + ": a second seam part for the seam at frame " +
                                std::to_string(q.record.rangeFirst) + " (the first is " + seamPartOf[k]->path + ")");
@@ -451,6 +457,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     seamRecord.firstFrame = seamRecord.rangeFirst = rc.selection.first;
     seamRecord.rangeLast = plan.parts[0].last;
     seamRecord.restyleHold = config.restyleHold;
+    seamRecord.restylePolish = config.restylePolish;
     writerConfig.tags = partTags(seamRecord);
   }
   stages::VideoWriter writer(writerConfig, sourceReader.info());
@@ -473,7 +480,9 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   std::vector<std::vector<double>> fades(plan.parts.size());
   std::vector<std::vector<cv::Mat>> restyled(plan.parts.size());  // per seam, its fade's frames
   std::int64_t restyleDone = 0, restyleTotal = 0;
-  for (std::size_t k = 0; k < borders; ++k) restyleTotal += restyle && seamPartOf[k] == nullptr ? widths[k] : 0;
+  for (std::size_t k = 0; k < borders; ++k) {
+    restyleTotal += restyle && seamPartOf[k] == nullptr ? widths[k] * (config.restylePolish > 0 ? 2 : 1) : 0;
+  }
   for (std::size_t k = 0, m = 0, r = 0; k < borders; ++k) {
     const PartSpan& p = plan.parts[k];
     const PartSpan& q = plan.parts[k + 1];
@@ -509,7 +518,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         // back to where the earlier part's chain started): those frames are the seam.
         restyled[k].assign(later.begin(), later.end() - 1);
         seamSource[measured.size() + r++].clear();
-        restyleDone += width;
+        restyleDone += width * (config.restylePolish > 0 ? 2 : 1);
       } else if (restyle) {
         if (!stylizer) stylizer = makeStylizer(*config.restyle, nullptr);
         SeamFrames frames;
@@ -553,6 +562,28 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         report.settleFirst = settled.firstWorst;
         report.settleSteady = settled.steadyPairs;
         restyled[k] = std::move(settled.frames);
+        if (config.restylePolish > 0) {
+          // The polish (pipeline/seam_polish.hpp): the fade's frames optimized once more, from
+          // themselves, held on them ever more firmly towards the fade's end.
+          PolishFrames polish;
+          const std::vector<cv::Mat>& src = seamSource[m];  // frames mfrom..p.last + 1
+          polish.source.push_back(src[static_cast<std::size_t>(std::max<std::int64_t>(0, blendFirst - 1 - mfrom))]);
+          polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 1 - mfrom));
+          polish.before = before;
+          polish.fade = std::move(restyled[k]);
+          polish.weights = schedule.weights;
+          polish.handoff = settled.weights;
+          polish.polish = config.restylePolish;
+          restyled[k] = polishSeam(*stylizer, polish, config.restyle->flow, [&](int i, bool painted) {
+            ++restyleDone;
+            report.polished += painted ? 1 : 0;
+            if (config.onRestyleFrame) {
+              config.onRestyleFrame("polished frame " + std::to_string(blendFirst + i) + " (" +
+                                    std::to_string(restyleDone) + "/" + std::to_string(restyleTotal) + ")");
+            }
+            if (cancel != nullptr && cancel->load()) throw Cancelled();
+          });
+        }
       }
       ++m;
     }

@@ -40,6 +40,9 @@ std::string toString(JoinBlend blend);
 
 // The landing hold measured best on the pan (README, Farm).
 inline constexpr double kDefaultRestyleHold = 2;
+// The polish's anchor exponent (pipeline/seam_polish.hpp), measured on chaplin and the pan
+// (README, Farm).
+inline constexpr double kDefaultRestylePolish = 2;
 
 struct JoinConfig {
   std::vector<std::string> parts;
@@ -58,6 +61,8 @@ struct JoinConfig {
   // --restyle-hold: the landing hold's exponent (pipeline/seam_restyle.hpp): the restyled
   // frame t's temporal terms weigh (1 - w_t)^-hold, so the chain lands on the later part.
   double restyleHold = kDefaultRestyleHold;
+  // --restyle-polish: the polish's anchor exponent (pipeline/seam_polish.hpp); 0: no polish.
+  double restylePolish = kDefaultRestylePolish;
   // --seam-part: restyle the one seam between the two parts given and write only its fade
   // frames, as a lossless seam part with a record (writer: FFV1 .mkv). A later join given
   // the chunk parts and the seam parts uses those frames instead of restyling, so that a
@@ -105,6 +110,7 @@ struct SeamReport {
   double settleWithout = 0;
   double settleFirst = 0;
   int settleSteady = 0;
+  int polished = 0;  // fade frames optimized again by the polish (pipeline/seam_polish.hpp)
 };
 
 struct JoinStats {

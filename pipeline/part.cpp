@@ -123,9 +123,12 @@ std::map<std::string, std::string> partTags(const PartRecord& r) {
   if (r.seam) {
     put("seam", std::to_string(r.seamEarlier.first) + "-" + std::to_string(r.seamEarlier.second) + "," +
                     std::to_string(r.seamLater.first) + "-" + std::to_string(r.seamLater.second));
-    char hold[40];
-    const auto done = std::to_chars(hold, hold + sizeof hold, r.restyleHold);  // shortest exact form, no locale
-    put("restyle_hold", std::string(hold, done.ptr));
+    auto number = [](double x) {
+      char text[40];
+      return std::string(text, std::to_chars(text, text + sizeof text, x).ptr);  // shortest exact form, no locale
+    };
+    put("restyle_hold", number(r.restyleHold));
+    put("restyle_polish", number(r.restylePolish));
   }
   return t;
 }
@@ -186,14 +189,18 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
     r.seam = true;
     r.seamEarlier = {a, b};
     r.seamLater = {c, d};
-    if (auto h = tags.find(std::string(kPrefix) + "restyle_hold"); h != tags.end()) {
+    // An exponent of the restyle (0..8); absent: 0 (a seam part made before it existed).
+    auto exponent = [&](const char* field, double& value) {
+      const auto h = tags.find(std::string(kPrefix) + field);
+      if (h == tags.end()) return;
       const std::string& text = h->second;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), r.restyleHold);
-      if (error != std::errc() || end != text.data() + text.size() || !(r.restyleHold >= 0) || r.restyleHold > 8) {
-        throw std::runtime_error(file + ": part record field 'restyle_hold' = '" + h->second +
-                                 "' is not a number in 0..8");
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc() || end != text.data() + text.size() || !(value >= 0) || value > 8) {
+        throw std::runtime_error(file + ": part record field '" + field + "' = '" + text + "' is not a number in 0..8");
       }
-    }
+    };
+    exponent("restyle_hold", r.restyleHold);
+    exponent("restyle_polish", r.restylePolish);
     if (r.firstFrame < c || r.rangeLast != b) {
       throw std::runtime_error(file + ": seam part record is inconsistent (frames from " +
                                std::to_string(r.firstFrame) + " to " + std::to_string(r.rangeLast) +

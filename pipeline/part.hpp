@@ -54,6 +54,9 @@ struct PartRecord {
   // A seam part's `join --restyle-hold` (tag "flowstyle_restyle_hold", written with "seam";
   // a seam part without it was made before the landing hold existed: 0).
   double restyleHold = 0;
+  // ... and its `join --restyle-polish` (tag "flowstyle_restyle_polish"; absent: made before
+  // the polish existed, 0).
+  double restylePolish = 0;
 };
 
 PartRecord partRecord(const Config& config, const JobIdentity& identity);

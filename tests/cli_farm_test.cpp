@@ -244,16 +244,21 @@ TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
   };
   video("0-14", "a.mkv", "4");
   video("15-29", "b.mkv", "6");
-  auto join = [&](const std::string& out, std::vector<std::string> chunk) {
+  auto join = [&](const std::string& out, std::vector<std::string> chunk, std::vector<std::string> options = {}) {
     std::vector<std::string> a = {"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o",
                                   (dir / out).string(), "--codec", "ffv1", "--blend", "restyle"};
+    a.insert(a.end(), options.begin(), options.end());
     if (!chunk.empty()) a.push_back("--");
     a.insert(a.end(), chunk.begin(), chunk.end());
     return cli(a, dir);
   };
   CommandResult r = join("j.mkv", style);
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_NE(r.err.find("restyled frame 14 (4/4)"), std::string::npos) << r.err;
+  // Restyled, then polished (--restyle-polish, default 2): two optimizer runs per fade frame.
+  EXPECT_NE(r.err.find("restyled frame 14 (4/8)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("polished frame 14 (8/8)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("seam at frame 15: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" painted again from the joined frame"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("seam at frame 15"), std::string::npos) << r.err;
   const auto a = readAll(dir / "a.mkv"), b = readAll(dir / "b.mkv"), j = readAll(dir / "j.mkv");
   ASSERT_EQ(a.size(), 15u);
@@ -280,6 +285,18 @@ TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
   const auto j2 = readAll(dir / "j2.mkv");
   ASSERT_EQ(j2.size(), 30u);
   for (int n = 11; n < 15; ++n) EXPECT_EQ(maxAbsDiff(j[n], j2[n]), 0) << n;
+  // Without the polish: the restyled and handed-off frames as they were; the polish painted
+  // its fade frames again, and left everything outside the fade alone.
+  r = join("j0.mkv", style, {"--restyle-polish", "0"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("restyled frame 14 (4/4)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("polished frame"), std::string::npos) << r.err;
+  const auto j0 = readAll(dir / "j0.mkv");
+  ASSERT_EQ(j0.size(), 30u);
+  for (int n = 0; n < 30; ++n) {
+    if (n < 11 || n >= 15) EXPECT_EQ(maxAbsDiff(j0[n], j[n]), 0) << n;
+  }
+  EXPECT_GT(maxAbsDiff(j0[11], j[11]), 0) << "the fade's first frame is painted again";
   // A later part whose pre-roll reaches back to frame 0 is the earlier part's chain: the two
   // agree on the overlap, and join takes those frames instead of painting them again.
   video("15-29", "one.mkv", "15");
@@ -365,7 +382,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
   // One seam part: the other seam is restyled by the join, with the options after --.
   r = run({"a.mkv", "b.mkv", "c.mkv", "s2.mkv", "-o", "half.mkv", "--codec", "ffv1", "--blend", "restyle"}, style);
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_NE(r.err.find("restyled frame 12 (3/3)"), std::string::npos) << "only seam 13 is restyled: " << r.err;
+  EXPECT_NE(r.err.find("restyled frame 12 (3/6)"), std::string::npos) << "only seam 13 is restyled: " << r.err;
+  EXPECT_NE(r.err.find("polished frame 12 (6/6)"), std::string::npos) << "and polished: " << r.err;
   const auto half = readAll(dir / "half.mkv");
   ASSERT_EQ(half.size(), 40u);
   for (int n = 0; n < 40; ++n) EXPECT_EQ(maxAbsDiff(whole[n], half[n]), 0) << n;
@@ -387,6 +405,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
       {{"s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1, "only seam parts given"},
       {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle", "--restyle-hold", "1.5"},
        {}, 1, "s1.mkv: seam part restyled with --restyle-hold 2; this join restyles with 1.5"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle", "--restyle-polish", "1"},
+       {}, 1, "s1.mkv: seam part restyled with --restyle-polish 2; this join restyles with 1"},
       {{"a.mkv", "b.mkv", "c.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, style, 1,
        "give exactly the two chunk parts of one seam (given 3"},
       {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, {}, 2, "--seam-part: give the chunk command's own options after --"},

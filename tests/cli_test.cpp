@@ -75,6 +75,9 @@ TEST(Cli_Usage, WrongOptionOrValueNamesItself) {
       {{"frobnicate"}, "unknown command"},
       {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--restyle-hold", "1"}, "--restyle-hold goes with --blend restyle"},
       {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--blend", "restyle", "--restyle-hold", "-1"}, "--restyle-hold"},
+      {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--restyle-polish", "1"}, "--restyle-polish goes with --blend restyle"},
+      {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--blend", "restyle", "--restyle-polish", "9"},
+       "--restyle-polish: must be in 0..8"},
       // Found by fuzz_options: a whole-number list entry beyond int's range (was undefined behaviour).
       {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--long-term", "1,1e308"}, "out of range"},
       {{"eval", "a.mp4", "b.mp4", "--seams", "5,-3e10"}, "out of range"},

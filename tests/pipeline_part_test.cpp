@@ -82,15 +82,28 @@ TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
     r.restyleHold = hold;
     EXPECT_EQ(parsePartRecord(partTags(r), "s.mkv").restyleHold, hold);
   }
-  auto tags = partTags(r);
-  tags.erase("flowstyle_restyle_hold");  // a seam part made before the hold existed
-  EXPECT_EQ(parsePartRecord(tags, "s.mkv").restyleHold, 0.0);
-  for (const char* bad : {"", "x", "-1", "8.5", "nan", "inf", "1.5x", "0x1"}) {
-    tags["flowstyle_restyle_hold"] = bad;
-    const std::string e = errorOf([&] { parsePartRecord(tags, "s.mkv"); });
-    EXPECT_NE(e.find("s.mkv: part record field 'restyle_hold'"), std::string::npos) << bad << ": " << e;
+  // ... and the polish (join --restyle-polish), the same way.
+  EXPECT_EQ(back.restylePolish, 0.0);
+  for (double polish : {2.0, 0.25, 1.0 / 3.0, 8.0}) {
+    r.restylePolish = polish;
+    const PartRecord again = parsePartRecord(partTags(r), "s.mkv");
+    EXPECT_EQ(again.restylePolish, polish);
+    EXPECT_EQ(again.restyleHold, r.restyleHold);
   }
-  tags = partTags(r);
+  for (const char* field : {"restyle_hold", "restyle_polish"}) {
+    auto tags = partTags(r);
+    tags.erase(std::string("flowstyle_") + field);  // a seam part made before the field existed
+    const PartRecord old = parsePartRecord(tags, "s.mkv");
+    EXPECT_EQ(std::string(field) == "restyle_hold" ? old.restyleHold : old.restylePolish, 0.0) << field;
+    for (const char* bad : {"", "x", "-1", "8.5", "nan", "inf", "1.5x", "0x1"}) {
+      tags[std::string("flowstyle_") + field] = bad;
+      const std::string e = errorOf([&] { parsePartRecord(tags, "s.mkv"); });
+      EXPECT_NE(e.find(std::string("s.mkv: part record field '") + field + "' = '" + bad + "' is not a number in 0..8"),
+                std::string::npos)
+          << bad << ": " << e;
+    }
+  }
+  auto tags = partTags(r);
   for (const char* bad : {"0-29", "0-29,22-", "29-0,22-59", "0-29,0-59", "0-29,22-29", "0-29,22-59x",
                                  "0-28,22-59", "0-29,23-59"}) {
     tags["flowstyle_seam"] = bad;

@@ -9,8 +9,10 @@
 #include <opencv2/core.hpp>
 
 #include "pipeline/frame_stylizer.hpp"
+#include "pipeline/image_ops.hpp"
 #include "pipeline/seam_blend.hpp"
 #include "pipeline/seam_handoff.hpp"
+#include "pipeline/seam_polish.hpp"
 #include "pipeline/seam_restyle.hpp"
 
 using namespace flowstyle::pipeline;
@@ -172,6 +174,82 @@ TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   EXPECT_DOUBLE_EQ(landingHold(0.999999, 2), kMaxHold);
   EXPECT_DOUBLE_EQ(landingHold(1.0, 2), kMaxHold);
   EXPECT_DOUBLE_EQ(landingHold(0.5, 0), 1.0);
+}
+
+// The polish (pipeline/seam_polish.hpp) with a stylizer that records what it is asked and
+// brightens its start by a fixed amount: on a still source (zero flow) each polished frame
+// starts from its joined frame, is held on the polished frame before it (the chain) and, by
+// the anchor (1 - w)^-P - 1, on its own joined frame; the later part's frames stay.
+namespace {
+
+class RecordingPainter final : public FrameStylizer {
+ public:
+  std::vector<StylizeRequest> requests;
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    requests.push_back(request);
+    StylizeOutcome out;
+    out.image = cv::min(request.init + cv::Scalar::all(0.1), 1.0);
+    return out;
+  }
+};
+
+double maxDiff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF); }
+
+}  // namespace
+
+TEST(Pipeline_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnchoredTowardsTheEnd) {
+  const cv::Size size(40, 30);
+  cv::Mat texture(size, CV_8UC3);
+  cv::randu(texture, 0, 255);
+  PolishFrames frames;
+  for (int n = 0; n <= 4; ++n) frames.source.push_back(texture);  // frame before + 4 fade frames
+  frames.before = cv::Mat(size, CV_8UC3, cv::Scalar(100, 100, 100));
+  for (int v : {60, 80, 120, 160}) frames.fade.push_back(cv::Mat(size, CV_8UC3, cv::Scalar(v, v, v)));
+  frames.weights = {0.0, 0.5, 0.75, 1.0};
+  frames.handoff = {0.0, 0.2, 0.6, 1.0};
+  frames.polish = 2;
+  RecordingPainter painter;
+  std::vector<int> reported, painted;
+  const std::vector<cv::Mat> out = polishSeam(painter, frames, flowstyle::stages::FlowConfig{}, [&](int i, bool p) {
+    reported.push_back(i);
+    if (p) painted.push_back(i);
+  });
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(reported, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(painted, (std::vector<int>{0, 1, 2}));
+  ASSERT_EQ(painter.requests.size(), 3u) << "the frame the handoff gave to the later part is not painted";
+  EXPECT_EQ(maxDiff(out[3], frames.fade[3]), 0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const StylizeRequest& r = painter.requests[i];
+    EXPECT_LE(maxDiff(r.init, toFloat01(frames.fade[i])), 1e-6) << "frame " << i << " starts from its joined frame";
+    EXPECT_LE(maxDiff(out[i], toByte(cv::min(toFloat01(frames.fade[i]) + cv::Scalar::all(0.1), 1.0))), 1.0);
+    ASSERT_FALSE(r.guides.empty());
+    // The chain: the polished frame before (the frame before the fade for the first).
+    const cv::Mat expectedPrevious = i == 0 ? toFloat01(frames.before) : toFloat01(out[i - 1]);
+    EXPECT_LE(maxDiff(r.guides[0].warped, expectedPrevious), 1.0 / 255 + 1e-6) << "frame " << i;
+    EXPECT_DOUBLE_EQ(r.guides[0].weight, 1.0);
+    const double anchor = std::pow(1.0 - frames.weights[i], -frames.polish) - 1.0;
+    EXPECT_DOUBLE_EQ(polishAnchor(frames.weights[i], frames.polish), anchor);
+    if (anchor <= 0) {
+      EXPECT_EQ(r.guides.size(), 1u) << "no anchor where the fade has not begun";
+      continue;
+    }
+    ASSERT_EQ(r.guides.size(), 2u) << "frame " << i;
+    EXPECT_NEAR(r.guides[1].weight, anchor, 1e-12);
+    EXPECT_LE(maxDiff(r.guides[1].warped, toFloat01(frames.fade[i])), 1e-6);
+    double lowest = 0;
+    cv::minMaxLoc(r.guides[1].certainty, &lowest);
+    EXPECT_EQ(lowest, 1.0) << "the anchor holds every pixel";
+  }
+  // A fade at the clip's first frame: nothing holds its first frame, which stays as it is.
+  frames.before = cv::Mat();
+  RecordingPainter first;
+  const std::vector<cv::Mat> alone = polishSeam(first, frames, flowstyle::stages::FlowConfig{});
+  EXPECT_EQ(maxDiff(alone[0], frames.fade[0]), 0);
+  ASSERT_EQ(first.requests.size(), 2u);
+  EXPECT_LE(maxDiff(first.requests[0].guides[0].warped, toFloat01(frames.fade[0])), 1.0 / 255 + 1e-6);
+  EXPECT_THROW(polishSeam(first, PolishFrames{}, flowstyle::stages::FlowConfig{}), std::logic_error)
+      << "frames that do not line up are a programming error";
 }
 
 // One pair of the handoff from vectors standing for images: r = R's own change, q = Q's,

@@ -471,6 +471,10 @@ int runJoinCommand(const std::vector<std::string>& args) {
                      "(cut over without that fade: %.2fx%s)\n",
                      static_cast<long long>(r.frame), r.settleExpected, r.settleWithout, steady.c_str());
       }
+      if (r.polished > 0) {
+        std::fprintf(stderr, "  seam at frame %lld: %d fade frame%s painted again from the joined frame%s (--restyle-polish)\n",
+                     static_cast<long long>(r.frame), r.polished, r.polished == 1 ? "" : "s", r.polished == 1 ? "" : "s");
+      }
     }
   }
   return 0;

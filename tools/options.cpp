@@ -472,6 +472,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
      "with --blend restyle: how firmly the restyled chain lands on the later part; frame t's temporal "
      "weight is multiplied by (1 - w)^-N, w its fade weight (0: the chunks' own weight throughout; "
      "higher: less flicker at the seam, a little more style loss on the restyled frames)")
+    ("restyle-polish", po::value(&c.restylePolish)->default_value(pipeline::kDefaultRestylePolish),
+     "with --blend restyle: optimize the fade's joined frames once more, each from itself, held on it by a "
+     "weight (1 - w)^-N - 1 (free early in the fade, firm at its end), so they get back the texture the "
+     "hold and the handoff's mix cost (0: no polish; the join takes twice as long)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
@@ -521,9 +525,11 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   if (c.writer.crf < 0 || c.writer.crf > 63) throw UsageError("--crf: must be in 0..63");
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
   if (!(c.restyleHold >= 0 && c.restyleHold <= 8)) throw UsageError("--restyle-hold: must be in 0..8");
+  if (!(c.restylePolish >= 0 && c.restylePolish <= 8)) throw UsageError("--restyle-polish: must be in 0..8");
   if (c.blend != pipeline::JoinBlend::Restyle) {
     if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
     if (!vm["restyle-hold"].defaulted()) throw UsageError("--restyle-hold goes with --blend restyle");
+    if (!vm["restyle-polish"].defaulted()) throw UsageError("--restyle-polish goes with --blend restyle");
     if (c.seamPart) throw UsageError("--seam-part goes with --blend restyle");
     return true;
   }
