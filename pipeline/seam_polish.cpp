@@ -29,16 +29,7 @@ std::vector<cv::Mat> polishSeam(FrameStylizer& stylizer, const PolishFrames& fra
     request.index = static_cast<std::int64_t>(i);
     request.content = frames.source[i + 1];
     request.init = toFloat01(frames.fade[i]);
-    if (!previous.empty()) {
-      const cv::Mat gray = stages::toGray(request.content);
-      const cv::Mat earlierGray = stages::toGray(frames.source[i]);
-      const cv::Mat forward = estimator(gray, earlierGray);
-      const cv::Mat backward = estimator(earlierGray, gray);
-      models::TemporalGuide guide;
-      guide.certainty = stages::certaintySoft(stages::certaintyHard(forward, backward));
-      guide.warped = stages::warp(previous, forward);
-      request.guides.push_back(std::move(guide));
-    }
+    if (!previous.empty()) request.guides.push_back(warpedGuide(estimator, request.content, frames.source[i], previous));
     const double anchor = polishAnchor(frames.weights[i], frames.polish);
     if (anchor > 0) {
       models::TemporalGuide guide;

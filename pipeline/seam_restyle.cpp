@@ -16,6 +16,18 @@ double landingHold(double weight, double hold) {
   return std::min(kMaxHold, std::pow(free, -hold));
 }
 
+models::TemporalGuide warpedGuide(stages::FlowEstimator& estimator, const cv::Mat& content,
+                                  const cv::Mat& earlierContent, const cv::Mat& earlierStylized) {
+  const cv::Mat gray = stages::toGray(content);
+  const cv::Mat earlierGray = stages::toGray(earlierContent);
+  const cv::Mat forward = estimator(gray, earlierGray);
+  const cv::Mat backward = estimator(earlierGray, gray);
+  models::TemporalGuide guide;
+  guide.certainty = stages::certaintySoft(stages::certaintyHard(forward, backward));
+  guide.warped = stages::warp(earlierStylized, forward);
+  return guide;
+}
+
 std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam, const stages::FlowConfig& flow,
                                  std::vector<int> offsets,
                                  const std::function<void(std::int64_t, int, int)>& onFrame) {
@@ -62,7 +74,6 @@ std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam
       if (onFrame) onFrame(n, static_cast<int>(i) + 1, width);
       continue;
     }
-    const cv::Mat gray = stages::toGray(at(seam.source, n));
     StylizeRequest request;
     request.index = n;
     request.content = at(seam.source, n);
@@ -71,15 +82,13 @@ std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam
     for (int k : offsets) {
       auto it = joined.find(n - k);
       if (it == joined.end()) continue;
-      const cv::Mat earlierGray = stages::toGray(at(seam.source, n - k));
-      const cv::Mat forward = estimator(gray, earlierGray);
-      const cv::Mat backward = estimator(earlierGray, gray);
-      const cv::Mat certainty = stages::certaintySoft(stages::certaintyHard(forward, backward));
-      const cv::Mat warped = stages::warp(it->second, forward);
+      models::TemporalGuide guide = warpedGuide(estimator, at(seam.source, n), at(seam.source, n - k), it->second);
+      const cv::Mat certainty = guide.certainty;
       const double wk = weightOf(n - k);
       const double alpha = wk < 1.0 ? std::clamp((w - wk) / (1.0 - wk), 0.0, 1.0) : 1.0;
-      models::TemporalGuide guide;
-      guide.warped = warped + (later - warped) * alpha;
+      const cv::Mat warped = guide.warped;
+      cv::Mat moved = warped + (later - warped) * alpha;  // a new buffer: warped is not written over
+      guide.warped = moved;
       if (request.init.empty()) {
         // Where the flow is uncertain, the cross-fade of the two parts' own frames.
         cv::Mat fade;

@@ -48,6 +48,12 @@ inline constexpr double kMaxHold = 64;
 // The factor on frame t's temporal terms: min(kMaxHold, (1 - w)^-hold).
 double landingHold(double weight, double hold);
 
+// The temporal guide of a frame to an earlier stylized one (restyle and polish alike): the
+// source's flow both ways between the two frames' contents (CV_8UC3), its soft certainty, and
+// `earlierStylized` (CV_32FC3) warped into place; weight 1.
+models::TemporalGuide warpedGuide(stages::FlowEstimator& estimator, const cv::Mat& content,
+                                  const cv::Mat& earlierContent, const cv::Mat& earlierStylized);
+
 // The restyled frames blendFirst..last (CV_8UC3). `offsets`: the stylizer's temporal
 // offsets (nearest first; empty means 1). onFrame(n, done, total) after each frame.
 std::vector<cv::Mat> restyleSeam(FrameStylizer& stylizer, const SeamFrames& seam, const stages::FlowConfig& flow,
