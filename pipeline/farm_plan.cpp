@@ -211,7 +211,8 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
                         "-o", seam.part, "--blend", "restyle"};
         // The join options that change the restyled frames go to the seam task too.
         for (std::size_t i = 0; i + 1 < request.joinArgs.size(); ++i) {
-          if (request.joinArgs[i] == "--restyle-hold" || request.joinArgs[i] == "--restyle-polish")
+          if (request.joinArgs[i] == "--restyle-hold" || request.joinArgs[i] == "--restyle-polish" ||
+              request.joinArgs[i] == "--restyle-lookahead")
             seam.command.insert(seam.command.end(), {request.joinArgs[i], request.joinArgs[i + 1]});
         }
         seam.command.push_back("--");

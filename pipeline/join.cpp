@@ -37,6 +37,11 @@ std::string holdText(double hold) {
   return std::string(text, std::to_chars(text, text + sizeof text, hold).ptr);
 }
 
+// The polish's look-ahead as it acts: none without a polish.
+double effectiveLookahead(const JoinConfig& config) {
+  return config.restylePolish > 0 ? config.restyleLookahead : 0.0;
+}
+
 bool losslessCodec(const std::string& name) {
   return name == "ffv1" || name == "png" || name == "rawvideo" || name == "huffyuv" || name == "ffvhuff" ||
          name == "utvideo" || name == "qtrle";
@@ -412,15 +417,16 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                " of " + p.path + " (" + range(p.first, p.last) + ") and " + q.path + " (" +
                                range(q.first, q.last) + "); make it from the same parts with the same --overlap");
     }
-    if (r.restyleHold != config.restyleHold) {
-      throw std::runtime_error(sp.path + ": seam part restyled with --restyle-hold " + holdText(r.restyleHold) +
-                               "; this join restyles with " + holdText(config.restyleHold) +
-                               ": give join the seam parts' --restyle-hold, or make the seam part again");
-    }
-    if (r.restylePolish != config.restylePolish) {
-      throw std::runtime_error(sp.path + ": seam part restyled with --restyle-polish " + holdText(r.restylePolish) +
-                               "; this join restyles with " + holdText(config.restylePolish) +
-                               ": give join the seam parts' --restyle-polish, or make the seam part again");
+    const std::pair<const char*, std::pair<double, double>> knobs[] = {
+        {"--restyle-hold", {r.restyleHold, config.restyleHold}},
+        {"--restyle-polish", {r.restylePolish, config.restylePolish}},
+        {"--restyle-lookahead", {r.restyleLookahead, effectiveLookahead(config)}}};
+    for (const auto& [option, values] : knobs) {
+      if (values.first != values.second) {
+        throw std::runtime_error(sp.path + ": seam part restyled with " + option + " " + holdText(values.first) +
+                                 "; this join restyles with " + holdText(values.second) + ": give join the seam parts' " +
+                                 option + ", or make the seam part again");
+      }
     }
     if (seamPartOf[k] != nullptr) {
       throw std::runtime_error(sp.path + ": a second seam part for the seam at frame " +
@@ -458,6 +464,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     seamRecord.rangeLast = plan.parts[0].last;
     seamRecord.restyleHold = config.restyleHold;
     seamRecord.restylePolish = config.restylePolish;
+    seamRecord.restyleLookahead = effectiveLookahead(config);
     writerConfig.tags = partTags(seamRecord);
   }
   stages::VideoWriter writer(writerConfig, sourceReader.info());
@@ -568,12 +575,14 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
           PolishFrames polish;
           const std::vector<cv::Mat>& src = seamSource[m];  // frames mfrom..p.last + 1
           polish.source.push_back(src[static_cast<std::size_t>(std::max<std::int64_t>(0, blendFirst - 1 - mfrom))]);
-          polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 1 - mfrom));
+          polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 2 - mfrom));
           polish.before = before;
           polish.fade = std::move(restyled[k]);
           polish.weights = schedule.weights;
           polish.handoff = settled.weights;
           polish.polish = config.restylePolish;
+          polish.after = later[polish.fade.size()];
+          polish.lookahead = effectiveLookahead(config);
           restyled[k] = polishSeam(*stylizer, polish, config.restyle->flow, [&](int i, bool painted) {
             ++restyleDone;
             report.polished += painted ? 1 : 0;

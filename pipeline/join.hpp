@@ -43,6 +43,9 @@ inline constexpr double kDefaultRestyleHold = 2;
 // The polish's anchor exponent (pipeline/seam_polish.hpp), measured on chaplin and the pan
 // (README, Farm).
 inline constexpr double kDefaultRestylePolish = 2;
+// The polish's look-ahead (pipeline/seam_polish.hpp), measured on the pan, chaplin and the GIF
+// (README, Farm).
+inline constexpr double kDefaultRestyleLookahead = 0.25;
 
 struct JoinConfig {
   std::vector<std::string> parts;
@@ -63,6 +66,9 @@ struct JoinConfig {
   double restyleHold = kDefaultRestyleHold;
   // --restyle-polish: the polish's anchor exponent (pipeline/seam_polish.hpp); 0: no polish.
   double restylePolish = kDefaultRestylePolish;
+  // --restyle-lookahead: the polish's temporal term to the next joined frame, as a share of
+  // its anchor's weight (pipeline/seam_polish.hpp); 0: none.
+  double restyleLookahead = kDefaultRestyleLookahead;
   // --seam-part: restyle the one seam between the two parts given and write only its fade
   // frames, as a lossless seam part with a record (writer: FFV1 .mkv). A later join given
   // the chunk parts and the seam parts uses those frames instead of restyling, so that a

@@ -129,6 +129,7 @@ std::map<std::string, std::string> partTags(const PartRecord& r) {
     };
     put("restyle_hold", number(r.restyleHold));
     put("restyle_polish", number(r.restylePolish));
+    put("restyle_lookahead", number(r.restyleLookahead));
   }
   return t;
 }
@@ -189,7 +190,7 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
     r.seam = true;
     r.seamEarlier = {a, b};
     r.seamLater = {c, d};
-    // An exponent of the restyle (0..8); absent: 0 (a seam part made before it existed).
+    // A setting of the restyle (0..8); absent: 0 (a seam part made before it existed).
     auto exponent = [&](const char* field, double& value) {
       const auto h = tags.find(std::string(kPrefix) + field);
       if (h == tags.end()) return;
@@ -201,6 +202,7 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
     };
     exponent("restyle_hold", r.restyleHold);
     exponent("restyle_polish", r.restylePolish);
+    exponent("restyle_lookahead", r.restyleLookahead);
     if (r.firstFrame < c || r.rangeLast != b) {
       throw std::runtime_error(file + ": seam part record is inconsistent (frames from " +
                                std::to_string(r.firstFrame) + " to " + std::to_string(r.rangeLast) +

@@ -57,6 +57,9 @@ struct PartRecord {
   // ... and its `join --restyle-polish` (tag "flowstyle_restyle_polish"; absent: made before
   // the polish existed, 0).
   double restylePolish = 0;
+  // ... and its polish's `join --restyle-lookahead` (tag "flowstyle_restyle_lookahead"; 0 when
+  // it had no polish; absent: made before the look-ahead existed, 0).
+  double restyleLookahead = 0;
 };
 
 PartRecord partRecord(const Config& config, const JobIdentity& identity);

@@ -294,9 +294,23 @@ TEST(Cli_Join, RestyleStylizesTheOverlapAgainAsOneChain) {
   const auto j0 = readAll(dir / "j0.mkv");
   ASSERT_EQ(j0.size(), 30u);
   for (int n = 0; n < 30; ++n) {
-    if (n < 11 || n >= 15) EXPECT_EQ(maxAbsDiff(j0[n], j[n]), 0) << n;
+    if (n < 11 || n >= 15) {
+      EXPECT_EQ(maxAbsDiff(j0[n], j[n]), 0) << n;
+    }
   }
   EXPECT_GT(maxAbsDiff(j0[11], j[11]), 0) << "the fade's first frame is painted again";
+  // Without the polish's look-ahead the fade's polished frames come out otherwise (the last is
+  // no longer held on the later part's frame 15); nothing outside the fade changes.
+  r = join("jl.mkv", style, {"--restyle-lookahead", "0"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto jl = readAll(dir / "jl.mkv");
+  ASSERT_EQ(jl.size(), 30u);
+  for (int n = 0; n < 30; ++n) {
+    if (n < 11 || n >= 15) {
+      EXPECT_EQ(maxAbsDiff(jl[n], j[n]), 0) << n;
+    }
+  }
+  EXPECT_GT(maxAbsDiff(jl[14], j[14]), 0) << "the fade's last frame is held on the later part's frame 15";
   // A later part whose pre-roll reaches back to frame 0 is the earlier part's chain: the two
   // agree on the overlap, and join takes those frames instead of painting them again.
   video("15-29", "one.mkv", "15");
@@ -407,6 +421,8 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
        {}, 1, "s1.mkv: seam part restyled with --restyle-hold 2; this join restyles with 1.5"},
       {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle", "--restyle-polish", "1"},
        {}, 1, "s1.mkv: seam part restyled with --restyle-polish 2; this join restyles with 1"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle", "--restyle-lookahead", "0.5"},
+       {}, 1, "s1.mkv: seam part restyled with --restyle-lookahead 0.25; this join restyles with 0.5"},
       {{"a.mkv", "b.mkv", "c.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, style, 1,
        "give exactly the two chunk parts of one seam (given 3"},
       {{"a.mkv", "b.mkv", "--seam-part", "-o", "x.mkv", "--blend", "restyle"}, {}, 2, "--seam-part: give the chunk command's own options after --"},

@@ -78,6 +78,13 @@ TEST(Cli_Usage, WrongOptionOrValueNamesItself) {
       {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--restyle-polish", "1"}, "--restyle-polish goes with --blend restyle"},
       {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--blend", "restyle", "--restyle-polish", "9"},
        "--restyle-polish: must be in 0..8"},
+      {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--restyle-lookahead", "1"},
+       "--restyle-lookahead goes with --blend restyle"},
+      {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--blend", "restyle", "--restyle-lookahead", "-0.5"},
+       "--restyle-lookahead: must be in 0..8"},
+      {{"join", "a.mkv", "b.mkv", "-o", "o.mkv", "--blend", "restyle", "--restyle-polish", "0", "--restyle-lookahead",
+        "0.5"},
+       "--restyle-lookahead goes with the polish"},
       // Found by fuzz_options: a whole-number list entry beyond int's range (was undefined behaviour).
       {{"video", "in.mp4", "-o", "o.mp4", "--method", "copy", "--long-term", "1,1e308"}, "out of range"},
       {{"eval", "a.mp4", "b.mp4", "--seams", "5,-3e10"}, "out of range"},

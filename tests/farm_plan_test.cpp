@@ -135,13 +135,13 @@ TEST(Farm_Plan, CommandsFollowTheChunkInterface) {
             "'/out/a.mp4.farm/parts/0-a b/seam-001.mkv' '/out/a.mp4.farm/parts/0-a b/seam-002.mkv' "
             "-o /out/a.mp4 --source '/clips/a b.mp4' --blend restyle --crf 20");
   // --restyle-hold changes the restyled frames: the seam tasks get it.
-  // So does --restyle-polish.
-  r.joinArgs = {"--blend", "restyle", "--restyle-polish", "0", "--restyle-hold", "1.5"};
+  // So do --restyle-polish and --restyle-lookahead.
+  r.joinArgs = {"--blend", "restyle", "--restyle-polish", "1", "--restyle-hold", "1.5", "--restyle-lookahead", "0.5"};
   const FarmPlan held = makeFarmPlan(r);
   EXPECT_EQ(shellCommand(held.clips[0].seams[0].command),
             "/opt/flowstyle join '/out/a.mp4.farm/parts/0-a b/chunk-000.mkv' '/out/a.mp4.farm/parts/0-a b/chunk-001.mkv' "
-            "--seam-part -o '/out/a.mp4.farm/parts/0-a b/seam-001.mkv' --blend restyle --restyle-polish 0 "
-            "--restyle-hold 1.5 -- --method optimize --style /s/starry.jpg");
+            "--seam-part -o '/out/a.mp4.farm/parts/0-a b/seam-001.mkv' --blend restyle --restyle-polish 1 "
+            "--restyle-hold 1.5 --restyle-lookahead 0.5 -- --method optimize --style /s/starry.jpg");
   r.joinArgs = {"--blend", "restyle", "--crf", "20"};
   // Seam tasks are numbered across clips; a one-chunk clip has none.
   r.clips.push_back({"/clips/b.mov", "/out/b.mp4", 12, 1, 2});

@@ -90,11 +90,24 @@ TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
     EXPECT_EQ(again.restylePolish, polish);
     EXPECT_EQ(again.restyleHold, r.restyleHold);
   }
-  for (const char* field : {"restyle_hold", "restyle_polish"}) {
+  // ... and the polish's look-ahead (join --restyle-lookahead).
+  EXPECT_EQ(back.restyleLookahead, 0.0);
+  for (double lookahead : {0.25, 0.1, 4.0}) {
+    r.restyleLookahead = lookahead;
+    const PartRecord again = parsePartRecord(partTags(r), "s.mkv");
+    EXPECT_EQ(again.restyleLookahead, lookahead);
+    EXPECT_EQ(again.restylePolish, r.restylePolish);
+  }
+  for (const char* field : {"restyle_hold", "restyle_polish", "restyle_lookahead"}) {
     auto tags = partTags(r);
     tags.erase(std::string("flowstyle_") + field);  // a seam part made before the field existed
     const PartRecord old = parsePartRecord(tags, "s.mkv");
-    EXPECT_EQ(std::string(field) == "restyle_hold" ? old.restyleHold : old.restylePolish, 0.0) << field;
+    const std::string name = field;
+    EXPECT_EQ(name == "restyle_hold"     ? old.restyleHold
+              : name == "restyle_polish" ? old.restylePolish
+                                         : old.restyleLookahead,
+              0.0)
+        << field;
     for (const char* bad : {"", "x", "-1", "8.5", "nan", "inf", "1.5x", "0x1"}) {
       tags[std::string("flowstyle_") + field] = bad;
       const std::string e = errorOf([&] { parsePartRecord(tags, "s.mkv"); });

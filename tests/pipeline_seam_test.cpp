@@ -202,7 +202,7 @@ TEST(Pipeline_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnch
   cv::Mat texture(size, CV_8UC3);
   cv::randu(texture, 0, 255);
   PolishFrames frames;
-  for (int n = 0; n <= 4; ++n) frames.source.push_back(texture);  // frame before + 4 fade frames
+  for (int n = 0; n <= 5; ++n) frames.source.push_back(texture);  // frame before + 4 fade frames + after
   frames.before = cv::Mat(size, CV_8UC3, cv::Scalar(100, 100, 100));
   for (int v : {60, 80, 120, 160}) frames.fade.push_back(cv::Mat(size, CV_8UC3, cv::Scalar(v, v, v)));
   frames.weights = {0.0, 0.5, 0.75, 1.0};
@@ -250,6 +250,88 @@ TEST(Pipeline_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnch
   EXPECT_LE(maxDiff(first.requests[0].guides[0].warped, toFloat01(frames.fade[0])), 1.0 / 255 + 1e-6);
   EXPECT_THROW(polishSeam(first, PolishFrames{}, flowstyle::stages::FlowConfig{}), std::logic_error)
       << "frames that do not line up are a programming error";
+  frames.lookahead = 0.25;
+  EXPECT_THROW(polishSeam(first, frames, flowstyle::stages::FlowConfig{}), std::logic_error)
+      << "a look-ahead needs the later part's frame after the fade";
+}
+
+// The look-ahead (pipeline/seam_polish.hpp): each polished frame with an anchor is also held
+// on the next joined frame, and the last fade frame on the later part's first own frame after
+// the fade, moved back by the flow (zero here), with lookahead times the anchor's weight.
+TEST(Pipeline_SeamPolish, LookAheadHoldsEachFrameOnTheNextJoinedFrameAndTheLastOnTheLaterPart) {
+  const cv::Size size(40, 30);
+  cv::Mat texture(size, CV_8UC3);
+  cv::randu(texture, 0, 255);
+  PolishFrames frames;
+  for (int n = 0; n <= 4; ++n) frames.source.push_back(texture);  // frame before + 3 fade frames + after
+  frames.before = cv::Mat(size, CV_8UC3, cv::Scalar(100, 100, 100));
+  for (int v : {60, 80, 120}) frames.fade.push_back(cv::Mat(size, CV_8UC3, cv::Scalar(v, v, v)));
+  frames.after = cv::Mat(size, CV_8UC3, cv::Scalar(200, 200, 200));
+  frames.weights = {0.0, 0.5, 0.8};
+  frames.handoff = {0.0, 0.3, 0.9};  // every fade frame is painted: the last one's next is `after`
+  frames.polish = 2;
+  frames.lookahead = 0.25;
+  RecordingPainter painter;
+  polishSeam(painter, frames, flowstyle::stages::FlowConfig{});
+  ASSERT_EQ(painter.requests.size(), 3u);
+  EXPECT_EQ(painter.requests[0].guides.size(), 1u) << "no anchor, so no look-ahead, before the fade has begun";
+  for (std::size_t i = 1; i < 3; ++i) {
+    const StylizeRequest& r = painter.requests[i];
+    ASSERT_EQ(r.guides.size(), 3u) << "frame " << i << ": the chain, the anchor and the look-ahead";
+    const double anchor = polishAnchor(frames.weights[i], frames.polish);
+    EXPECT_NEAR(r.guides[2].weight, 0.25 * anchor, 1e-12) << "frame " << i;
+    const cv::Mat& next = i + 1 < 3 ? frames.fade[i + 1] : frames.after;
+    EXPECT_LE(maxDiff(r.guides[2].warped, toFloat01(next)), 1.0 / 255 + 1e-6) << "frame " << i;
+    double lowest = 0;
+    cv::minMaxLoc(r.guides[2].certainty, &lowest);
+    EXPECT_GT(lowest, 0.5) << "frame " << i << ": the flow is certain on a still source";
+  }
+  // Look-ahead 0: the polish as before, two guides per anchored frame.
+  frames.lookahead = 0;
+  RecordingPainter without;
+  polishSeam(without, frames, flowstyle::stages::FlowConfig{});
+  ASSERT_EQ(without.requests.size(), 3u);
+  EXPECT_EQ(without.requests[2].guides.size(), 2u);
+}
+
+// A repeated source frame (old film) is not painted again: it is the polished frame before it
+// plus what the handoff changed on the pair, as an uninterrupted run paints it (two frames
+// optimized apart differ far more than that run's own pair, whose source does not change).
+TEST(Pipeline_SeamPolish, RepeatedSourceFrameIsThePolishedFrameBeforeIt) {
+  const cv::Size size(40, 30);
+  std::vector<cv::Mat> textures(5);
+  for (cv::Mat& t : textures) {
+    t.create(size, CV_8UC3);
+    cv::randu(t, 0, 255);
+  }
+  PolishFrames frames;
+  // before, fade 0..3, after; fade frame 2 repeats fade frame 1 (a near-copy: one pixel off by 1).
+  frames.source = {textures[0], textures[1], textures[2], textures[2].clone(), textures[3], textures[4]};
+  frames.source[3].at<cv::Vec3b>(5, 5)[0] ^= 1;
+  const std::vector<bool> repeated = repeatedFrames(frames.source, 4);
+  EXPECT_EQ(repeated, (std::vector<bool>{false, false, true, false}));
+  frames.before = cv::Mat(size, CV_8UC3, cv::Scalar(100, 100, 100));
+  for (int v : {60, 80, 90, 120}) frames.fade.push_back(cv::Mat(size, CV_8UC3, cv::Scalar(v, v, v)));
+  frames.after = textures[4];
+  frames.weights = {0.2, 0.4, 0.6, 0.8};
+  frames.handoff = {0.1, 0.2, 0.3, 0.4};
+  frames.polish = 2;
+  frames.lookahead = 0.25;
+  RecordingPainter painter;
+  std::vector<int> painted;
+  const std::vector<cv::Mat> out = polishSeam(painter, frames, flowstyle::stages::FlowConfig{}, [&](int i, bool p) {
+    if (p) painted.push_back(i);
+  });
+  EXPECT_EQ(painted, (std::vector<int>{0, 1, 3}));
+  ASSERT_EQ(painter.requests.size(), 3u);
+  cv::Mat carried;
+  cv::add(out[1], cv::Scalar::all(10), carried);  // the handoff's frames 80 -> 90 on the pair
+  EXPECT_LE(maxDiff(out[2], carried), 1) << "the repeated frame is the polished frame before it plus the handoff's change";
+  EXPECT_GT(maxDiff(out[1], frames.fade[1]), 0) << "frame 1 was painted";
+  // No repeats among frames that all change alike.
+  std::vector<cv::Mat> moving(textures.begin(), textures.end());
+  moving.push_back(textures[0]);
+  EXPECT_EQ(repeatedFrames(moving, 4), (std::vector<bool>(4, false)));
 }
 
 // One pair of the handoff from vectors standing for images: r = R's own change, q = Q's,

@@ -37,7 +37,7 @@ const char* kFarmHelp =
 A clip is split into chunks; each chunk is one task running
   flowstyle video IN --frames A-B --preroll K --overlap O --resume --codec ffv1 -o PART.mkv [video options]
 and a join per clip runs
-  flowstyle join PART... -o OUT --source IN [--blend --restyle-hold --restyle-polish --codec --crf --preset --pix-fmt --codec-opt --no-audio]
+  flowstyle join PART... -o OUT --source IN [--blend --restyle-hold --restyle-polish --restyle-lookahead --codec --crf --preset --pix-fmt --codec-opt --no-audio]
 
 Options:
   -o, --output PATH     the joined result (farm plan: default <IN name>_farm.mp4); a folder for IN_DIR
@@ -53,9 +53,9 @@ Options:
   --ext EXT             IN_DIR: container of the outputs OUT_DIR/<clip name>.EXT (mp4)
   --flowstyle PATH      the executable the tasks run (default: this one)
 Every other option is a `flowstyle video` option and goes to every chunk; the encoder options
-(--codec --crf --preset --pix-fmt --codec-opt --no-audio), --blend, --restyle-hold and --restyle-polish go to the join (parts are FFV1);
+(--codec --crf --preset --pix-fmt --codec-opt --no-audio), --blend and the --restyle-* options go to the join (parts are FFV1);
 with --blend restyle each seam is a task of its own (seams.sh, after the chunks) that restyles its
-overlap frames into a seam part (join --seam-part, with the chunks' options, --restyle-hold and --restyle-polish),
+overlap frames into a seam part (join --seam-part, with the chunks' options and the --restyle-* options),
 and the join takes them.
 )";
 
@@ -85,7 +85,7 @@ FarmOptions parseFarmOptions(const std::string& action, const std::vector<std::s
   FarmOptions o;
   o.action = action;
   static const std::set<std::string> kJoinValue = {"codec", "crf", "preset", "pix-fmt", "codec-opt", "blend",
-                                                    "restyle-hold", "restyle-polish"};
+                                                    "restyle-hold", "restyle-polish", "restyle-lookahead"};
   static const std::set<std::string> kOwned = {"frames", "start", "duration", "resume", "at"};
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];

@@ -476,6 +476,10 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
      "with --blend restyle: optimize the fade's joined frames once more, each from itself, held on it by a "
      "weight (1 - w)^-N - 1 (free early in the fade, firm at its end), so they get back the texture the "
      "hold and the handoff's mix cost (0: no polish; the join takes twice as long)")
+    ("restyle-lookahead", po::value(&c.restyleLookahead)->default_value(pipeline::kDefaultRestyleLookahead),
+     "with --restyle-polish: each polished frame is also held on the next joined frame (the later part's "
+     "own after the fade), moved back by the flow, with N times the anchor's weight, so the fade lands on "
+     "the later part without a jump (0: not)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
@@ -526,12 +530,17 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   if (c.maxOverlap < -1) throw UsageError("--overlap: must be -1 (all) or a number of frames >= 0");
   if (!(c.restyleHold >= 0 && c.restyleHold <= 8)) throw UsageError("--restyle-hold: must be in 0..8");
   if (!(c.restylePolish >= 0 && c.restylePolish <= 8)) throw UsageError("--restyle-polish: must be in 0..8");
+  if (!(c.restyleLookahead >= 0 && c.restyleLookahead <= 8)) throw UsageError("--restyle-lookahead: must be in 0..8");
   if (c.blend != pipeline::JoinBlend::Restyle) {
     if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
     if (!vm["restyle-hold"].defaulted()) throw UsageError("--restyle-hold goes with --blend restyle");
     if (!vm["restyle-polish"].defaulted()) throw UsageError("--restyle-polish goes with --blend restyle");
+    if (!vm["restyle-lookahead"].defaulted()) throw UsageError("--restyle-lookahead goes with --blend restyle");
     if (c.seamPart) throw UsageError("--seam-part goes with --blend restyle");
     return true;
+  }
+  if (c.restylePolish == 0 && !vm["restyle-lookahead"].defaulted() && c.restyleLookahead > 0) {
+    throw UsageError("--restyle-lookahead goes with the polish: --restyle-polish 0 turns it off");
   }
   if (c.seamPart) {
     if (!styleGiven) {
