@@ -527,7 +527,10 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         seamSource[measured.size() + r++].clear();
         restyleDone += width * (config.restylePolish > 0 ? 2 : 1);
       } else if (restyle) {
-        if (!stylizer) stylizer = makeStylizer(*config.restyle, nullptr);
+        // A stylizer of its own per seam: what it settles at its first frame (`--precision auto`
+        // decides the optimizer's number format there) depends on this seam alone, so a seam
+        // restyled by a seam task (join --seam-part) comes out as the whole join restyles it.
+        stylizer = makeStylizer(*config.restyle, nullptr);
         SeamFrames frames;
         frames.from = restyleSpans[r].first;
         frames.source = std::move(seamSource[measured.size() + r]);
