@@ -55,7 +55,7 @@ struct Options {
   std::string command;
   std::vector<int> sizes;           // style / video / fast override
   std::vector<std::string> nets;    // vgg19, squeezenet
-  std::vector<std::string> clips;   // farm --clips chaplin,gif,pan: which clips (empty: all)
+  std::vector<std::string> clips;   // farm --clips chaplin,gif,pan,chaplin240: which clips (empty: all but chaplin240)
   std::vector<int> prerolls;        // farm --prerolls 28,40: only the rows with these pre-rolls (empty: all)
   int iterations = 0;               // --iters: timed iterations of style (0 = its default)
   std::vector<std::string> args;    // child arguments
