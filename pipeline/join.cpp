@@ -382,7 +382,6 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                "and flow options");
     }
   }
-  std::unique_ptr<FrameStylizer> stylizer;
   for (const std::vector<PartSpan>* list : {&plan.parts, &plan.seamParts}) {
     for (const PartSpan& p : *list) {
       if (fs::exists(config.writer.path, ec) && fs::equivalent(p.path, config.writer.path, ec)) {
@@ -530,7 +529,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         // A stylizer of its own per seam: what it settles at its first frame (`--precision auto`
         // decides the optimizer's number format there) depends on this seam alone, so a seam
         // restyled by a seam task (join --seam-part) comes out as the whole join restyles it.
-        stylizer = makeStylizer(*config.restyle, nullptr);
+        const std::unique_ptr<FrameStylizer> stylizer = makeStylizer(*config.restyle, nullptr);
         SeamFrames frames;
         frames.from = restyleSpans[r].first;
         frames.source = std::move(seamSource[measured.size() + r]);

@@ -133,6 +133,7 @@ struct MethodCase {
   };
   std::vector<Config> configs;
   std::string styleForLoss;                  // image, or "frames"
+  bool onlyWhenNamed = false;                // a long case: runs only when --clips names its clip
 };
 
 // Joined / uninterrupted mean style loss, from two _farm_loss children.
@@ -190,7 +191,7 @@ void benchFarm() {
       // brings two optimize chains together on a static camera (README, Farm). About 25 min of
       // stylizing on 2 cores: run only when named (--clips chaplin240).
       {"optimize", "chaplin240", {"--method", "optimize", "--style", stylePath("starry_night.jpg")}, 160, 240,
-       {{60, 60, "restyle", 28}}, stylePath("starry_night.jpg")},
+       {{60, 60, "restyle", 28}}, stylePath("starry_night.jpg"), true},
   };
   {  // --nets fast,optimize selects methods here, --clips chaplin,gif,pan,chaplin240 the clips
     auto chosen = [](const std::vector<std::string>& list, const std::string& name) {
@@ -199,7 +200,7 @@ void benchFarm() {
     std::vector<MethodCase> keep;
     for (MethodCase c : cases) {
       if (!chosen(gOpt.nets, c.name) || !chosen(gOpt.clips, c.clipName)) continue;
-      if (c.clipName == "chaplin240" && gOpt.clips.empty()) continue;  // long: only when named
+      if (c.onlyWhenNamed && gOpt.clips.empty()) continue;
       if (!gOpt.prerolls.empty()) {  // --prerolls 28,40: those rows only
         std::vector<MethodCase::Config> rows;
         for (const MethodCase::Config& r : c.configs)
