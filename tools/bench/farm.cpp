@@ -41,8 +41,9 @@ std::vector<cv::Mat> readVideo(const std::string& path) {
   return frames;
 }
 
-// _farm_eval original=... stylized=... reference=... seams=a,b: warping error of the joined
-// video against the uninterrupted one, per seam pair and overall.
+// _farm_eval original=... stylized=... reference=... seams=a,b [own=a-b,...]: warping error of
+// the joined video against the uninterrupted one, per seam pair, on the chunks' own frames, and
+// overall.
 int childEval(const std::vector<std::string>& a) {
   auto kv = keyValues(a);
   stages::FlowConfig flow;
@@ -64,6 +65,23 @@ int childEval(const std::vector<std::string>& a) {
       ++n;
     }
   }
+  // own=a-b,...: the later chunks' own frames (no blend touches them). Their pairs against the
+  // uninterrupted run's are what an equally valid chain started elsewhere does: the method's own
+  // spread, to read the seam ratios against (README, Farm).
+  std::vector<double> own;
+  for (const std::string& span : splitComma(kv.count("own") ? kv["own"] : "")) {
+    const auto dash = span.find('-');
+    const int a = std::stoi(span.substr(0, dash)), b = std::stoi(span.substr(dash + 1));
+    for (int f = a + 1; f <= b; ++f) {
+      const std::size_t pair = static_cast<std::size_t>(f - 1);
+      if (pair >= joined.pairs.size()) break;
+      own.push_back(joined.pairs[pair].stylized / std::max(1e-12, ref.pairs[pair].stylized));
+    }
+  }
+  std::sort(own.begin(), own.end());
+  emit("own_pairs", static_cast<double>(own.size()));
+  emit("own_ratio_p90", own.empty() ? 0 : own[own.size() * 9 / 10]);
+  emit("own_ratio_worst", own.empty() ? 0 : own.back());
   std::vector<double> all;
   for (const auto& p : ref.pairs) all.push_back(p.stylized);
   emit("seam_ratio_worst", worst);
@@ -151,8 +169,10 @@ void benchFarm() {
               "  joined video's mean warping error / the uninterrupted run's; style ratio = mean style loss\n"
               "  (VGG19, every frame) joined / uninterrupted; style blend = the same over the blended frames\n"
               "  only; style own = the same over the frames no blend touches (the chunks' own chains against\n"
-              "  the uninterrupted one's); pre-roll cost = extra stylized frames / written frames; chunk s =\n"
-              "  summed wall time of the chunk tasks run for the row (0: parts reused).\n");
+              "  the uninterrupted one's); own p90 / own worst = the pair ratios (as seam ratio) on the later\n"
+              "  chunks' own frames, which no blend touches: what an equally valid chain started elsewhere does,\n"
+              "  the method's own spread to read the seam ratios against; pre-roll cost = extra stylized frames /\n"
+              "  written frames; chunk s = summed wall time of the chunk tasks run for the row (0: parts reused).\n");
   // Optimize: one set of parts with a long pre-roll and overlap (K = O = L) serves every
   // shorter overlap through join --overlap, so the blend width is measured on the same chains.
   // (variance was worse than ramp on every count: README.) Restyle re-stylizes the blended
@@ -253,8 +273,9 @@ void benchFarm() {
     std::printf("\n  %s on %s, %d frames at %d px: uninterrupted %.1f s (%.2f s/frame; 0: reused), style loss %.5f\n",
                 m.name.c_str(), m.clipName.c_str(), m.frames, m.maxSide, r.wall, r.wall / m.frames,
                 refLoss.get("style_loss"));
-    std::printf("  %4s %4s %4s %9s %9s %10s %10s %10s %11s %11s %9s %9s %8s\n", "K", "O", "join", "blend", "pre-roll",
-                "seam mean", "seam worst", "mean ratio", "style ratio", "style blend", "style own", "chunk s", "join s");
+    std::printf("  %4s %4s %4s %9s %9s %10s %10s %10s %11s %11s %9s %8s %9s %9s %8s\n", "K", "O", "join", "blend",
+                "pre-roll", "seam mean", "seam worst", "mean ratio", "style ratio", "style blend", "style own", "own p90",
+                "own worst", "chunk s", "join s");
     const int len = m.frames / 3;
     for (const MethodCase::Config& cfg : m.configs) {
       const int k = cfg.preroll, ov = cfg.overlap;
@@ -292,9 +313,20 @@ void benchFarm() {
         reportFailure("farm join", j);
         continue;
       }
+      // The frames no blend touches (each chunk's own, before its fade): how far the chunks'
+      // chains are from the uninterrupted run's before any join (README, Farm). The first
+      // chunk's is the uninterrupted run's own chain; the later ones' pairs are the spread.
+      std::string own, ownLater;
+      for (int i = 0; i < 3; ++i) {
+        const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1 - jo;
+        if (b < a) continue;
+        const std::string span = std::to_string(a) + "-" + std::to_string(b);
+        own += (own.empty() ? "" : ",") + span;
+        if (i > 0) ownLater += (ownLater.empty() ? "" : ",") + span;
+      }
       ChildResult e = runSelf({"_farm_eval", "original=" + orig, "stylized=" + joined, "reference=" + ref,
                                "seams=" + std::to_string(len) + "," + std::to_string(2 * len),
-                               "overlap=" + std::to_string(jo)});
+                               "overlap=" + std::to_string(jo), "own=" + ownLater});
       ChildResult l = runSelf({"_farm_loss", "original=" + orig, "video=" + joined, "style=" + m.styleForLoss,
                                "target=" + ref, "every=1"});
       // The style ratio of some frames alone (e.g. "28-29,58-59"), joined against uninterrupted.
@@ -312,24 +344,20 @@ void benchFarm() {
         blendStyleRatio = framesStyleRatio(std::to_string(len - jo) + "-" + std::to_string(len - 1) + "," +
                                            std::to_string(2 * len - jo) + "-" + std::to_string(2 * len - 1));
       }
-      // The frames no blend touches (each chunk's own, before its fade): how far the chunks'
-      // chains are from the uninterrupted run's before any join (README, Farm).
       double ownStyleRatio = allStyleRatio;
-      std::string own;
-      for (int i = 0; i < 3; ++i) {
-        const int a = i * len, b = i == 2 ? m.frames - 1 : a + len - 1 - jo;
-        if (b >= a) own += (own.empty() ? "" : ",") + std::to_string(a) + "-" + std::to_string(b);
-      }
       if (jo > 0 && !own.empty()) ownStyleRatio = framesStyleRatio(own);
       const double prerollCost = static_cast<double>(2 * k) / m.frames;  // chunks 1 and 2 pay K each
-      std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.3f %9.1f %8.1f\n", k, ov, jo,
-                  cfg.blend.c_str(), 100 * prerollCost, e.get("seam_ratio_mean"), e.get("seam_ratio_worst"),
-                  e.get("mean_ratio"), allStyleRatio, blendStyleRatio, ownStyleRatio, chunkWall, j.wall);
+      std::printf("  %4d %4d %4d %9s %8.1f%% %10.3f %10.3f %10.3f %11.3f %11.3f %9.3f %8.3f %9.3f %9.1f %8.1f\n", k,
+                  ov, jo, cfg.blend.c_str(), 100 * prerollCost, e.get("seam_ratio_mean"), e.get("seam_ratio_worst"),
+                  e.get("mean_ratio"), allStyleRatio, blendStyleRatio, ownStyleRatio, e.get("own_ratio_p90"),
+                  e.get("own_ratio_worst"), chunkWall, j.wall);
       JsonLine("farm").add("method", m.name).add("clip", m.clipName).add("preroll", k).add("overlap", ov)
           .add("join_overlap", jo).add("blend", cfg.blend).add("frames", m.frames)
           .add("max_side", m.maxSide).add("preroll_cost", prerollCost).add("seam_ratio_mean", e.get("seam_ratio_mean"))
           .add("seam_ratio_worst", e.get("seam_ratio_worst")).add("mean_ratio", e.get("mean_ratio"))
-          .add("style_ratio", allStyleRatio).add("blend_style_ratio", blendStyleRatio).add("own_style_ratio", ownStyleRatio).add("chunk_wall_s", chunkWall).add("join_wall_s", j.wall)
+          .add("style_ratio", allStyleRatio).add("blend_style_ratio", blendStyleRatio).add("own_style_ratio", ownStyleRatio)
+          .add("own_pair_ratio_p90", e.get("own_ratio_p90")).add("own_pair_ratio_worst", e.get("own_ratio_worst"))
+          .add("chunk_wall_s", chunkWall).add("join_wall_s", j.wall)
           .add("uninterrupted_wall_s", r.wall).add("load", loadAvg()).print();
     }
   }
