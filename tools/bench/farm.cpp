@@ -41,6 +41,16 @@ std::vector<cv::Mat> readVideo(const std::string& path) {
   return frames;
 }
 
+// "a-b,c-d" (frame spans, both ends included) as pairs.
+std::vector<std::pair<std::size_t, std::size_t>> frameSpans(const std::string& list) {
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  for (const std::string& r : splitComma(list)) {
+    const auto dash = r.find('-');
+    spans.emplace_back(std::stoul(r.substr(0, dash)), std::stoul(r.substr(dash + 1)));
+  }
+  return spans;
+}
+
 // _farm_eval original=... stylized=... reference=... seams=a,b [own=a-b,...]: warping error of
 // the joined video against the uninterrupted one, per seam pair, on the chunks' own frames, and
 // overall.
@@ -69,14 +79,10 @@ int childEval(const std::vector<std::string>& a) {
   // uninterrupted run's are what an equally valid chain started elsewhere does: the method's own
   // spread, to read the seam ratios against (README, Farm).
   std::vector<double> own;
-  for (const std::string& span : splitComma(kv.count("own") ? kv["own"] : "")) {
-    const auto dash = span.find('-');
-    const int a = std::stoi(span.substr(0, dash)), b = std::stoi(span.substr(dash + 1));
-    for (int f = a + 1; f <= b; ++f) {
-      const std::size_t pair = static_cast<std::size_t>(f - 1);
-      if (pair >= joined.pairs.size()) break;
+  for (const auto& [a, b] : frameSpans(kv.count("own") ? kv["own"] : "")) {
+    // The pairs (f - 1, f) with both frames inside the span.
+    for (std::size_t pair = a; pair < b && pair < joined.pairs.size(); ++pair)
       own.push_back(joined.pairs[pair].stylized / std::max(1e-12, ref.pairs[pair].stylized));
-    }
   }
   std::sort(own.begin(), own.end());
   emit("own_pairs", static_cast<double>(own.size()));
@@ -115,11 +121,7 @@ int childLoss(const std::vector<std::string>& a) {
   oc.device = "cpu";
   models::StyleOptimizer opt(models::loadLossNetwork(vggPath()), oc, styles);
   // frames=a-b,c-d: only those frames (e.g. the blended ones), every N-th within them.
-  std::vector<std::pair<std::size_t, std::size_t>> spans;
-  for (const std::string& r : splitComma(kv.count("frames") ? kv["frames"] : "")) {
-    const auto dash = r.find('-');
-    spans.emplace_back(std::stoul(r.substr(0, dash)), std::stoul(r.substr(dash + 1)));
-  }
+  std::vector<std::pair<std::size_t, std::size_t>> spans = frameSpans(kv.count("frames") ? kv["frames"] : "");
   if (spans.empty()) spans.emplace_back(0, video.size());
   double style = 0, content = 0;
   int n = 0;
