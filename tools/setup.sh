@@ -46,6 +46,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libopencv-dev libopencv-contrib-dev libtbb-dev libboost-program-options-dev
   libgtest-dev
+  libonnx-dev libprotobuf-dev nlohmann-json3-dev libzip-dev
 )
 if [ "$torch" = pypi ]; then packages+=(python3-venv); else packages+=(libtorch-dev libdnnl-dev); fi
 missing=()

@@ -1,0 +1,21 @@
+#include "models/arbitrary_network.hpp"
+
+#include <stdexcept>
+
+#include "models/device.hpp"
+
+namespace flowstyle::models {
+
+std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& path,
+                                                            const std::string& device) {
+  const TensorFile file = readSafetensors(path);
+  const auto it = file.metadata.find("flowstyle.arch");
+  const std::string arch = it == file.metadata.end() ? std::string() : it->second;
+  const torch::Device dev = resolveDevice(device);
+  (void)dev;
+  // One line per network: if (arch == "microast") return makeMicroAst(file, dev); ...
+  throw std::runtime_error(path + ": not an arbitrary-style network (flowstyle.arch = '" + arch +
+                           "'; expected microast, magenta, wct16x or multistyle26)");
+}
+
+}  // namespace flowstyle::models
