@@ -17,24 +17,25 @@ doc=$root/docs/options.md
 begin='<!-- generated from flowstyle --help, do not edit -->'
 end='<!-- end of generated text -->'
 
-# The user cache folder `models --help` names depends on the machine: print the variable.
-export XDG_CACHE_HOME='$XDG_CACHE_HOME'
+# The user cache folder `models --help` names depends on the machine: print it as ~/.cache.
+unset XDG_CACHE_HOME
+export HOME='~'
 
 help() {  # title, command...
   local title=$1; shift
   printf '### `%s`\n\n```text\n' "$title"
-  "$bin" "$@" --help
+  "$bin" "$@" --help | sed 's/ *$//'
   printf '```\n\n'
 }
 own() {  # batch / preview: the usage and their own group only
   local title=$1; shift
   printf '### `%s`\n\n```text\n' "$title"
-  "$bin" "$@" --help | sed '/^Input and output:/,$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+  "$bin" "$@" --help | sed 's/ *$//; /^Input and output:/,$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
   printf '```\n\nand every [`video`](#flowstyle-video) option.\n\n'
 }
 
 generated=$(
-  printf '### `flowstyle`\n\n```text\n'; "$bin" --help; printf '```\n\n'
+  printf '### `flowstyle`\n\n```text\n'; "$bin" --help | sed 's/ *$//'; printf '```\n\n'
   help "flowstyle video" video
   own "flowstyle batch" batch
   own "flowstyle preview" preview
