@@ -14,6 +14,8 @@
 
 #include "models/arbitrary_network.hpp"
 #include "models/microast.hpp"
+#include "models/model_store.hpp"
+#include "models/sha256.hpp"
 #include "models/safetensors.hpp"
 #include "models/torch_reader.hpp"
 
@@ -280,4 +282,56 @@ TEST(Models_MicroAst, OddSizesStrengthAndBlend) {
                 .size(),
             cv::Size(1, 1));
   EXPECT_THROW(net.encodeStyle(cv::Mat(1, 1, CV_8UC3)), std::invalid_argument);
+}
+
+// ---- installing ----------------------------------------------------------------------
+
+TEST(Models_Sha256, KnownDigests) {
+  EXPECT_EQ(flowstyle::models::sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(flowstyle::models::sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(flowstyle::models::sha256Hex(std::string(1000, 'a')),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+
+// The line of ../shared/models/arbitrary/SHA256SUMS for `relative` (e.g. "microast/x.pth.tar").
+std::string publishedSha256(const std::string& relative) {
+  std::ifstream in(kShared + "/models/arbitrary/SHA256SUMS");
+  std::string sum, file;
+  while (in >> sum >> file)
+    if (file == "arbitrary/" + relative) return sum;
+  return "";
+}
+
+TEST(Models_ArbitraryStore, InstallsMicroAstFolderAsOneEntryAndLoadsItBack) {
+  const std::string ref = kShared + "/models/reference/";
+  const cv::Mat content = readRgb(ref + "tubingen_96x72.png");
+  const cv::Mat style = readRgb(ref + "starry_night_256.png");
+  if (!microAst() || content.empty()) GTEST_SKIP() << "MicroAST weights missing";
+  const fs::path dir = fs::path(FLOWSTYLE_TEST_TMP) / "arbitrary_store";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto entries = flowstyle::models::installModels({kMicroAst}, dir.string());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].name, "microast");
+  EXPECT_EQ(entries[0].arch, "microast");
+  EXPECT_EQ(entries[0].kind, flowstyle::models::ModelKind::ArbitraryNetwork);
+  EXPECT_EQ(entries[0].preprocess, "rgb_0_1");
+  const auto meta = flowstyle::models::readSafetensorsMetadata(entries[0].path);
+  const std::string sums = meta.at("flowstyle.source_sha256");
+  const std::string want = publishedSha256("microast/modulator_iter_160000.pth.tar");
+  ASSERT_FALSE(want.empty()) << "SHA256SUMS lacks the modulator";
+  EXPECT_NE(sums.find("modulator_iter_160000.pth.tar=" + want), std::string::npos) << sums;
+  EXPECT_EQ(std::count(sums.begin(), sums.end(), '='), 4);
+  // Loaded back through the factory: the same pictures as the imported network.
+  auto net = flowstyle::models::loadArbitraryNetwork(entries[0].path, "cpu");
+  ASSERT_EQ(net->arch(), "microast");
+  auto& direct = *microAst();
+  EXPECT_EQ(diff(net->operator()({content}, net->encodeStyle(style), 1.0).at(0),
+                 direct({content}, direct.encodeStyle(style), 1.0).at(0)).max, 0.0);
+  // Listed by `models list` where the store is searched.
+  ::setenv("FLOWSTYLE_MODELS", dir.string().c_str(), 1);
+  bool listed = false;
+  for (const auto& e : flowstyle::models::listModels()) listed |= e.name == "microast" && e.path == entries[0].path;
+  ::unsetenv("FLOWSTYLE_MODELS");
+  EXPECT_TRUE(listed);
 }
