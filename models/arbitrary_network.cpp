@@ -4,6 +4,7 @@
 
 #include "models/device.hpp"
 #include "models/microast.hpp"
+#include "models/wct.hpp"
 
 namespace flowstyle::models {
 
@@ -15,6 +16,7 @@ std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& p
   const torch::Device dev = resolveDevice(device);
   // One line per network: if (arch == "microast") return makeMicroAst(file, dev); ...
   if (arch == "microast") return makeMicroAst(file, path, dev);
+  if (arch == "wct16x") return makeWct16x(file, path, dev);
   throw std::runtime_error(path + ": not an arbitrary-style network (flowstyle.arch = '" + arch +
                            "'; expected microast, magenta, wct16x or multistyle26)");
 }

@@ -21,6 +21,7 @@
 #include "models/microast.hpp"
 #include "models/safetensors.hpp"
 #include "models/sha256.hpp"
+#include "models/wct.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -383,6 +384,10 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   }
   if (isMicroAstFolder(path)) {
     out.push_back(installArbitrary(path, destDir, "microast", importMicroAst(path.string())));
+    return;
+  }
+  if (isWct16xFolder(path)) {
+    out.push_back(installArbitrary(path, destDir, "wct16x", importWct16x(path.string())));
     return;
   }
   if (depth >= kMaxRecursion) return;
