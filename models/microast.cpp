@@ -5,6 +5,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "models/fast_network.hpp"
 #include "models/image_tensor.hpp"
 #include "models/torch_reader.hpp"
 
@@ -14,6 +15,27 @@ namespace {
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 
+// Reflection padding by p on every side, in x's memory format: one copy of x into the
+// middle, then the border strips (LibTorch 1.13's reflection_pad2d converts channels-last
+// tensors to NCHW and back: half of MicroAST's time at 640x360 before this).
+torch::Tensor reflectPad(const torch::Tensor& x, std::int64_t p) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  TORCH_CHECK(p < h && p < w, "reflectPad: pad ", p, " needs a size above it, got ", h, "x", w);
+  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + 2 * p, w + 2 * p}, x.options(),
+                                   x.suggest_memory_format());
+  torch::Tensor rows = out.narrow(3, p, w);
+  rows.narrow(2, p, h).copy_(x);
+  for (std::int64_t i = 1; i <= p; ++i) {
+    rows.narrow(2, p - i, 1).copy_(x.narrow(2, i, 1));
+    rows.narrow(2, p + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
+  }
+  for (std::int64_t i = 1; i <= p; ++i) {
+    out.narrow(3, p - i, 1).copy_(out.narrow(3, p + i, 1));
+    out.narrow(3, p + w - 1 + i, 1).copy_(out.narrow(3, p + w - 1 - i, 1));
+  }
+  return out;
+}
+
 // ---- modules (named as the authors' state_dict keys) ------------------------------
 
 struct ConvLayerImpl : torch::nn::Module {
@@ -22,12 +44,29 @@ struct ConvLayerImpl : torch::nn::Module {
             "conv_layer", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).groups(groups)))),
         pad(k / 2), stride(stride), groups(groups) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    const torch::Tensor p = pad == 0 ? x : F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
+    const torch::Tensor p = pad == 0 ? x : reflectPad(x, pad);
+    if (s2dWeight.defined() && p.size(2) % 2 == 0 && p.size(3) % 2 == 0) {
+      // A 9x9 convolution as a 5x5 one on the 2x-coarser grid (pixel_unshuffle), without
+      // padding: output fine row j reads padded rows j..j+8, as the plain valid convolution.
+      return torch::pixel_shuffle(torch::conv2d(torch::pixel_unshuffle(p, 2), s2dWeight, s2dBias), 2);
+    }
     return torch::conv2d(p, conv_layer->weight, conv_layer->bias, torch::IntArrayRef{stride, stride},
                          torch::IntArrayRef{0, 0}, torch::IntArrayRef{1, 1}, groups);
   }
+  // After the weights are loaded: channels-last weights, and the 9x9 convolutions' coarse-grid
+  // form (models/fast_network.hpp detail::spaceToDepthConvWeight; measured faster on CPU).
+  void prepare(bool channelsLast) {
+    torch::NoGradGuard noGrad;
+    const auto mf = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    conv_layer->weight.set_data(conv_layer->weight.contiguous(mf));
+    if (pad == 4 && stride == 1 && groups == 1) {
+      s2dWeight = detail::spaceToDepthConvWeight(conv_layer->weight.contiguous()).contiguous(mf);
+      s2dBias = conv_layer->bias.repeat_interleave(4).contiguous();
+    }
+  }
   torch::nn::Conv2d conv_layer;
   std::int64_t pad, stride, groups;
+  torch::Tensor s2dWeight, s2dBias;  // not parameters: derived at load
 };
 TORCH_MODULE(ConvLayer);
 
@@ -153,6 +192,9 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     loadInto(net_, file, origin);
     net_->eval();
     net_->to(device_);
+    channelsLast_ = device_.is_cpu();
+    for (const auto& m : net_->modules(/*include_self=*/false))
+      if (auto* c = m->as<ConvLayerImpl>()) c->prepare(channelsLast_);
   }
 
   std::string arch() const override { return "microast"; }
@@ -169,7 +211,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
       cv::resize(styleRgb, style, cv::Size(static_cast<int>(std::lround(style.cols * f)),
                                             static_cast<int>(std::lround(style.rows * f))), 0, 0, cv::INTER_CUBIC);
     }
-    const torch::Tensor x = rgbFramesToTensor01({style}, "microast style").to(device_);
+    const torch::Tensor x = layout(rgbFramesToTensor01({style}, "microast style").to(device_));
     const auto [s1, s2] = net_->style_encoder(x);
     StyleCode code;
     code.arch = arch();
@@ -221,12 +263,12 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     if (ph || pw) x = F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
     std::vector<torch::Tensor> s;
     for (const auto& t : style.tensors) s.push_back(t.to(device_));
-    torch::Tensor y = forward(x, s, 1.0);
+    torch::Tensor y = forward(layout(x), s, 1.0);
     // Strength mixes pictures, not features: with MicroAST's modulated decoder the authors'
     // feature alpha at 0 is far from the frame (mean |d| 72 of 255 on tubingen), a mix is exact.
     if (strength < 1.0) y = y.mul_(strength).add_(x, 1.0 - strength);
     if (ph || pw) y = y.slice(2, 0, h).slice(3, 0, w);
-    return tensor01ToRgbFrames(y);
+    return tensor01ToRgbFrames(y.contiguous());
   }
 
   // The authors' TestNet.forward after the style encoder: content -> RGB (not clamped).
@@ -249,8 +291,12 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
   }
 
  private:
+  torch::Tensor layout(const torch::Tensor& x) const {
+    return channelsLast_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  }
   MicroAst net_;
   torch::Device device_;
+  bool channelsLast_ = false;  // CPU: channels-last activations and weights (oneDNN's layout)
 };
 
 fs::path findOne(const fs::path& folder, const std::string& stem) {
