@@ -41,4 +41,25 @@ std::vector<cv::Mat> tensor01ToRgbFrames(const torch::Tensor& x) {
   return out;
 }
 
+// Reflection padding by p on every side, in x's memory format: one copy of x into the
+// middle, then the border strips (LibTorch 1.13's reflection_pad2d converts channels-last
+// tensors to NCHW and back: half of MicroAST's time at 640x360 before this).
+torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t p) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  TORCH_CHECK(p < h && p < w, "reflectPad: pad ", p, " needs a size above it, got ", h, "x", w);
+  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + 2 * p, w + 2 * p}, x.options(),
+                                   x.suggest_memory_format());
+  torch::Tensor rows = out.narrow(3, p, w);
+  rows.narrow(2, p, h).copy_(x);
+  for (std::int64_t i = 1; i <= p; ++i) {
+    rows.narrow(2, p - i, 1).copy_(x.narrow(2, i, 1));
+    rows.narrow(2, p + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
+  }
+  for (std::int64_t i = 1; i <= p; ++i) {
+    out.narrow(3, p - i, 1).copy_(out.narrow(3, p + i, 1));
+    out.narrow(3, p + w - 1 + i, 1).copy_(out.narrow(3, p + w - 1 - i, 1));
+  }
+  return out;
+}
+
 }  // namespace flowstyle::models

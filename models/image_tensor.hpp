@@ -17,4 +17,8 @@ torch::Tensor rgbFramesToTensor01(const std::vector<cv::Mat>& frames, const std:
 // x: [N,3,H,W] float (any device), clamped to 0..1 and rounded. Returns N CV_8UC3 RGB.
 std::vector<cv::Mat> tensor01ToRgbFrames(const torch::Tensor& x);
 
+// Reflection padding by p (< H, W) on every side of [N,C,H,W], keeping x's memory format
+// (LibTorch 1.13's reflection_pad2d round-trips channels-last tensors through NCHW).
+torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t p);
+
 }  // namespace flowstyle::models

@@ -15,27 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 
-// Reflection padding by p on every side, in x's memory format: one copy of x into the
-// middle, then the border strips (LibTorch 1.13's reflection_pad2d converts channels-last
-// tensors to NCHW and back: half of MicroAST's time at 640x360 before this).
-torch::Tensor reflectPad(const torch::Tensor& x, std::int64_t p) {
-  const std::int64_t h = x.size(2), w = x.size(3);
-  TORCH_CHECK(p < h && p < w, "reflectPad: pad ", p, " needs a size above it, got ", h, "x", w);
-  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + 2 * p, w + 2 * p}, x.options(),
-                                   x.suggest_memory_format());
-  torch::Tensor rows = out.narrow(3, p, w);
-  rows.narrow(2, p, h).copy_(x);
-  for (std::int64_t i = 1; i <= p; ++i) {
-    rows.narrow(2, p - i, 1).copy_(x.narrow(2, i, 1));
-    rows.narrow(2, p + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
-  }
-  for (std::int64_t i = 1; i <= p; ++i) {
-    out.narrow(3, p - i, 1).copy_(out.narrow(3, p + i, 1));
-    out.narrow(3, p + w - 1 + i, 1).copy_(out.narrow(3, p + w - 1 - i, 1));
-  }
-  return out;
-}
-
 // ---- modules (named as the authors' state_dict keys) ------------------------------
 
 struct ConvLayerImpl : torch::nn::Module {
@@ -44,7 +23,7 @@ struct ConvLayerImpl : torch::nn::Module {
             "conv_layer", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).groups(groups)))),
         pad(k / 2), stride(stride), groups(groups) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    const torch::Tensor p = pad == 0 ? x : reflectPad(x, pad);
+    const torch::Tensor p = pad == 0 ? x : reflectPad2d(x, pad);
     if (s2dWeight.defined() && p.size(2) % 2 == 0 && p.size(3) % 2 == 0) {
       // A 9x9 convolution as a 5x5 one on the 2x-coarser grid (pixel_unshuffle), without
       // padding: output fine row j reads padded rows j..j+8, as the plain valid convolution.
@@ -74,11 +53,12 @@ struct ResidualLayerImpl : torch::nn::Module {
   explicit ResidualLayerImpl(std::int64_t c)
       : conv1(register_module("conv1", ConvLayer(c, c, 3, 1, 1))),
         conv2(register_module("conv2", ConvLayer(c, c, 3, 1, 1))) {}
-  torch::Tensor forward(const torch::Tensor& x) { return x + conv2(torch::relu(conv1(x))); }
+  torch::Tensor forward(const torch::Tensor& x) { return conv2(conv1(x).relu_()).add_(x); }
   // The decoder's filter modulation: per-channel weight w and bias b from the modulator.
   torch::Tensor modulated(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    const torch::Tensor x3 = torch::relu(w * conv1(x) + b * x);
-    return x + (w * conv2(x3) + b * x3);
+    // x3 = relu(w conv1(x) + b x); x + (w conv2(x3) + b x3), in place on the fresh outputs.
+    const torch::Tensor x3 = conv1(x).mul_(w).addcmul_(x, b).relu_();
+    return conv2(x3).mul_(w).addcmul_(x3, b).add_(x);
   }
   ConvLayer conv1, conv2;
 };
@@ -87,9 +67,9 @@ TORCH_MODULE(ResidualLayer);
 struct EncoderImpl : torch::nn::Module {
   EncoderImpl() {
     enc1 = register_module("enc1", torch::nn::Sequential(
-        ConvLayer(3, 16, 9, 1, 1), torch::nn::ReLU(), ConvLayer(16, 32, 3, 2, 16), torch::nn::ReLU(),
-        ConvLayer(32, 32, 1, 1, 1), torch::nn::ReLU(), ConvLayer(32, 64, 3, 2, 32), torch::nn::ReLU(),
-        ConvLayer(64, 64, 1, 1, 1), torch::nn::ReLU(), ResidualLayer(64)));
+        ConvLayer(3, 16, 9, 1, 1), torch::nn::ReLU(true), ConvLayer(16, 32, 3, 2, 16), torch::nn::ReLU(true),
+        ConvLayer(32, 32, 1, 1, 1), torch::nn::ReLU(true), ConvLayer(32, 64, 3, 2, 32), torch::nn::ReLU(true),
+        ConvLayer(64, 64, 1, 1, 1), torch::nn::ReLU(true), ResidualLayer(64)));
     enc2 = register_module("enc2", torch::nn::Sequential(ResidualLayer(64)));
   }
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x) {
@@ -149,8 +129,10 @@ std::pair<torch::Tensor, torch::Tensor> meanStd(const torch::Tensor& x) {
 
 torch::Tensor adain(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& std, double alpha) {
   const auto [m, s] = meanStd(x);
-  const torch::Tensor y = (x - m) / s * std + mean;
-  return alpha >= 1.0 ? y : alpha * y + (1.0 - alpha) * x;
+  // (x - m) / s * std + mean, mixed with x by alpha: one scale and one shift per channel.
+  const torch::Tensor scale = alpha * std / s + (1.0 - alpha);
+  const torch::Tensor shift = alpha * (mean - m * std / s);
+  return x.mul(scale).add_(shift);
 }
 
 torch::Tensor upsample2(const torch::Tensor& x) {
@@ -282,11 +264,11 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     x = d->dec2->modulated(x, s[kFilterWeight1], s[kFilterBias1]);
     auto& seq = *d->dec3;
     x = upsample2(x);
-    x = torch::relu(seq[1]->as<ConvLayerImpl>()->forward(x));
-    x = torch::relu(seq[3]->as<ConvLayerImpl>()->forward(x));
+    x = seq[1]->as<ConvLayerImpl>()->forward(x).relu_();
+    x = seq[3]->as<ConvLayerImpl>()->forward(x).relu_();
     x = upsample2(x);
-    x = torch::relu(seq[6]->as<ConvLayerImpl>()->forward(x));
-    x = torch::relu(seq[8]->as<ConvLayerImpl>()->forward(x));
+    x = seq[6]->as<ConvLayerImpl>()->forward(x).relu_();
+    x = seq[8]->as<ConvLayerImpl>()->forward(x).relu_();
     return seq[10]->as<ConvLayerImpl>()->forward(x);
   }
 

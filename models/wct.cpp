@@ -65,8 +65,7 @@ struct WctEncoderImpl : torch::nn::Module {
     x = torch::conv2d(x, conv0->weight, conv0->bias);
     for (std::size_t i = 0; i < layers.size(); ++i) {
       if (layers[i].poolBefore) x = torch::max_pool2d(x, {2, 2}, {2, 2});
-      x = torch::relu(torch::conv2d(F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReflect)),
-                                    convs[i]->weight, convs[i]->bias));
+      x = torch::conv2d(reflectPad2d(x, 1), convs[i]->weight, convs[i]->bias).relu_();
     }
     return x;
   }
@@ -83,8 +82,7 @@ struct WctDecoderImpl : torch::nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      x = torch::relu(torch::conv2d(F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReflect)),
-                                    convs[i]->weight, convs[i]->bias));
+      x = torch::conv2d(reflectPad2d(x, 1), convs[i]->weight, convs[i]->bias).relu_();
       if (layers[i].poolBefore) x = torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
     }
     return x;
@@ -176,6 +174,12 @@ Wct16xNetwork::Wct16xNetwork(const TensorFile& file, const std::string& origin, 
   loadInto(impl_->net, file, origin);
   impl_->net->eval();
   impl_->net->to(device);
+  // CPU: channels-last weights and activations (oneDNN's layout), as the fast path.
+  if (device.is_cpu()) {
+    torch::NoGradGuard noGrad;
+    for (auto& p : impl_->net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
 }
 
 Wct16xNetwork::~Wct16xNetwork() = default;
@@ -252,7 +256,7 @@ torch::Tensor Wct16xNetwork::stylizeLevel(int level, const torch::Tensor& rgb, c
   const torch::Tensor m = strength * t + (1.0 - strength) * eye;
   const torch::Tensor b = strength * (sMean - torch::mv(t, cMean));
   const torch::Tensor y = torch::addmm(b.to(torch::kFloat).unsqueeze(1), m.to(torch::kFloat), f[0].flatten(1));
-  return impl_->net->decoders[i]->forward(y.view_as(f));
+  return impl_->net->decoders[i]->forward(y.view_as(f).contiguous(f.suggest_memory_format()));
 }
 
 std::vector<cv::Mat> Wct16xNetwork::operator()(const std::vector<cv::Mat>& frames, const StyleCode& style,
@@ -270,12 +274,13 @@ std::vector<cv::Mat> Wct16xNetwork::operator()(const std::vector<cv::Mat>& frame
   std::vector<torch::Tensor> outputs;
   for (std::int64_t n = 0; n < padded.size(0); ++n) {
     torch::Tensor img = padded.slice(0, n, n + 1);
+    if (impl_->device.is_cpu()) img = img.contiguous(at::MemoryFormat::ChannelsLast);
     for (int k = kLevels; k >= 1; --k) img = stylizeLevel(k, img, style, strength);
     outputs.push_back(img);
   }
   torch::Tensor out = torch::cat(outputs, 0);
   if (ph || pw) out = out.slice(2, 0, h).slice(3, 0, w);
-  return tensor01ToRgbFrames(out);
+  return tensor01ToRgbFrames(out.contiguous());
 }
 
 TensorFile importWct16x(const std::string& folder) {
