@@ -370,7 +370,8 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
     } else if (explicitPath) {
       throw std::runtime_error(path.string() +
                                ": not a model (expected a .safetensors file, an ml5 checkpoint "
-                               "folder with manifest.json, or a folder holding them)");
+                               "folder with manifest.json, a MicroAST or WCT-16x folder, or a "
+                               "folder holding them)");
     }
     return;
   }
