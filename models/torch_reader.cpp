@@ -648,7 +648,7 @@ struct ZipFileCloser {
 };
 
 std::vector<std::uint8_t> zipEntry(const std::string& name, zip_t* z, zip_int64_t index,
-                                   const std::string& entry) {
+                                   const std::string& entry, std::uint64_t archiveBytes) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat_index(z, static_cast<zip_uint64_t>(index), 0, &st) != 0)
@@ -656,7 +656,9 @@ std::vector<std::uint8_t> zipEntry(const std::string& name, zip_t* z, zip_int64_
   if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_METHOD))
     fail(name, "zip entry '" + entry + "' without size");
   if (st.comp_method != ZIP_CM_STORE) fail(name, "zip entry '" + entry + "' is compressed (torch.save stores them)");
-  if (st.size > kMaxFileBytes) fail(name, "zip entry '" + entry + "' too large");
+  // Stored: the data is in the archive as it is, so it cannot be larger than the archive.
+  if (!(st.valid & ZIP_STAT_COMP_SIZE) || st.size != st.comp_size || st.size > archiveBytes)
+    fail(name, "zip entry '" + entry + "' declares " + std::to_string(st.size) + " bytes, more than the archive holds");
   std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(z, static_cast<zip_uint64_t>(index), 0));
   if (!f) fail(name, "cannot open zip entry '" + entry + "'");
   std::vector<std::uint8_t> out(static_cast<std::size_t>(st.size));
@@ -705,10 +707,10 @@ TensorFile readZip(const std::string& name, const std::vector<std::uint8_t>& byt
   if (pkl < 0) fail(name, "zip without data.pkl (not a torch.save archive)");
   const auto bo = entries.find(prefix + "byteorder");
   if (bo != entries.end()) {
-    const std::vector<std::uint8_t> order = zipEntry(name, z.get(), bo->second, prefix + "byteorder");
+    const std::vector<std::uint8_t> order = zipEntry(name, z.get(), bo->second, prefix + "byteorder", bytes.size());
     if (std::string(order.begin(), order.end()) != "little") fail(name, "saved big-endian; only little-endian files are read");
   }
-  const std::vector<std::uint8_t> pickle = zipEntry(name, z.get(), pkl, prefix + "data.pkl");
+  const std::vector<std::uint8_t> pickle = zipEntry(name, z.get(), pkl, prefix + "data.pkl", bytes.size());
   Unpickler u(name, pickle.data(), pickle.size(), 0, prefix + "data.pkl");
   const ValuePtr root = u.run();
   if (u.consumed() != pickle.size()) fail(name, "bytes after the pickle's STOP in data.pkl");
@@ -722,7 +724,7 @@ TensorFile readZip(const std::string& name, const std::vector<std::uint8_t>& byt
     const std::string entry = prefix + "data/" + key;
     const auto it = entries.find(entry);
     if (it == entries.end()) fail(name, "storage '" + key + "' missing (no " + entry + ")");
-    std::vector<std::uint8_t> blob = zipEntry(name, z.get(), it->second, entry);
+    std::vector<std::uint8_t> blob = zipEntry(name, z.get(), it->second, entry, bytes.size());
     if (static_cast<std::uint64_t>(ref.numel) > blob.size() ||
         blob.size() != static_cast<std::uint64_t>(ref.numel) * ref.type->bytes)
       fail(name, "storage '" + key + "' has " + std::to_string(blob.size()) + " bytes, its tensors declare " +

@@ -443,3 +443,20 @@ TEST(Models_Wct16x, ImportRefusesAMissingLevelNamingTheFolder) {
     EXPECT_EQ(std::string(e.what()), (dir / "decoders").string() + ": expected one 20191111-091929*.pth, found 0");
   }
 }
+
+TEST(Models_TorchReader, RefusesZipEntriesLargerThanTheArchive) {
+  auto bytes = readBytes(kData + "/torch_zip_tiny.pt");
+  // The central directory's record of tiny/data/0 (signature PK\1\2; sizes at +20 and +24,
+  // the name at +46): claim 4 GB uncompressed and compressed.
+  const std::string name = "tiny/data/0";
+  bool patched = false;
+  for (std::size_t i = 0; i + 46 + name.size() <= bytes.size(); ++i)
+    if (bytes[i] == 'P' && bytes[i + 1] == 'K' && bytes[i + 2] == 1 && bytes[i + 3] == 2 &&
+        std::string(bytes.begin() + static_cast<std::ptrdiff_t>(i + 46),
+                    bytes.begin() + static_cast<std::ptrdiff_t>(i + 46 + name.size())) == name) {
+      for (std::size_t k = 20; k < 28; ++k) bytes[i + k] = 0xf0;
+      patched = true;
+    }
+  ASSERT_TRUE(patched);
+  EXPECT_EQ(errorOf(bytes).rfind("x.pth: ", 0), 0u) << errorOf(bytes);
+}
