@@ -19,7 +19,7 @@ namespace {
 constexpr std::size_t kMaxDepth = 64;           // container nesting
 constexpr std::size_t kMaxStack = 100000;       // pickle stack entries
 constexpr std::size_t kMaxMemo = 1000000;       // memo entries
-constexpr std::size_t kMaxObjects = 4000000;    // values created by one pickle
+constexpr std::size_t kMaxObjects = 1000000;    // values created by one pickle (~250 MB at most)
 constexpr std::size_t kMaxString = 1 << 20;     // one string's bytes
 constexpr std::size_t kMaxDims = 16;            // tensor rank
 constexpr std::uint64_t kMaxFileBytes = 1ull << 33;  // 8 GiB

@@ -192,6 +192,10 @@ TEST(Models_TorchReader, RefusesCyclesDeepNestingAndBadMemo) {
   EXPECT_NE(errorOf(legacyWith("\x80\x02" + std::string(200, ']') + std::string(199, 'a') + ".")).find("nesting deeper"),
             std::string::npos);
   EXPECT_NE(errorOf(legacyWith(raw("\x80\x02h\x05."))).find("memo key 5 missing"), std::string::npos);
+  // Many small objects kept alive in one list: bounded by count, not by memory.
+  std::string many = "\x80\x02]";
+  for (int i = 0; i < 1100000; ++i) many += "]a";
+  EXPECT_NE(errorOf(legacyWith(many + ".")).find("too many objects"), std::string::npos);
   EXPECT_NE(errorOf(legacyWith(raw("\x80\x02X\xff\xff\xff\x7f"))).find("string of"), std::string::npos);
 }
 
