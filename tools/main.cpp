@@ -481,7 +481,12 @@ int runJoinCommand(const std::vector<std::string>& args) {
 }
 
 const char* kindName(models::ModelKind kind) {
-  return kind == models::ModelKind::LossNetwork ? "loss-network" : "style-network";
+  switch (kind) {
+    case models::ModelKind::LossNetwork: return "loss-network";
+    case models::ModelKind::StyleNetwork: return "style-network";
+    case models::ModelKind::ArbitraryNetwork: return "arbitrary-network";
+  }
+  return "model";
 }
 
 int runModelsCommand(const std::vector<std::string>& args) {
@@ -501,11 +506,11 @@ int runModelsCommand(const std::vector<std::string>& args) {
       std::printf(")\ninstall with: flowstyle models install PATH...\n");
       return 0;
     }
-    std::printf("%-34s %-14s %-14s %-11s %8s  %s\n", "NAME", "KIND", "ARCH", "PREPROCESS", "MB", "LAYERS / PATH");
+    std::printf("%-34s %-17s %-14s %-11s %8s  %s\n", "NAME", "KIND", "ARCH", "PREPROCESS", "MB", "LAYERS / PATH");
     for (const models::ModelEntry& e : entries) {
       std::string layers;
       for (const std::string& l : e.layers) layers += (layers.empty() ? "" : ",") + l;
-      std::printf("%-34s %-14s %-14s %-11s %8.1f  %s%s%s\n", e.name.c_str(), kindName(e.kind), e.arch.c_str(),
+      std::printf("%-34s %-17s %-14s %-11s %8.1f  %s%s%s\n", e.name.c_str(), kindName(e.kind), e.arch.c_str(),
                   e.preprocess.c_str(), e.bytes / 1e6, layers.c_str(), layers.empty() ? "" : "  ", e.path.c_str());
     }
     return 0;
