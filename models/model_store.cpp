@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "models/fast_network.hpp"
+#include "models/magenta.hpp"
+#include "models/onnx_reader.hpp"
+#include "models/sha256.hpp"
 #include "models/safetensors.hpp"
 
 namespace flowstyle::models {
@@ -108,14 +111,22 @@ std::string inferArch(const std::map<std::string, std::string>& metadata,
   return {};
 }
 
+bool isOnnxArbitraryArch(const std::string& arch);
+
 std::optional<ModelKind> kindOfArch(const std::string& arch) {
   if (convsFor(arch)) return ModelKind::LossNetwork;
   if (arch == kArchJohnson) return ModelKind::StyleNetwork;
+  if (isOnnxArbitraryArch(arch)) return ModelKind::ArbitraryNetwork;
   return std::nullopt;
 }
 
 const char* kindText(ModelKind k) {
-  return k == ModelKind::LossNetwork ? "loss network" : "style network";
+  switch (k) {
+    case ModelKind::LossNetwork: return "loss network";
+    case ModelKind::StyleNetwork: return "style network";
+    case ModelKind::ArbitraryNetwork: return "arbitrary-style network";
+  }
+  return "model";
 }
 
 struct Described {
@@ -141,7 +152,7 @@ Described describe(const fs::path& path) {
         p + ": not a recognized model (" +
         (e.arch.empty() ? std::string("no flowstyle.arch metadata and no known weight names")
                         : "unknown flowstyle.arch '" + e.arch + "'") +
-        "; expected vgg19, squeezenet1_1 or johnson_ml5)");
+        "; expected vgg19, squeezenet1_1, johnson_ml5, magenta or multistyle26)");
   e.kind = *kind;
   e.preprocess = get(d.metadata, "flowstyle.preprocess")
                      .value_or(e.kind == ModelKind::LossNetwork ? "torchvision" : "rgb_0_255");
@@ -291,6 +302,54 @@ ModelEntry installMl5(const fs::path& folder, const fs::path& destDir) {
   return describe(dest).entry;
 }
 
+// --- Installing ONNX models (issue 23): Magenta's pair, the 26-style network ---------
+
+constexpr const char* kArchMagenta = "magenta";
+constexpr const char* kMagentaPredict = "arbitrary_predict.onnx";
+constexpr const char* kMagentaTransform = "arbitrary_transform.onnx";
+
+bool isOnnxArbitraryArch(const std::string& arch) { return arch == kArchMagenta; }
+
+bool isMagentaFolder(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec) && fs::is_regular_file(p / kMagentaPredict, ec) &&
+         fs::is_regular_file(p / kMagentaTransform, ec);
+}
+
+ModelEntry writeImported(TensorFile file, const std::string& name, const std::string& source,
+                         const std::vector<fs::path>& sources, const fs::path& destDir) {
+  std::string sums;
+  for (const fs::path& f : sources)
+    sums += (sums.empty() ? "" : ";") + f.filename().string() + "=" + sha256File(f.string());
+  file.metadata["flowstyle.name"] = name;
+  file.metadata["flowstyle.source_sha256"] = sums;
+  verifyTensors(source, file, file.metadata["flowstyle.arch"]);
+  const fs::path dest = destDir / (name + ".safetensors");
+  writeSafetensors(dest.string(), file);
+  return describe(dest).entry;
+}
+
+ModelEntry installMagenta(const fs::path& folder, const fs::path& destDir) {
+  const fs::path predict = folder / kMagentaPredict, transform = folder / kMagentaTransform;
+  return writeImported(importMagenta(predict.string(), transform.string()), kArchMagenta, folder.string(),
+                       {predict, transform}, destDir);
+}
+
+// A lone .onnx file: the 26-style network; Magenta's halves are installed as their folder.
+// Returns nothing for a file that is not .onnx (or, found while recursing, one of Magenta's).
+std::optional<ModelEntry> installOnnxFile(const fs::path& path, const fs::path& destDir, bool explicitPath) {
+  if (path.extension() != ".onnx") return std::nullopt;
+  const std::string file = path.filename().string();
+  if (file == kMagentaPredict || file == kMagentaTransform) {
+    if (!explicitPath) return std::nullopt;
+    throw std::runtime_error(path.string() + ": one half of Magenta's network; install the folder holding " +
+                             kMagentaPredict + " and " + kMagentaTransform);
+  }
+  if (!explicitPath) return std::nullopt;
+  throw std::runtime_error(path.string() + ": not a known ONNX model (expected Magenta's " + kMagentaPredict +
+                           " + " + kMagentaTransform + " folder, or the 26-style network)");
+}
+
 void installInto(const fs::path& path, const fs::path& destDir, int depth, bool explicitPath,
                  std::vector<ModelEntry>& out) {
   std::error_code ec;
@@ -302,6 +361,8 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   if (fs::is_regular_file(st)) {
     if (isSafetensors(path)) {
       out.push_back(installFile(path, destDir));
+    } else if (auto onnx = installOnnxFile(path, destDir, explicitPath)) {
+      out.push_back(*onnx);
     } else if (explicitPath) {
       throw std::runtime_error(path.string() +
                                ": not a model (expected a .safetensors file, an ml5 checkpoint "
@@ -315,6 +376,10 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   }
   if (isMl5Folder(path)) {
     out.push_back(installMl5(path, destDir));
+    return;
+  }
+  if (isMagentaFolder(path)) {
+    out.push_back(installMagenta(path, destDir));
     return;
   }
   if (depth >= kMaxRecursion) return;

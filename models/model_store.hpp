@@ -6,13 +6,14 @@
 
 namespace flowstyle::models {
 
-enum class ModelKind { LossNetwork, StyleNetwork };
+// ArbitraryNetwork: any style image in one pass (models/arbitrary_network.hpp; issue 23).
+enum class ModelKind { LossNetwork, StyleNetwork, ArbitraryNetwork };
 
 struct ModelEntry {
   std::string name;        // file stem, e.g. vgg19-caffe-conv1_1-conv5_1, wave
   ModelKind kind = ModelKind::LossNetwork;
-  std::string arch;        // vgg19 | squeezenet1_1 | johnson_ml5
-  std::string preprocess;  // caffe_bgr | torchvision | rgb_0_255
+  std::string arch;        // vgg19 | squeezenet1_1 | johnson_ml5 | magenta | multistyle26
+  std::string preprocess;  // caffe_bgr | torchvision | rgb_0_255 | rgb_0_1
   std::vector<std::string> layers;  // loss networks: layers served
   std::uintmax_t bytes = 0;
   std::string path;
@@ -35,7 +36,9 @@ std::vector<ModelEntry> listModels();
 std::vector<ModelEntry> listModels(std::vector<std::string>* problems);
 
 // Copies .safetensors files (verified by loading: shapes, finite values), imports ml5
-// checkpoint folders, and recurses into folders holding either, into `destDir`
+// checkpoint folders, Magenta's ONNX pair (a folder with arbitrary_predict.onnx and
+// arbitrary_transform.onnx -> magenta) and the 26-style ONNX (-> multistyle26), each with
+// flowstyle.source_sha256 (the source files' SHA-256), and recurses into folders holding either, into `destDir`
 // (empty = userCacheDir()). Returns what was installed. Throws naming the bad file.
 std::vector<ModelEntry> installModels(const std::vector<std::string>& paths,
                                       const std::string& destDir = {});
