@@ -4,6 +4,7 @@
 
 #include "models/device.hpp"
 #include "models/magenta.hpp"
+#include "models/multistyle.hpp"
 
 namespace flowstyle::models {
 
@@ -15,6 +16,7 @@ std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& p
   const torch::Device dev = resolveDevice(device);
   // One line per network: if (arch == "microast") return makeMicroAst(file, dev); ...
   if (arch == "magenta") return makeMagenta(file, path, dev);
+  if (arch == "multistyle26") return makeMultistyle26(file, path, dev);
   throw std::runtime_error(path + ": not an arbitrary-style network (flowstyle.arch = '" + arch +
                            "'; expected microast, magenta, wct16x or multistyle26)");
 }

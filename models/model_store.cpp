@@ -18,6 +18,7 @@
 
 #include "models/fast_network.hpp"
 #include "models/magenta.hpp"
+#include "models/multistyle.hpp"
 #include "models/onnx_reader.hpp"
 #include "models/sha256.hpp"
 #include "models/safetensors.hpp"
@@ -308,7 +309,9 @@ constexpr const char* kArchMagenta = "magenta";
 constexpr const char* kMagentaPredict = "arbitrary_predict.onnx";
 constexpr const char* kMagentaTransform = "arbitrary_transform.onnx";
 
-bool isOnnxArbitraryArch(const std::string& arch) { return arch == kArchMagenta; }
+constexpr const char* kArchMultistyle = "multistyle26";
+
+bool isOnnxArbitraryArch(const std::string& arch) { return arch == kArchMagenta || arch == kArchMultistyle; }
 
 bool isMagentaFolder(const fs::path& p) {
   std::error_code ec;
@@ -345,6 +348,8 @@ std::optional<ModelEntry> installOnnxFile(const fs::path& path, const fs::path& 
     throw std::runtime_error(path.string() + ": one half of Magenta's network; install the folder holding " +
                              kMagentaPredict + " and " + kMagentaTransform);
   }
+  if (isMultistyle26Onnx(path.string()))
+    return writeImported(importMultistyle26(path.string()), kArchMultistyle, path.string(), {path}, destDir);
   if (!explicitPath) return std::nullopt;
   throw std::runtime_error(path.string() + ": not a known ONNX model (expected Magenta's " + kMagentaPredict +
                            " + " + kMagentaTransform + " folder, or the 26-style network)");

@@ -11,6 +11,7 @@
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "models/arbitrary_network.hpp"
 #include "models/magenta.hpp"
 #include "models/model_store.hpp"
+#include "models/multistyle.hpp"
 #include "models/onnx_reader.hpp"
 #include "models/safetensors.hpp"
 #include "models/sha256.hpp"
@@ -332,4 +334,86 @@ TEST(Models_OnnxInstall, Sha256MatchesKnownDigests) {
   EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256Hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+// ---- multistyle26 ----------------------------------------------------------------------
+// Golden PNGs (tests/data/multistyle26_*_tubingen_96x72.png) made once with onnxruntime
+// 1.20 on the published multistyle26.onnx:
+//   python3 -m venv /tmp/v && /tmp/v/bin/pip install onnxruntime numpy pillow
+//   /tmp/v/bin/python tests/data/make_multistyle26_golden.py ../shared tests/data
+// index0: style 0; index17: style 17; blend3_20: 0.25 x style 3 + 0.75 x style 20.
+
+namespace {
+const std::string kMultistyle = kShared + "/models/arbitrary/multistyle26/multistyle26.onnx";
+}
+
+TEST(Models_Multistyle26, ReproducesOnnxruntimeOnTwoIndicesAndABlend) {
+  if (!fs::exists(kMultistyle)) GTEST_SKIP() << "no " << kMultistyle;
+  torch::set_num_threads(2);
+  auto net = makeMultistyle26(importMultistyle26(kMultistyle), kMultistyle, torch::kCPU);
+  const cv::Mat content = readRgb(kReference + "tubingen_96x72.png");
+  ASSERT_FALSE(content.empty());
+  std::vector<double> mix(26, 0.0);
+  mix[3] = 1;
+  mix[20] = 3;  // normalized: 0.25 / 0.75
+  const std::vector<std::pair<std::string, StyleCode>> cases = {
+      {"index0", multistyleCode(0)}, {"index17", multistyleCode(17)}, {"blend3_20", multistyleCode(mix)}};
+  for (const auto& [name, code] : cases) {
+    const cv::Mat golden = readRgb(kData + "multistyle26_" + name + "_tubingen_96x72.png");
+    ASSERT_FALSE(golden.empty()) << name;
+    const Diff d = diffOf((*net)({content}, code, 1.0).at(0), golden);
+    std::cout << "multistyle26 " << name << ": max |Δ| " << d.max << ", mean " << d.mean << "\n";
+    EXPECT_LE(d.max, 2.0) << name;
+    EXPECT_LE(d.mean, 0.05) << name;
+  }
+  // Blending codes is blending the weights: 1:3 of styles 3 and 20 is the mix above.
+  const StyleCode blended = net->blend({multistyleCode(3), multistyleCode(20)}, {1, 3});
+  EXPECT_TRUE(torch::allclose(blended.tensors[0], multistyleCode(mix).tensors[0]));
+}
+
+TEST(Models_Multistyle26, RefusesBadIndicesWeightsAndStyleImages) {
+  EXPECT_EQ(errorOf([] { multistyleCode(26); }), "style index 26 is outside 0..25");
+  EXPECT_EQ(errorOf([] { multistyleCode(-1); }), "style index -1 is outside 0..25");
+  EXPECT_EQ(errorOf([] { multistyleCode(std::vector<double>(26, 0.0)); }), "style weights sum to 0");
+  EXPECT_EQ(errorOf([] { multistyleCode(std::vector<double>(3, 1.0)); }),
+            "multistyle26 takes 26 style weights, got 3");
+  if (!fs::exists(kMultistyle)) GTEST_SKIP() << "no " << kMultistyle;
+  auto net = makeMultistyle26(importMultistyle26(kMultistyle), kMultistyle, torch::kCPU);
+  EXPECT_THROW(net->encodeStyle(cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3))), std::invalid_argument);
+  // Any frame size: padded and cropped back.
+  const std::vector<cv::Mat> out = (*net)({cv::Mat(5, 7, CV_8UC3, cv::Scalar(90, 120, 30))}, multistyleCode(4), 0.5);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].size(), cv::Size(7, 5));
+  // Magenta's transformer is not this network.
+  if (haveMagenta()) {
+    EXPECT_NE(errorOf([&] { importMultistyle26(kMagenta + "arbitrary_transform.onnx"); })
+                  .find("not the 26-style network"),
+              std::string::npos);
+  }
+}
+
+TEST(Models_OnnxInstall, InstallsBothFromTheArbitraryFolderAndLoadsThemBack) {
+  if (!haveMagenta() || !fs::exists(kMultistyle)) GTEST_SKIP() << "no ONNX weights in " << kShared;
+  const fs::path dest = tmpPath("store2");
+  fs::remove_all(dest);
+  // As published: Magenta's folder, and the 26-style network's folder (found while recursing).
+  const std::vector<ModelEntry> got =
+      installModels({kMagenta, kShared + "/models/arbitrary/multistyle26"}, dest.string());
+  ASSERT_EQ(got.size(), 2u);
+  std::map<std::string, ModelEntry> byName;
+  for (const ModelEntry& e : got) byName[e.name] = e;
+  ASSERT_TRUE(byName.count("magenta"));
+  ASSERT_TRUE(byName.count("multistyle26"));
+  EXPECT_EQ(byName["multistyle26"].kind, ModelKind::ArbitraryNetwork);
+  EXPECT_EQ(byName["multistyle26"].arch, "multistyle26");
+  const auto meta = readSafetensorsMetadata(byName["multistyle26"].path);
+  EXPECT_EQ(meta.at("flowstyle.source_sha256").rfind("multistyle26.onnx=", 0), 0u);
+  EXPECT_EQ(meta.at("flowstyle.source_sha256").size(), std::string("multistyle26.onnx=").size() + 64);
+  auto net = loadArbitraryNetwork(byName["multistyle26"].path, "cpu");
+  EXPECT_EQ(net->arch(), "multistyle26");
+  const cv::Mat content = readRgb(kReference + "tubingen_96x72.png");
+  const Diff d = diffOf((*net)({content}, multistyleCode(17), 1.0).at(0),
+                        readRgb(kData + "multistyle26_index17_tubingen_96x72.png"));
+  EXPECT_LE(d.max, 2.0);
+  EXPECT_EQ(loadArbitraryNetwork(byName["magenta"].path, "cpu")->arch(), "magenta");
 }
