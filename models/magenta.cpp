@@ -204,7 +204,9 @@ struct QParam {
 
 // QuantizeLinear then DequantizeLinear: round half to even, as ONNX does.
 torch::Tensor fakeQuant(const torch::Tensor& x, const QParam& q) {
-  return x.div(q.scale).round_().add_(q.zero).clamp_(q.qmin, q.qmax).sub_(q.zero).mul_(q.scale);
+  // round(x/s) + z clamped to [qmin,qmax], minus z: the same integers as clamping round(x/s)
+  // to [qmin-z, qmax-z] (z is whole), in two passes fewer.
+  return x.div(q.scale).round_().clamp_(q.qmin - q.zero, q.qmax - q.zero).mul_(q.scale);
 }
 
 class Weights {

@@ -216,7 +216,11 @@ std::vector<float> OnnxTensor::toFloat() const {
 std::vector<std::int64_t> OnnxTensor::toInt64() const {
   if (dtype == OnnxDtype::Float) {
     std::vector<std::int64_t> out;
-    for (const float f : toFloat()) out.push_back(static_cast<std::int64_t>(f));
+    for (const float f : toFloat()) {
+      if (!(f >= -9.2e18f && f <= 9.2e18f))  // NaN, Inf or past int64: no integer to give
+        throw std::runtime_error("tensor '" + name + "' holds " + std::to_string(f) + ", not an integer");
+      out.push_back(static_cast<std::int64_t>(f));
+    }
     return out;
   }
   const std::int64_t n = numel();

@@ -23,6 +23,7 @@ struct OnnxTensor {
   std::int64_t numel() const;
   // Every element converted (int8/uint8/int32/int64 exactly where float can hold them).
   std::vector<float> toFloat() const;
+  // float32 values truncated; throws std::runtime_error for NaN, Inf or values past int64.
   std::vector<std::int64_t> toInt64() const;
 };
 
