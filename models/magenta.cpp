@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <opencv2/imgproc.hpp>
 
 #include "models/onnx_reader.hpp"
@@ -192,21 +193,53 @@ class GraphReader {
 
 // ---- The network -----------------------------------------------------------------
 
-// The mean over H and W, summed in double (the graph's float sums are near-exact; a float
-// sum of 10^5 values in another order is not).
-torch::Tensor exactMean(const torch::Tensor& x) {
-  return x.sum({2, 3}, true, torch::kDouble).div_(static_cast<double>(x.size(2) * x.size(3))).to(torch::kFloat);
+// The mean over H and W (LibTorch's float sum is as close to the graph's as a double sum:
+// the golden output is the same to the last pixel either way).
+torch::Tensor spatialMean(const torch::Tensor& x) {
+  return x.mean({2, 3}, true);
 }
 
 struct QParam {
   float scale = 1, zero = 0, qmin = -128, qmax = 127;
 };
 
-// QuantizeLinear then DequantizeLinear: round half to even, as ONNX does.
+// QuantizeLinear then DequantizeLinear: round half to even, as ONNX does. On the CPU one
+// pass of scalar code (clamped first, which gives the same integers since the bounds are
+// whole, then rounded by adding and removing 1.5 * 2^23, which rounds half to even in the
+// default rounding mode for |t| < 2^22); elsewhere LibTorch's ops.
+inline float fakeQuantScalar(float v, const QParam& q) {
+  float t = v / q.scale;
+  t = std::min(std::max(t, q.qmin - q.zero), q.qmax - q.zero);
+  t = (t + 12582912.0f) - 12582912.0f;
+  return t * q.scale;
+}
+
+bool onCpuContiguous(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous();
+}
+
+// x * inverse rounded: the integers a quantized tensor stands for.
+torch::Tensor integers(const torch::Tensor& x, float inverse) {
+  if (!onCpuContiguous(x)) return x.mul(inverse).round_();
+  torch::Tensor out = torch::empty_like(x);
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, x.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) dst[i] = std::nearbyint(src[i] * inverse);
+  });
+  return out;
+}
+
 torch::Tensor fakeQuant(const torch::Tensor& x, const QParam& q) {
-  // round(x/s) + z clamped to [qmin,qmax], minus z: the same integers as clamping round(x/s)
-  // to [qmin-z, qmax-z] (z is whole), in two passes fewer.
-  return x.div(q.scale).round_().clamp_(q.qmin - q.zero, q.qmax - q.zero).mul_(q.scale);
+  if (!onCpuContiguous(x))
+    return x.div(q.scale).round_().clamp_(q.qmin - q.zero, q.qmax - q.zero).mul_(q.scale);
+  torch::Tensor out = torch::empty_like(x);
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, x.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) dst[i] = fakeQuantScalar(src[i], q);
+  });
+  return out;
 }
 
 class Weights {
@@ -275,13 +308,35 @@ struct QConvImpl : torch::nn::Module {
   }
   // x: a tensor quantized with `in` (from fakeQuant).
   torch::Tensor forward(const torch::Tensor& x, const QParam& in) {
-    const torch::Tensor xi = x.div(in.scale).round_();
+    // x holds whole multiples of in.scale, so multiplying by the reciprocal (cheaper than
+    // dividing) lands within an ulp of the same integers.
+    const torch::Tensor xi = integers(x, 1.0f / in.scale);
     torch::Tensor y = torch::conv2d(xi, weight, {}, torch::IntArrayRef{stride_, stride_}, torch::IntArrayRef{0, 0},
                                     torch::IntArrayRef{1, 1}, groups_);
-    y.mul_((weightScale * in.scale).reshape({1, -1, 1, 1})).add_(bias.reshape({1, -1, 1, 1}));
-    if (act_ == Act::Relu) y.relu_();
-    if (act_ == Act::Relu6) y.clamp_(0, 6);
-    return fakeQuant(y, outQ_);
+    const torch::Tensor multiplier = weightScale * in.scale;
+    if (!onCpuContiguous(y) || y.size(0) != 1) {
+      y.mul_(multiplier.reshape({1, -1, 1, 1})).add_(bias.reshape({1, -1, 1, 1}));
+      if (act_ == Act::Relu) y.relu_();
+      if (act_ == Act::Relu6) y.clamp_(0, 6);
+      return fakeQuant(y, outQ_);
+    }
+    // One pass per channel plane: scale, bias, activation, rounding.
+    const std::int64_t planes = y.size(1), plane = y.size(2) * y.size(3);
+    float* data = y.data_ptr<float>();
+    const float* m = multiplier.data_ptr<float>();
+    const float* b = bias.data_ptr<float>();
+    at::parallel_for(0, planes, 1, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        float* p = data + c * plane;
+        for (std::int64_t i = 0; i < plane; ++i) {
+          float v = p[i] * m[c] + b[c];
+          if (act_ == Act::Relu) v = std::max(v, 0.0f);
+          if (act_ == Act::Relu6) v = std::min(std::max(v, 0.0f), 6.0f);
+          p[i] = fakeQuantScalar(v, outQ_);
+        }
+      }
+    });
+    return y;
   }
   const QParam& outQ() const { return outQ_; }
   // TensorFlow's SAME padding for this kernel and stride (zeros; more after than before).
@@ -361,7 +416,7 @@ struct MagentaPredictorImpl : torch::nn::Module {
       q = &b->outQ();
     }
     x = conv1->forward(x, *q);
-    x = fakeQuant(exactMean(x), meanQ_);
+    x = fakeQuant(spatialMean(x), meanQ_);
     return bottleneck->forward(x, meanQ_).flatten(1);
   }
   QParam inputQ_, meanQ_;
@@ -399,10 +454,11 @@ struct StyleNormImpl : torch::nn::Module {
   }
   const QParam& outQ() const { return out_; }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta) {
-    const torch::Tensor mean = fakeQuant(exactMean(x), mean_);
+    if (onCpuContiguous(x) && x.size(0) == 1) return fused(x, gamma.contiguous(), beta.contiguous());
+    const torch::Tensor mean = fakeQuant(spatialMean(x), mean_);
     const torch::Tensor centred = x - mean;
     const torch::Tensor sq = fakeQuant(centred * centred, sqDiff_);
-    const torch::Tensor var = fakeQuant(exactMean(sq), variance_);
+    const torch::Tensor var = fakeQuant(spatialMean(sq), variance_);
     const torch::Tensor plus = fakeQuant(var + epsilon_, plusEps_);
     const torch::Tensor rs = fakeQuant(plus.sqrt().reciprocal(), rsqrt_);
     const torch::Tensor mul = fakeQuant(rs * gamma, mul_);
@@ -412,6 +468,43 @@ struct StyleNormImpl : torch::nn::Module {
     if (relu_) y.relu_();
     return fakeQuant(y, out_);
   }
+  // The same steps in three passes over each channel plane (sum; squared deviations;
+  // output), the per-channel steps in between on scalars.
+  torch::Tensor fused(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta) const {
+    torch::Tensor out = torch::empty_like(x);
+    const std::int64_t planes = x.size(1), plane = x.size(2) * x.size(3);
+    const float* src = x.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    const float* g = gamma.data_ptr<float>();
+    const float* b = beta.data_ptr<float>();
+    at::parallel_for(0, planes, 1, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const float* p = src + c * plane;
+        float* o = dst + c * plane;
+        double sum = 0;
+        for (std::int64_t i = 0; i < plane; ++i) sum += p[i];
+        const float mean = fakeQuantScalar(static_cast<float>(sum / static_cast<double>(plane)), mean_);
+        double sumSq = 0;
+        for (std::int64_t i = 0; i < plane; ++i) {
+          const float d = p[i] - mean;
+          sumSq += fakeQuantScalar(d * d, sqDiff_);
+        }
+        const float var = fakeQuantScalar(static_cast<float>(sumSq / static_cast<double>(plane)), variance_);
+        const float plus = fakeQuantScalar(var + epsilon_, plusEps_);
+        const float rs = fakeQuantScalar(1.0f / std::sqrt(plus), rsqrt_);
+        const float mul = fakeQuantScalar(rs * g[c], mul_);
+        const float mul2 = fakeQuantScalar(mean * mul, mul2_);
+        const float sub = fakeQuantScalar(b[c] - mul2, sub_);
+        for (std::int64_t i = 0; i < plane; ++i) {
+          float y = fakeQuantScalar(p[i] * mul, mul1_) + sub;
+          if (relu_) y = std::max(y, 0.0f);
+          o[i] = fakeQuantScalar(y, out_);
+        }
+      }
+    });
+    return out;
+  }
+
   QConv scaleFromStyle{nullptr}, shiftFromStyle{nullptr};
   bool relu_;
   float epsilon_ = 0;
