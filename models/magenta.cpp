@@ -214,8 +214,11 @@ inline float fakeQuantScalar(float v, const QParam& q) {
   return t * q.scale;
 }
 
+// False while a network built without its fused kernels runs (tests compare both paths).
+thread_local bool tFusedKernels = true;
+
 bool onCpuContiguous(const torch::Tensor& x) {
-  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous();
+  return tFusedKernels && x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous();
 }
 
 // x * inverse rounded: the integers a quantized tensor stands for.
@@ -608,8 +611,11 @@ cv::Mat tensorToRgb(const torch::Tensor& chw) {
 
 class Magenta final : public ArbitraryStyleNetwork {
  public:
-  Magenta(const TensorFile& file, const std::string& source, const torch::Device& device)
-      : predictor_(Weights(file, source, "predict.")), transformer_(Weights(file, source, "transform.")), device_(device) {
+  Magenta(const TensorFile& file, const std::string& source, const torch::Device& device, bool fusedKernels)
+      : predictor_(Weights(file, source, "predict.")),
+        transformer_(Weights(file, source, "transform.")),
+        device_(device),
+        fused_(fusedKernels) {
     predictor_->eval();
     transformer_->eval();
     predictor_->to(device_);
@@ -623,6 +629,7 @@ class Magenta final : public ArbitraryStyleNetwork {
       throw std::invalid_argument("magenta: the style image is " + std::to_string(styleRgb.cols) + "x" +
                                   std::to_string(styleRgb.rows) + ", at least 2x2 is needed");
     c10::InferenceMode guard;
+    const KernelChoice kernels(fused_);
     const torch::Tensor x = rgbToTensor(styleRgb, "the style image").to(device_);
     StyleCode code;
     code.arch = arch();
@@ -652,6 +659,7 @@ class Magenta final : public ArbitraryStyleNetwork {
     std::vector<cv::Mat> out;
     if (frames.empty()) return out;
     c10::InferenceMode guard;
+    const KernelChoice kernels(fused_);
     for (const cv::Mat& frame : frames) {
       if (frame.size() != frames.front().size())
         throw std::invalid_argument("magenta: frames of one call must share a size");
@@ -687,9 +695,17 @@ class Magenta final : public ArbitraryStyleNetwork {
     return code.tensors[0].to(torch::kFloat).reshape({kStyleDims});
   }
 
+  // Sets tFusedKernels for one call on this thread.
+  struct KernelChoice {
+    explicit KernelChoice(bool fused) : saved(tFusedKernels) { tFusedKernels = fused; }
+    ~KernelChoice() { tFusedKernels = saved; }
+    bool saved;
+  };
+
   MagentaPredictor predictor_;
   MagentaTransformer transformer_;
   torch::Device device_;
+  bool fused_;
 };
 
 }  // namespace
@@ -722,8 +738,8 @@ TensorFile importMagenta(const std::string& predictOnnx, const std::string& tran
 }
 
 std::unique_ptr<ArbitraryStyleNetwork> makeMagenta(const TensorFile& file, const std::string& source,
-                                                   const torch::Device& device) {
-  return std::make_unique<Magenta>(file, source, device);
+                                                   const torch::Device& device, bool fusedCpuKernels) {
+  return std::make_unique<Magenta>(file, source, device, fusedCpuKernels);
 }
 
 }  // namespace flowstyle::models

@@ -30,7 +30,9 @@ TensorFile importMagenta(const std::string& predictOnnx, const std::string& tran
 
 // The network from an imported TensorFile (as importMagenta writes it); `source` names the
 // file in errors. Throws std::runtime_error naming a missing or misshapen key.
+// fusedCpuKernels: on the CPU, each rounding, each convolution's epilogue and each norm in
+// one loop of its own (measured faster); false: LibTorch's ops only, as on other devices.
 std::unique_ptr<ArbitraryStyleNetwork> makeMagenta(const TensorFile& file, const std::string& source,
-                                                   const torch::Device& device);
+                                                   const torch::Device& device, bool fusedCpuKernels = true);
 
 }  // namespace flowstyle::models
