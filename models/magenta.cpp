@@ -129,7 +129,13 @@ class GraphReader {
         }
       }
       const std::string key = keyOf(prefix, wName);
-      out.tensors[key + ".weight"] = w;
+      // The weights as the integers they are (int8: a quarter of float32's bytes) times
+      // weight_scale per output channel.
+      const torch::Tensor integers = w.div(wScale.reshape({-1, 1, 1, 1})).round();
+      if (integers.abs().max().item<float>() > 127 ||
+          !torch::allclose(integers * wScale.reshape({-1, 1, 1, 1}), w, 1e-5, 1e-6))
+        fail("Conv '" + n.outputs.at(0) + "': weight '" + wName + "' is not int8 times a per-channel scale");
+      out.tensors[key + ".weight"] = integers.to(torch::kChar);
       out.tensors[key + ".weight_scale"] = wScale;
       out.tensors[key + ".bias"] = constant(n.inputs[2]);
       std::vector<std::int64_t> stride{1, 1};
@@ -299,12 +305,11 @@ struct QConvImpl : torch::nn::Module {
   QConvImpl(const Weights& w, const std::string& name, std::int64_t in, std::int64_t out, std::int64_t k,
             std::int64_t stride, std::int64_t groups, Act act)
       : stride_(stride), groups_(groups), kernel_(k), act_(act) {
-    const torch::Tensor real = w.get(name, ".weight", {out, in / groups, k, k});
+    weight = register_buffer("weight", w.get(name, ".weight", {out, in / groups, k, k}));  // integers
+    if (!torch::equal(weight, weight.round()) || weight.abs().max().item<float>() > 127)
+      w.fail(name, ".weight", "does not hold int8 integers");
     weightScale = register_buffer("weight_scale", w.get(name, ".weight_scale", {out}));
     if (!(weightScale > 0).all().item<bool>()) w.fail(name, ".weight_scale", "has a scale <= 0");
-    weight = register_buffer("weight", real.div(weightScale.reshape({out, 1, 1, 1})).round_());
-    if (!torch::allclose(weight * weightScale.reshape({out, 1, 1, 1}), real, 1e-5, 1e-6))
-      w.fail(name, ".weight", "is not a whole multiple of its weight_scale");
     bias = register_buffer("bias", w.get(name, ".bias", {out}));
     w.stride(name, stride);
     outQ_ = w.q(name, ".out_q");

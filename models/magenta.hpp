@@ -16,11 +16,13 @@
 namespace flowstyle::models {
 
 // Reads arbitrary_predict.onnx and arbitrary_transform.onnx (models/onnx_reader) and writes
-// the weights dequantized to float32, with every quantization point and constant the
+// the weights as int8 with their per-channel scales, with every quantization point and constant the
 // network uses, under keys named after the graphs' TensorFlow names ('/' -> '.'):
-//   predict.<conv>.weight / .bias / .stride / .out_q   (53 convolutions of MobileNetV2)
+//   predict.<conv>.weight (int8) / .weight_scale / .bias / .stride / .out_q
+//                                                       (53 convolutions of MobileNetV2)
 //   predict.<name>.q                                    (input, residual adds, pooled mean)
-//   transform.<conv>.weight / .bias / .stride / .out_q  (16 convolutions + 2 x 13 style
+//   transform.<conv>.weight (int8) / .weight_scale / .bias / .stride / .out_q
+//                                                       (16 convolutions + 2 x 13 style
 //                                                         projections under style_params.)
 //   transform.<layer>.StyleNorm.<moment or batchnorm step>.q, .epsilon
 // A .q / .out_q is float32 [scale, zero point, qmin, qmax]. Metadata: flowstyle.arch =

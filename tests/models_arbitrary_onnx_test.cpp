@@ -304,7 +304,7 @@ TEST(Models_Magenta, RefusesGraphsThatAreNotTheArchitecture) {
             transform + ": no graph input 'style_image' (not Magenta's arbitrary-style network)");
   // A weight of the wrong shape in an imported file: named with the file and the key.
   TensorFile file = magentaFile();
-  file.tensors["transform.transformer.residual.residual3.conv1.weight"] = torch::zeros({32, 16, 3, 3});
+  file.tensors["transform.transformer.residual.residual3.conv1.weight"] = torch::zeros({32, 16, 3, 3}, torch::kChar);
   EXPECT_EQ(errorOf([&] { makeMagenta(file, "m.safetensors", torch::kCPU); }),
             "m.safetensors: 'transform.transformer.residual.residual3.conv1.weight' has shape [32,16,3,3], "
             "expected [32,32,3,3]");
