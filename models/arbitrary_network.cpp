@@ -5,6 +5,8 @@
 #include "models/device.hpp"
 #include "models/microast.hpp"
 #include "models/wct.hpp"
+#include "models/magenta.hpp"
+#include "models/multistyle.hpp"
 
 namespace flowstyle::models {
 
@@ -17,6 +19,8 @@ std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& p
   // One line per network: if (arch == "microast") return makeMicroAst(file, dev); ...
   if (arch == "microast") return makeMicroAst(file, path, dev);
   if (arch == "wct16x") return makeWct16x(file, path, dev);
+  if (arch == "magenta") return makeMagenta(file, path, dev);
+  if (arch == "multistyle26") return makeMultistyle26(file, path, dev);
   throw std::runtime_error(path + ": not an arbitrary-style network (flowstyle.arch = '" + arch +
                            "'; expected microast, magenta, wct16x or multistyle26)");
 }

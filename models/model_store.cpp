@@ -19,8 +19,11 @@
 #include "models/arbitrary_network.hpp"
 #include "models/fast_network.hpp"
 #include "models/microast.hpp"
-#include "models/safetensors.hpp"
+#include "models/magenta.hpp"
+#include "models/multistyle.hpp"
+#include "models/onnx_reader.hpp"
 #include "models/sha256.hpp"
+#include "models/safetensors.hpp"
 #include "models/wct.hpp"
 
 namespace flowstyle::models {
@@ -112,10 +115,13 @@ std::string inferArch(const std::map<std::string, std::string>& metadata,
   return {};
 }
 
+bool isOnnxArbitraryArch(const std::string& arch);
+
 std::optional<ModelKind> kindOfArch(const std::string& arch) {
   if (convsFor(arch)) return ModelKind::LossNetwork;
   if (arch == kArchJohnson) return ModelKind::StyleNetwork;
-  if (arch == "microast" || arch == "wct16x") return ModelKind::ArbitraryNetwork;
+  if (arch == "microast" || arch == "wct16x" || arch == "magenta" || arch == "multistyle26")
+    return ModelKind::ArbitraryNetwork;
   return std::nullopt;
 }
 
@@ -151,7 +157,7 @@ Described describe(const fs::path& path) {
         p + ": not a recognized model (" +
         (e.arch.empty() ? std::string("no flowstyle.arch metadata and no known weight names")
                         : "unknown flowstyle.arch '" + e.arch + "'") +
-        "; expected vgg19, squeezenet1_1, johnson_ml5, microast or wct16x)");
+        "; expected vgg19, squeezenet1_1, johnson_ml5, microast, wct16x, magenta or multistyle26)");
   e.kind = *kind;
   e.preprocess = get(d.metadata, "flowstyle.preprocess")
                      .value_or(e.kind == ModelKind::LossNetwork    ? "torchvision"
@@ -356,6 +362,56 @@ ModelEntry installArbitrary(const fs::path& folder, const fs::path& destDir, con
   return describe(dest).entry;
 }
 
+// --- Installing ONNX models (issue 23): Magenta's pair, the 26-style network ---------
+
+constexpr const char* kArchMagenta = "magenta";
+constexpr const char* kMagentaPredict = "arbitrary_predict.onnx";
+constexpr const char* kMagentaTransform = "arbitrary_transform.onnx";
+
+constexpr const char* kArchMultistyle = "multistyle26";
+
+bool isMagentaFolder(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec) && fs::is_regular_file(p / kMagentaPredict, ec) &&
+         fs::is_regular_file(p / kMagentaTransform, ec);
+}
+
+ModelEntry writeImported(TensorFile file, const std::string& name, const std::string& source,
+                         const std::vector<fs::path>& sources, const fs::path& destDir) {
+  std::string sums;
+  for (const fs::path& f : sources)
+    sums += (sums.empty() ? "" : ";") + f.filename().string() + "=" + sha256File(f.string());
+  file.metadata["flowstyle.name"] = name;
+  file.metadata["flowstyle.source_sha256"] = sums;
+  verifyTensors(source, file, file.metadata["flowstyle.arch"]);
+  const fs::path dest = destDir / (name + ".safetensors");
+  writeSafetensors(dest.string(), file);
+  return describe(dest).entry;
+}
+
+ModelEntry installMagenta(const fs::path& folder, const fs::path& destDir) {
+  const fs::path predict = folder / kMagentaPredict, transform = folder / kMagentaTransform;
+  return writeImported(importMagenta(predict.string(), transform.string()), kArchMagenta, folder.string(),
+                       {predict, transform}, destDir);
+}
+
+// A lone .onnx file: the 26-style network; Magenta's halves are installed as their folder.
+// Returns nothing for a file that is not .onnx (or, found while recursing, one of Magenta's).
+std::optional<ModelEntry> installOnnxFile(const fs::path& path, const fs::path& destDir, bool explicitPath) {
+  if (path.extension() != ".onnx") return std::nullopt;
+  const std::string file = path.filename().string();
+  if (file == kMagentaPredict || file == kMagentaTransform) {
+    if (!explicitPath) return std::nullopt;
+    throw std::runtime_error(path.string() + ": one half of Magenta's network; install the folder holding " +
+                             kMagentaPredict + " and " + kMagentaTransform);
+  }
+  if (isMultistyle26Onnx(path.string()))
+    return writeImported(importMultistyle26(path.string()), kArchMultistyle, path.string(), {path}, destDir);
+  if (!explicitPath) return std::nullopt;
+  throw std::runtime_error(path.string() + ": not a known ONNX model (expected Magenta's " + kMagentaPredict +
+                           " + " + kMagentaTransform + " folder, or the 26-style network)");
+}
+
 void installInto(const fs::path& path, const fs::path& destDir, int depth, bool explicitPath,
                  std::vector<ModelEntry>& out) {
   std::error_code ec;
@@ -367,6 +423,8 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   if (fs::is_regular_file(st)) {
     if (isSafetensors(path)) {
       out.push_back(installFile(path, destDir));
+    } else if (auto onnx = installOnnxFile(path, destDir, explicitPath)) {
+      out.push_back(*onnx);
     } else if (explicitPath) {
       throw std::runtime_error(path.string() +
                                ": not a model (expected a .safetensors file, an ml5 checkpoint "
@@ -389,6 +447,10 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   }
   if (isWct16xFolder(path)) {
     out.push_back(installArbitrary(path, destDir, "wct16x", importWct16x(path.string())));
+    return;
+  }
+  if (isMagentaFolder(path)) {
+    out.push_back(installMagenta(path, destDir));
     return;
   }
   if (depth >= kMaxRecursion) return;
