@@ -59,7 +59,7 @@ void throwIfCancelled(const std::atomic<bool>* cancel) {
 
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel, ResumeState* state, const JobIdentity* identity) {
+                  const std::atomic<bool>* cancel, ResumeState* state) {
   namespace flow = tbb::flow;
   JobStats stats;
 
@@ -75,12 +75,7 @@ JobStats runVideo(const Config& config, FrameStylizer& stylizer,
   // Frames of the pre-roll that are not written (index counts from the first stylized).
   const std::int64_t unwritten = span.writeFirst - span.stylizeFirst;
   const std::int64_t restoredFrames = state != nullptr ? state->restored() : 0;
-  stages::WriterConfig writerConfig = config.writer;
-  if (writerConfig.path.find('%') == std::string::npos) {
-    const JobIdentity id = identity != nullptr ? *identity : identifyJob(config);
-    writerConfig.tags = partTags(partRecord(config, id));
-  }
-  stages::VideoWriter writer(writerConfig, info);
+  stages::VideoWriter writer(config.writer, info);
 
   const std::vector<int> offsets = stylizer.temporalOffsets();
   const bool needFlow = !offsets.empty();

@@ -3,7 +3,7 @@
 
 #include <regex>
 
-#include "pipeline/farm_plan.hpp"
+#include "pipeline/farm/farm_plan.hpp"
 
 using namespace flowstyle::pipeline;
 

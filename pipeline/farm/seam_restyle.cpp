@@ -1,4 +1,4 @@
-#include "pipeline/seam_restyle.hpp"
+#include "pipeline/farm/seam_restyle.hpp"
 
 #include <algorithm>
 #include <cmath>

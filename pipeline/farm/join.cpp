@@ -1,4 +1,4 @@
-#include "pipeline/join.hpp"
+#include "pipeline/farm/join.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -12,12 +12,12 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "pipeline/image_ops.hpp"
+#include "pipeline/farm/seam_blend.hpp"
+#include "pipeline/farm/seam_handoff.hpp"
+#include "pipeline/farm/seam_polish.hpp"
+#include "pipeline/farm/seam_restyle.hpp"
 #include "pipeline/frame_stylizer.hpp"
-#include "pipeline/seam_blend.hpp"
-#include "pipeline/seam_handoff.hpp"
-#include "pipeline/seam_polish.hpp"
-#include "pipeline/seam_restyle.hpp"
+#include "pipeline/image_ops.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
 #include "stages/video_reader.hpp"
@@ -54,43 +54,49 @@ std::string describeSource(const PartRecord& r) {
 }  // namespace
 
 JoinBlend parseJoinBlend(const std::string& name) {
+  if (name == "auto") return JoinBlend::Auto;
   if (name == "ramp") return JoinBlend::Ramp;
-  if (name == "variance") return JoinBlend::Variance;
-  if (name == "cut") return JoinBlend::Cut;
   if (name == "fitted") return JoinBlend::Fitted;
   if (name == "restyle") return JoinBlend::Restyle;
-  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut, fitted, restyle)");
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: auto, ramp, fitted, restyle)");
 }
 
 std::string toString(JoinBlend blend) {
   switch (blend) {
+    case JoinBlend::Auto: return "auto";
     case JoinBlend::Ramp: return "ramp";
-    case JoinBlend::Variance: return "variance";
-    case JoinBlend::Cut: return "cut";
     case JoinBlend::Fitted: return "fitted";
     case JoinBlend::Restyle: return "restyle";
   }
   return "?";
 }
 
+JoinBlend chooseBlend(JoinBlend asked, const std::string& method, bool restyleSettings, bool seamParts,
+                      std::string* why) {
+  if (asked != JoinBlend::Auto) return asked;
+  const bool optimizes = method == toString(Method::Optimize) || method == toString(Method::Hybrid);
+  if (!optimizes) {
+    if (why) *why = "--blend auto: fitted (" + method + " parts)";
+    return JoinBlend::Fitted;
+  }
+  if (restyleSettings || seamParts) {
+    if (why) *why = "--blend auto: restyle (" + method + " parts)";
+    return JoinBlend::Restyle;
+  }
+  if (why) {
+    *why = "--blend auto: fitted (" + method + " parts; give the chunks' options after -- to restyle the seams, "
+           "the better join for " + method + " parts)";
+  }
+  return JoinBlend::Fitted;
+}
+
 namespace {
 
-cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blend) {
-  if (blend == JoinBlend::Cut || w <= 0) return a.clone();
+// The cross-fade (1-w)·a + w·b of ramp and fitted.
+cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w) {
+  if (w <= 0) return a.clone();
   cv::Mat mixed;
-  if (blend == JoinBlend::Ramp || blend == JoinBlend::Fitted) {
-    cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
-    return mixed;
-  }
-  // Variance-preserving: mean of the mix + rescaled deviation of the mix.
-  cv::Mat fa, fb;
-  a.convertTo(fa, CV_32FC3);
-  b.convertTo(fb, CV_32FC3);
-  const cv::Scalar ma = cv::mean(fa), mb = cv::mean(fb);
-  const double gain = 1.0 / std::sqrt((1.0 - w) * (1.0 - w) + w * w);
-  cv::Mat dev = (fa - ma) * (1.0 - w) + (fb - mb) * w;
-  cv::Mat out = dev * gain + (ma * (1.0 - w) + mb * w);
-  out.convertTo(mixed, CV_8UC3);  // rounds and saturates
+  cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
   return mixed;
 }
 
@@ -132,7 +138,7 @@ std::vector<std::vector<cv::Mat>> readSourceSpans(const std::string& source,
   return out;
 }
 
-// The seam model of pipeline/seam_blend.hpp, measured on the blended frames
+// The seam model of pipeline/farm/seam_blend.hpp, measured on the blended frames
 // blendFirst..p.last with flow on the source: each part's own pair warping error (P from
 // the frame before the fade, Q into its first own frame), the warping error of their
 // half-and-half mix (gives the correlation of their changes) and their mean squared
@@ -351,15 +357,23 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     throw std::runtime_error(source + ": is not the source the parts were made from (" + std::to_string(fp.bytes) +
                              " bytes, hash " + fp.hash + "; the parts record " + describeSource(rec) + ")");
   }
+  // --blend auto: the blend measured best for the parts' method.
+  std::string why;
+  const JoinBlend blend = chooseBlend(config.blend, rec.method, config.restyle.has_value(), !plan.seamParts.empty(), &why);
+  stats.blend = blend;
+  if (config.blend == JoinBlend::Auto && config.note) config.note(why);
   // --blend restyle: the chunks' own settings, checked against the parts; their stylizer is
   // made when a seam has no seam part.
-  const bool restyle = config.blend == JoinBlend::Restyle;
+  const bool restyle = blend == JoinBlend::Restyle;
   if (!restyle && !plan.seamParts.empty()) {
     throw std::runtime_error(plan.seamParts.front().path + ": a seam part (join --seam-part) serves --blend restyle "
-                             "only; this join blends with --blend " + toString(config.blend));
+                             "only; this join blends with --blend " + toString(blend));
   }
   if (config.seamPart) {
-    if (!restyle || !config.restyle) throw std::logic_error("join --seam-part without --blend restyle and settings");
+    if (!restyle || !config.restyle) {
+      throw std::runtime_error("join --seam-part restyles a seam: the parts were made with --method " + rec.method +
+                               " (restyle runs the optimizer: optimize, hybrid parts, with the chunks' options after --)");
+    }
     if (plan.parts.size() != 2 || !plan.seamParts.empty()) {
       throw std::runtime_error("join --seam-part: give exactly the two chunk parts of one seam (given " +
                                std::to_string(plan.parts.size()) + " chunk part(s) and " +
@@ -470,7 +484,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
 
   // Source frames: per measured seam (fitted, restyle) the pairs the model needs, then per
   // seam restyled here the frames its temporal term reaches back to.
-  const bool fitted = config.blend == JoinBlend::Fitted || restyle;
+  const bool fitted = blend == JoinBlend::Fitted || restyle;
   const int reach = config.restyle ? std::max(1, temporalReach(*config.restyle)) : 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> measured;
   std::vector<std::pair<std::int64_t, std::int64_t>> restyleSpans;
@@ -549,7 +563,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
                                     }
                                     if (cancel != nullptr && cancel->load()) throw Cancelled();
                                   });
-        // The handoff (pipeline/seam_blend.hpp, seam_handoff.hpp): the restyled chain ends near
+        // The handoff (pipeline/farm/seam_blend.hpp, seam_handoff.hpp): the restyled chain ends near
         // the later part's own chain, not on it (the optimizer repaints every start), and may
         // change more than a settled chain late in the fade. A second fade moves the joined
         // frames from it onto Q's where that lowers the worst pair of the rounded frames,
@@ -572,7 +586,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         report.settleSteady = settled.steadyPairs;
         restyled[k] = std::move(settled.frames);
         if (config.restylePolish > 0) {
-          // The polish (pipeline/seam_polish.hpp): the fade's frames optimized once more, from
+          // The polish (pipeline/farm/seam_polish.hpp): the fade's frames optimized once more, from
           // themselves, held on them ever more firmly towards the fade's end.
           PolishFrames polish;
           const std::vector<cv::Mat>& src = seamSource[m];  // frames mfrom..p.last + 1
@@ -656,7 +670,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
         cv::Mat next = frameOf(current + 1, n);
         const double w = fade[static_cast<std::size_t>(n - blendFirst)];
         pixels = restyle ? restyled[current][static_cast<std::size_t>(n - blendFirst)]
-                         : blendFrames(pixels, next, w, config.blend);
+                         : blendFrames(pixels, next, w);
         ++stats.blended;
       }
     }
