@@ -14,6 +14,7 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/flow_graph.h>
 
+#include "pipeline/flow_link.hpp"
 #include "pipeline/image_ops.hpp"
 #include "stages/flow.hpp"
 #include "stages/video_reader.hpp"
@@ -171,11 +172,11 @@ class ComputeFlow {
     for (std::size_t k = 0; k < offsets_.size(); ++k) {
       const cv::Mat& earlier = item->earlierGray[k];
       if (earlier.empty()) continue;
+      FlowLink flow = flowToEarlier(*estimator, item->gray, earlier);
       Link link;
       link.offset = offsets_[k];
-      link.flow = (*estimator)(item->gray, earlier);
-      const cv::Mat backward = (*estimator)(earlier, item->gray);
-      link.certainty = stages::certaintySoft(stages::certaintyHard(link.flow, backward));
+      link.flow = std::move(flow.flow);
+      link.certainty = std::move(flow.certainty);
       item->links.push_back(std::move(link));
     }
     item->earlierGray.clear();
