@@ -15,7 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "fuzz/fuzz_support.hpp"
-#include "pipeline/part.hpp"
+#include "pipeline/farm/part.hpp"
 #include "pipeline/resume_state.hpp"
 
 namespace {

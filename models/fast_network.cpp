@@ -399,6 +399,7 @@ struct FastStyleNetwork::Impl {
   // PackedConv per "<weight key>/<type>", made on first use (forward is not const-safe
   // across threads anyway: the network is thread-compatible).
   mutable std::map<std::string, detail::PackedConv> packed;
+  mutable std::string fallback;  // why a fast path is off (empty: none is)
   Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
   Weights reduced;  // the convolution weights of w in the reduced format; empty if none
   PrecisionChoice choice;
@@ -524,10 +525,11 @@ struct FastStyleNetwork::Impl {
           it = packed.emplace(id, detail::PackedConv(weight, weight.scalar_type())).first;
         }
         return it->second(x, g);
-      } catch (const std::exception&) {
-        // oneDNN has no kernel for this (bfloat16 on a CPU without AVX-512): LibTorch's.
+      } catch (const detail::NoPackedKernel& e) {
+        // LibTorch's convolution from here on; said once, in fallbacks().
         usePackedConv = false;
         packed.clear();
+        fallback = "packed convolutions off: " + std::string(e.what()) + "; LibTorch's convolution instead";
       }
     }
     const std::array<std::int64_t, 2> strideArray{g.stride, g.stride};
@@ -699,6 +701,8 @@ FastStyleNetwork::FastStyleNetwork(const std::string& path, const std::string& d
 FastStyleNetwork::~FastStyleNetwork() = default;
 
 std::string FastStyleNetwork::name() const { return impl_->name; }
+
+std::string FastStyleNetwork::fallbacks() const { return impl_->fallback; }
 
 const PrecisionChoice& FastStyleNetwork::precision() const { return impl_->choice; }
 

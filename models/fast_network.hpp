@@ -98,6 +98,9 @@ class FastStyleNetwork {
   ~FastStyleNetwork();
   std::string name() const;
   const PrecisionChoice& precision() const;
+  // Why a fast path fell back since load (oneDNN had no packed kernel: LibTorch's
+  // convolution runs instead), one line; empty when none did.
+  std::string fallbacks() const;
 
   // frames: CV_8UC3 RGB, all the same size (any size >= 1x1). Returns CV_8UC3 RGB
   // of each frame's own size (reflect-padded by options.borderPad on every side, then

@@ -380,10 +380,8 @@ class Vgg19Network : public NetworkBase {
     for (const auto& c : kVggConvs) n.emplace_back(c.layer);
     return n;
   }
-  std::string defaultContentLayer() const override { return "relu4_2"; }
-  std::vector<std::string> defaultStyleLayers() const override {
-    return {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
-  }
+  std::string defaultContentLayer() const override { return models::defaultContentLayer(arch()); }
+  std::vector<std::string> defaultStyleLayers() const override { return models::defaultStyleLayers(arch()); }
   std::map<std::string, torch::Tensor> extract(const torch::Tensor& rgb01,
                                                const std::vector<std::string>& layers) override {
     checkInput(rgb01);
@@ -453,10 +451,8 @@ class SqueezeNetNetwork : public NetworkBase {
     for (int f = 2; f <= 9; ++f) n.push_back("fire" + std::to_string(f));
     return n;
   }
-  std::string defaultContentLayer() const override { return "fire6"; }
-  std::vector<std::string> defaultStyleLayers() const override {
-    return {"relu1", "fire2", "fire3", "fire5", "fire7"};
-  }
+  std::string defaultContentLayer() const override { return models::defaultContentLayer(arch()); }
+  std::vector<std::string> defaultStyleLayers() const override { return models::defaultStyleLayers(arch()); }
   std::map<std::string, torch::Tensor> extract(const torch::Tensor& rgb01,
                                                const std::vector<std::string>& layers) override {
     checkInput(rgb01);
@@ -486,35 +482,46 @@ class SqueezeNetNetwork : public NetworkBase {
   SqueezeNet net_;
 };
 
-std::string detectArch(const TensorFile& file, const std::string& path) {
-  if (auto it = file.metadata.find("flowstyle.arch"); it != file.metadata.end()) {
+}  // namespace
+
+std::string lossNetworkArch(const std::map<std::string, std::string>& metadata,
+                            const std::vector<std::string>& tensorNames, const std::string& path) {
+  if (auto it = metadata.find("flowstyle.arch"); it != metadata.end()) {
     if (it->second == "vgg19" || it->second == "squeezenet1_1") return it->second;
     fail(path, "metadata 'flowstyle.arch' = '" + it->second +
                    "' is not a loss network (expected vgg19 or squeezenet1_1)");
   }
   bool features = false, fire = false;
-  for (const auto& [key, t] : file.tensors) {
+  for (const std::string& key : tensorNames) {
     if (key.rfind("features.", 0) == 0) features = true;
     if (key.rfind("conv1.", 0) == 0 || key.rfind("fire", 0) == 0) fire = true;
   }
   if (features && !fire) return "vgg19";
   if (fire && !features) return "squeezenet1_1";
   std::string some;
-  int n = 0;
-  for (const auto& [key, t] : file.tensors) {
-    if (n++ == 4) break;
-    some += (some.empty() ? "" : ", ") + key;
-  }
+  for (std::size_t n = 0; n < tensorNames.size() && n < 4; ++n) some += (some.empty() ? "" : ", ") + tensorNames[n];
   fail(path, "cannot tell the architecture: no 'flowstyle.arch' metadata and the keys (" +
-                 (some.empty() ? std::string("none") : some) +
-                 (file.tensors.size() > 4 ? ", ..." : "") +
+                 (some.empty() ? std::string("none") : some) + (tensorNames.size() > 4 ? ", ..." : "") +
                  ") are neither VGG19 (features.N.*) nor SqueezeNet 1.1 (conv1.*, fireN.*)");
 }
 
-}  // namespace
+std::string defaultContentLayer(const std::string& arch) {
+  if (arch == "vgg19") return "relu4_2";
+  if (arch == "squeezenet1_1") return "fire6";
+  throw std::invalid_argument("defaultContentLayer: unknown loss network architecture '" + arch + "'");
+}
+
+std::vector<std::string> defaultStyleLayers(const std::string& arch) {
+  if (arch == "vgg19") return {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+  if (arch == "squeezenet1_1") return {"relu1", "fire2", "fire3", "fire5", "fire7"};
+  throw std::invalid_argument("defaultStyleLayers: unknown loss network architecture '" + arch + "'");
+}
 
 std::unique_ptr<LossNetwork> makeLossNetwork(const TensorFile& file, const std::string& path) {
-  const std::string arch = detectArch(file, path);
+  std::vector<std::string> names;
+  names.reserve(file.tensors.size());
+  for (const auto& [key, t] : file.tensors) names.push_back(key);
+  const std::string arch = lossNetworkArch(file.metadata, names, path);
   Preprocess pre = parsePreprocess(path, file.metadata);
   if (arch == "vgg19") return std::make_unique<Vgg19Network>(file, path, std::move(pre));
   return std::make_unique<SqueezeNetNetwork>(file, path, std::move(pre));

@@ -44,8 +44,18 @@ class LossNetwork {
   virtual torch::ScalarType computeType() const = 0;
 };
 
+// The architecture of a loss network's weights ("vgg19" | "squeezenet1_1"): metadata
+// `flowstyle.arch` when present, else the tensor names (features.N.* -> vgg19; conv1.*,
+// fireN.* -> squeezenet1_1). Throws "PATH: ..." when neither tells.
+std::string lossNetworkArch(const std::map<std::string, std::string>& metadata,
+                            const std::vector<std::string>& tensorNames, const std::string& path);
+// An architecture's default content layer (vgg19: relu4_2; squeezenet1_1: fire6) and style
+// layers (relu1_1..relu5_1; relu1, fire2, fire3, fire5, fire7). Throws on another name.
+std::string defaultContentLayer(const std::string& arch);
+std::vector<std::string> defaultStyleLayers(const std::string& arch);
+
 // Loads a loss network from a safetensors file. The architecture comes from
-// metadata `flowstyle.arch`, else from the key names. Preprocessing from metadata
+// lossNetworkArch. Preprocessing from metadata
 // `flowstyle.preprocess` (caffe_bgr | torchvision); no metadata = torchvision.
 // Every present tensor's shape is checked before returning; NaN/Inf weights are an error.
 // Throws "PATH: ..." errors.
@@ -53,8 +63,9 @@ std::unique_ptr<LossNetwork> loadLossNetwork(const std::string& path);
 // The same from tensors already in memory (path only names the source in errors).
 std::unique_ptr<LossNetwork> makeLossNetwork(const TensorFile& file, const std::string& path);
 
-// The loss terms of the optimization method (DESIGN.md "Stylization methods"). Each returns
-// a 0-dim tensor, differentiable in its first argument; targets carry no gradient.
+// The loss terms of the optimization method (Gatys et al.; the temporal term of Ruder et
+// al.). Each returns a 0-dim tensor, differentiable in its first argument; targets carry no
+// gradient.
 namespace losses {
 // features [N,C,H,W] -> [N,C,C] = F F^T / (C*H*W), F = features viewed as [N,C,H*W].
 torch::Tensor gramMatrix(const torch::Tensor& features);

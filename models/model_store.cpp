@@ -115,8 +115,6 @@ std::string inferArch(const std::map<std::string, std::string>& metadata,
   return {};
 }
 
-bool isOnnxArbitraryArch(const std::string& arch);
-
 std::optional<ModelKind> kindOfArch(const std::string& arch) {
   if (convsFor(arch)) return ModelKind::LossNetwork;
   if (arch == kArchJohnson) return ModelKind::StyleNetwork;

@@ -101,7 +101,14 @@ torch::Tensor PackedConv::operator()(const torch::Tensor& xIn, const ConvGeometr
               "PackedConv: expected a CPU [N,", impl_->weight.size(1), ",H,W] tensor of ",
               impl_->torchType, ", got ", xIn.sizes(), " ", xIn.scalar_type());
   const torch::Tensor x = xIn.contiguous(at::MemoryFormat::ChannelsLast);
-  Impl::Entry& e = impl_->entry(x, g);
+  Impl::Entry* found = nullptr;
+  try {
+    found = &impl_->entry(x, g);
+  } catch (const dnnl::error& e) {
+    throw NoPackedKernel(std::string("oneDNN has no ") + (impl_->torchType == torch::kBFloat16 ? "bfloat16" : "float32") +
+                         " convolution kernel here (" + e.what() + ")");
+  }
+  Impl::Entry& e = *found;
   auto out = torch::empty({x.size(0), impl_->weight.size(0), e.outH, e.outW},
                           x.options().memory_format(at::MemoryFormat::ChannelsLast));
   dnnl::memory src(e.src, cpuEngine(), x.data_ptr());

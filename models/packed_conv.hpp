@@ -7,10 +7,17 @@
 // that same library (FLOWSTYLE_HAVE_DNNL); available() says so.
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include <torch/torch.h>
 
 namespace flowstyle::models::detail {
+
+// Thrown by PackedConv when oneDNN has no kernel for a convolution (e.g. bfloat16 on a CPU
+// without AVX-512): the caller runs LibTorch's convolution instead.
+struct NoPackedKernel : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct ConvGeometry {
   std::int64_t stride = 1;
@@ -28,6 +35,7 @@ class PackedConv {
   PackedConv& operator=(PackedConv&&) noexcept;
 
   // x: [N,C,H,W] of the compute type on the CPU (made channels-last if it is not).
+  // Throws NoPackedKernel when oneDNN has no kernel for it.
   // Returns [N,O,(H+top+bottom-kh)/stride+1,(W+left+right-kw)/stride+1] channels-last.
   // The primitive and the packed weight are made on the first call of each input shape
   // and geometry and kept. Not thread-safe (one instance per network, which is

@@ -1,6 +1,6 @@
 // Gatys et al. optimization with Ruder et al.'s temporal term.
 //
-// Choices (see DESIGN.md "Stylization methods"):
+// Choices:
 // - Every term is normalized by its target (models::losses), total =
 //   cw*content + sw*style + tvw*TV + tw*temporal.
 // - The image x is optimized directly as RGB; the loss is that of clamp(x, 0, 1), so what

@@ -1,6 +1,7 @@
 #pragma once
 // Gatys et al. optimization with Ruder et al.'s temporal term. Torch-free interface:
-// images cross as cv::Mat. Loss normalization and default weights: DESIGN.md.
+// images cross as cv::Mat. Every loss term is normalized by its target (models::losses);
+// the default weights are OptimizeConfig's.
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -82,7 +82,9 @@ models::FastNetworkOptions networkOptions(const FastConfig& fast) {
 }
 
 std::string describeNetwork(const models::FastStyleNetwork& network) {
-  return "style network " + network.name() + ", " + network.precision().describe();
+  const std::string fallbacks = network.fallbacks();
+  return "style network " + network.name() + ", " + network.precision().describe() +
+         (fallbacks.empty() ? std::string() : "; " + fallbacks);
 }
 
 class FastStylizer : public FrameStylizer {

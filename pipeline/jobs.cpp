@@ -48,9 +48,8 @@ void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
   const fs::path final(output);
   for (const std::string& note : stages::removeStaleTemporaries(final.parent_path().string()))
     std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
-  const fs::path tmp = final.parent_path() /
-                       ("." + final.stem().string() + ".flowstyle-tmp-" +
-                        std::to_string(::getpid()) + final.extension().string());
+  const fs::path tmp =
+      final.parent_path() / stages::temporaryName(final.stem().string(), final.extension().string(), false);
   bool written = false;
   errno = 0;
   try {

@@ -24,7 +24,7 @@ struct ImageStats {
 ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
                     const IterationCallback& onIteration);
 
-// Temporal warping error of `stylized` against the flow of `original` (DESIGN.md).
+// Temporal warping error of `stylized` against the flow of `original` (stages/warping_error.hpp).
 // Both are read whole, frame by frame; sizes and frame counts must match.
 stages::WarpingErrorReport runEval(const std::string& original, const std::string& stylized,
                                    const stages::FlowConfig& flow);

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "models/device.hpp"
+#include "models/loss_network.hpp"
 #include "models/model_store.hpp"
 #include "models/safetensors.hpp"
 #include "stages/video_reader.hpp"
@@ -135,24 +136,15 @@ NetworkFacts lossNetworkFacts(const StyleConfig& style) {
   NetworkFacts f;
   const std::string path = models::resolveModel(style.lossNet, models::ModelKind::LossNetwork);
   f.weightBytes = float32Bytes(path);
-  const auto meta = models::readSafetensorsMetadata(path);
-  const auto arch = meta.find("flowstyle.arch");
-  f.arch = arch != meta.end() ? arch->second : "";
-  if (f.arch.empty()) {
-    // No metadata: the key names tell (as loadLossNetwork does).
-    for (const auto& [key, shape] : models::readSafetensorsShapes(path)) {
-      if (key.rfind("fire", 0) == 0) f.arch = "squeezenet1_1";
-    }
-    if (f.arch.empty()) f.arch = "vgg19";
-  }
-  const bool squeeze = f.arch.find("squeezenet") != std::string::npos;
+  // The architecture and default layers as the loader takes them (models/loss_network.hpp).
+  std::vector<std::string> names;
+  for (const auto& [key, shape] : models::readSafetensorsShapes(path)) names.push_back(key);
+  f.arch = models::lossNetworkArch(models::readSafetensorsMetadata(path), names, path);
+  const bool squeeze = f.arch == "squeezenet1_1";
   std::vector<std::string> used = style.optimize.styleLayers;
-  if (used.empty()) {
-    used = squeeze ? std::vector<std::string>{"relu1", "fire2", "fire3", "fire5", "fire7"}
-                   : std::vector<std::string>{"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
-  }
+  if (used.empty()) used = models::defaultStyleLayers(f.arch);
   used.push_back(!style.optimize.contentLayer.empty() ? style.optimize.contentLayer
-                                                       : (squeeze ? "fire6" : "relu4_2"));
+                                                       : models::defaultContentLayer(f.arch));
   f.units = unitsUpTo(squeeze ? squeezenetLayers() : vgg19Layers(), used);
   return f;
 }
@@ -161,7 +153,7 @@ bool runsOnGpu(const std::string& device) {
   if (device == "cpu") return false;
   try {
     return models::resolveDevice(device).is_cuda();
-  } catch (const std::exception&) {
+  } catch (const std::runtime_error&) {
     return false;  // the stylizer reports a bad --device itself
   }
 }
@@ -290,7 +282,7 @@ bool readNumber(const std::string& path, Bytes& out) {
     const unsigned long long v = std::stoull(text, &used);
     out = v;
     return true;
-  } catch (const std::exception&) {
+  } catch (const std::logic_error&) {  // stoull: not a number, or out of range
     return false;
   }
 }
@@ -307,7 +299,7 @@ bool readKeyed(const std::string& path, const std::string& key, Bytes& out, bool
     try {
       out = std::stoull(line.substr(i)) * (kiloBytes ? 1024 : 1);
       return true;
-    } catch (const std::exception&) {
+    } catch (const std::logic_error&) {  // stoull: not a number, or out of range
       return false;
     }
   }
@@ -446,7 +438,7 @@ std::uint64_t parseMemorySize(const std::string& text) {
   double value = 0;
   try {
     value = std::stod(text, &used);
-  } catch (const std::exception&) {
+  } catch (const std::logic_error&) {  // stod: not a number, or out of range
     throw std::invalid_argument("--max-memory: '" + text + "' is not a size (e.g. 512M, 8G)");
   }
   std::string unit = text.substr(used);
@@ -527,8 +519,8 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
     trial.style.lossNet = "squeezenet";
     try {
       if (fits(trial)) helps.push_back("--loss-net squeezenet fits");
-    } catch (const std::exception&) {
-      // SqueezeNet not installed: no suggestion.
+    } catch (const std::runtime_error&) {
+      // SqueezeNet not installed (resolveModel): no suggestion.
     }
   }
   if ((c.method == Method::Fast || c.method == Method::Hybrid) && c.fast.batch > 1) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "pipeline/part.hpp"
 #include "pipeline/resume_state.hpp"
 
 namespace flowstyle::pipeline {
@@ -10,14 +9,17 @@ namespace flowstyle::pipeline {
 VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIteration,
                            const std::function<void(const Progress&)>& onProgress,
                            const std::atomic<bool>* cancel,
-                           const std::function<void(const std::string&)>& note) {
-  const JobIdentity identity = identifyJob(config);
+                           const std::function<void(const std::string&)>& note, const JobIdentity* identity) {
   const bool network = config.method == Method::Fast || config.method == Method::Hybrid;
+  const ChunkSpan span = chunkSpan(config);
   const std::string job = config.reader.path + " -> " + config.writer.path + ", --method " + toString(config.method) +
-                          ", frames " + std::to_string(identity.span.stylizeFirst) + "-" +
-                          (identity.span.last >= 0 ? std::to_string(identity.span.last) : std::string("end"));
+                          ", frames " + std::to_string(span.stylizeFirst) + "-" +
+                          (span.last >= 0 ? std::to_string(span.last) : std::string("end"));
+  // Only resume state needs the identity (it hashes the style images and weight files).
+  std::string key;
+  if (config.chunk.resume) key = identity != nullptr ? identity->key() : identifyJob(config).key();
   std::unique_ptr<ResumeState> state =
-      ResumeState::open(config.writer.path, identity.key(), job, config.chunk.resume, temporalReach(config),
+      ResumeState::open(config.writer.path, key, job, config.chunk.resume, temporalReach(config),
                         network ? std::max(1, config.fast.batch) : 1, note);
   Config effective = config;
   if (state != nullptr) {
@@ -29,7 +31,7 @@ VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIter
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(effective, onIteration);
   VideoJobResult result;
   if (state != nullptr) result.stateFolder = state->folder();
-  result.stats = runVideo(effective, *stylizer, onProgress, cancel, state.get(), &identity);
+  result.stats = runVideo(effective, *stylizer, onProgress, cancel, state.get());
   result.network = stylizer->describe();
   return result;
 }

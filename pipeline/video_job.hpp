@@ -7,6 +7,7 @@
 
 #include "pipeline/config.hpp"
 #include "pipeline/frame_stylizer.hpp"
+#include "pipeline/job_identity.hpp"
 #include "pipeline/video_pipeline.hpp"
 
 namespace flowstyle::pipeline {
@@ -20,10 +21,14 @@ struct VideoJobResult {
 // Builds the stylizer after the resume state is opened (a resumed run reuses the number
 // format the first run settled on), then runs the graph. `note` receives one-line
 // remarks (stale state removed, resuming from frame N). On an exception with
-// config.chunk.resume set, the state stays for the next --resume.
+// config.chunk.resume set, the state stays for the next --resume. The job's identity
+// (identifyJob) is needed only with --resume; `identity`: already computed, or null.
+// The output's container tags are config.writer.tags (a farm part's record:
+// pipeline/farm/part.hpp).
 VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIteration,
                            const std::function<void(const Progress&)>& onProgress,
                            const std::atomic<bool>* cancel,
-                           const std::function<void(const std::string&)>& note);
+                           const std::function<void(const std::string&)>& note,
+                           const JobIdentity* identity = nullptr);
 
 }  // namespace flowstyle::pipeline

@@ -14,7 +14,7 @@
 
 #include "pipeline/config.hpp"
 #include "pipeline/frame_stylizer.hpp"
-#include "pipeline/part.hpp"
+#include "pipeline/job_identity.hpp"
 #include "pipeline/resume_state.hpp"
 
 namespace flowstyle::pipeline {
@@ -52,12 +52,11 @@ struct Cancelled : std::runtime_error {
 // temporary file is removed. `cancel` is polled between frames (and by the
 // stylizer's iteration callback); when set, throws Cancelled.
 // Chunks (config.chunk): stylizes from --frames A minus the pre-roll, writes from A minus
-// the overlap; container outputs carry the part record (part.hpp) in their tags.
+// the overlap (chunkSpan). The output carries config.writer.tags.
 // `state`: frames it holds are taken from it, new ones saved to it; finished (removed)
-// when the output is complete. `identity`: identifyJob(config) when already known.
+// when the output is complete.
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel, ResumeState* state = nullptr,
-                  const JobIdentity* identity = nullptr);
+                  const std::atomic<bool>* cancel, ResumeState* state = nullptr);
 
 }  // namespace flowstyle::pipeline

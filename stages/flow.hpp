@@ -65,7 +65,7 @@ cv::Mat claimUncovered(const cv::Mat& certainty, cv::Mat& covered);
 cv::Mat warp(const cv::Mat& image, const cv::Mat& flow);
 
 // Certainty of warping into frame t with forward = flow(t, t') and
-// backward = flow(t', t) (constants from Ruder et al. 2016, see DESIGN.md).
+// backward = flow(t', t) (the constants of Ruder et al. 2016, below).
 // Returns CV_32FC1 in {0, 1} at forward's size: 0 at disocclusions, motion
 // boundaries and where p + forward(p) leaves the frame.
 // Details: B~(p) = backward sampled bilinearly at p + F(p). Disoccluded if

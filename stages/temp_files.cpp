@@ -1,5 +1,6 @@
 #include "stages/temp_files.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -13,8 +14,15 @@
 namespace flowstyle::stages {
 namespace fs = std::filesystem;
 
+std::string temporaryName(const std::string& name, const std::string& ext, bool numbered) {
+  static std::atomic<int> serial{0};
+  std::string tmp = "." + name + ".flowstyle-tmp-" + std::to_string(::getpid());
+  if (numbered) tmp += "-" + std::to_string(serial.fetch_add(1));
+  return tmp + ext;
+}
+
 long temporaryOwnerPid(const std::string& filename) {
-  // ".<name>.flowstyle-tmp-<pid>-<n><ext>" or ".<stem>.flowstyle-tmp-<pid><ext>".
+  // temporaryName's ".<name>.flowstyle-tmp-<pid>[-<n>]<ext>".
   static const std::regex kName(R"(^\..+\.flowstyle-tmp-([0-9]{1,9})(-[0-9]+)?(\.[A-Za-z0-9]+)?$)");
   std::smatch m;
   if (!std::regex_match(filename, m, kName)) return -1;

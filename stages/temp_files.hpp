@@ -10,6 +10,12 @@
 
 namespace flowstyle::stages {
 
+// The file name of a temporary output, the one format temporaryOwnerPid reads:
+// ".<name>.flowstyle-tmp-<pid>-<n><ext>" when `numbered` (n: a serial of this process, so
+// that two outputs of one process never share a name), ".<name>.flowstyle-tmp-<pid><ext>"
+// otherwise. `ext` with its dot, or empty (a folder for an image sequence).
+std::string temporaryName(const std::string& name, const std::string& ext, bool numbered);
+
 // The pid in a temporary output's file name, or -1 when `filename` (no folder) is not one.
 long temporaryOwnerPid(const std::string& filename);
 

@@ -1,7 +1,6 @@
 #include "stages/video_writer.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -37,7 +36,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCodecHint = "try libx264, libx265, ffv1, libvpx-vp9, mpeg4, png";
-std::atomic<int> gWriterSerial{0};
 
 AVRational toAv(Rational r) { return AVRational{r.num, r.den}; }
 bool validTb(AVRational r) { return r.num > 0 && r.den > 0; }
@@ -235,10 +233,8 @@ struct VideoWriter::Impl {
     for (const std::string& note : removeStaleTemporaries(folder))
       std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
     // Temporary output in the destination folder (also proves it is writable).
-    const std::string tag = ".flowstyle-tmp-" + std::to_string(::getpid()) + "-" +
-                            std::to_string(gWriterSerial.fetch_add(1));
     if (sequence) {
-      tmpPath = (fs::path(folder) / ("." + p.filename().string() + tag)).string();
+      tmpPath = (fs::path(folder) / temporaryName(p.filename().string(), "", true)).string();
       // Pattern names may contain '%': keep a folder name without it.
       std::string safe = tmpPath;
       std::replace(safe.begin(), safe.end(), '%', '_');
@@ -249,8 +245,7 @@ struct VideoWriter::Impl {
       muxTarget = (fs::path(tmpPath) / p.filename()).string();
       tmpLock = TemporaryLock(tmpPath);
     } else {
-      tmpPath = (fs::path(folder) / ("." + p.filename().string() + tag + p.extension().string()))
-                    .string();
+      tmpPath = (fs::path(folder) / temporaryName(p.filename().string(), p.extension().string(), true)).string();
       const int fd = ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
       if (fd < 0)
         throw std::runtime_error(finalPath + ": output folder '" + folder +

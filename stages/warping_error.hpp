@@ -1,5 +1,6 @@
 #pragma once
-// Temporal warping error (Lai et al. 2018), see DESIGN.md "Measuring quality".
+// Temporal warping error (Lai et al. 2018): how much a video changes where the original's
+// flow says it should not (WarpingErrorMeter below states the formula).
 #include <cstdint>
 #include <vector>
 

@@ -153,7 +153,7 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
   video("0-14", "a.mkv", "4");
   video("15-29", "b.mkv", "8");
   CommandResult r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "j.mkv").string(),
-                         "--codec", "ffv1"},
+                         "--codec", "ffv1", "--blend", "ramp"},
                         dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const auto a = readAll(dir / "a.mkv"), b = readAll(dir / "b.mkv");
@@ -181,7 +181,7 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
   // join --overlap 2: only the last two overlap frames are blended (weights 1/3, 2/3); the
   // earlier part's frames run up to them, the later part's first two overlap frames are dropped.
   r = cli({"join", (dir / "b.mkv").string(), (dir / "a.mkv").string(), "-o", (dir / "j2.mkv").string(), "--codec",
-           "ffv1", "--overlap", "2"},
+           "ffv1", "--overlap", "2", "--blend", "ramp"},
           dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.err.find("2 blended"), std::string::npos) << r.err;
@@ -209,6 +209,16 @@ TEST(Cli_Join, OverlapFramesAreARampBetweenTheTwoParts) {
     return w;
   });
   EXPECT_GT(prevW, 0.3) << "the fade must reach well into the later part";
+
+  // The default, --blend auto, is fitted for fast parts, and says so.
+  r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "jd.mkv").string(), "--codec",
+           "ffv1"},
+          dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("join: --blend auto: fitted (fast parts)"), std::string::npos) << r.err;
+  const auto jd = readAll(dir / "jd.mkv");
+  ASSERT_EQ(jd.size(), jf.size());
+  for (std::size_t n = 0; n < jd.size(); ++n) EXPECT_EQ(maxAbsDiff(jd[n], jf[n]), 0) << n;
 
   // --overlap 0: a plain cut at the later part's own range; -2 is a usage error.
   r = cli({"join", (dir / "a.mkv").string(), (dir / "b.mkv").string(), "-o", (dir / "j0.mkv").string(), "--codec",
@@ -411,7 +421,11 @@ TEST(Cli_Join, SeamPartsRestyleEachSeamAsItsOwnTask) {
     std::string expect;
   };
   const std::vector<Case> cases = {
-      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv"}, {}, 1, "s1.mkv: a seam part (join --seam-part) serves --blend restyle only"},
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv", "--blend", "fitted"}, {}, 1,
+       "s1.mkv: a seam part (join --seam-part) serves --blend restyle only"},
+      // --blend auto takes seam parts as the restyle's: the seam without one needs the chunks' options.
+      {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv"}, {}, 1,
+       "the seam at frame 26 has no seam part (join --seam-part) and no chunk options were given"},
       {{"a.mkv", "b.mkv", "c.mkv", "s1.mkv", "-o", "x.mkv", "--blend", "restyle", "--overlap", "2"}, {}, 1,
        "s1.mkv: seam part (frames 10-12, restyled from the parts holding 0-12 and 10-25) does not fit the seam at frame 13"},
       {{"a.mkv", "c.mkv", "s1.mkv", "s2.mkv", "-o", "x.mkv", "--blend", "restyle"}, {}, 1, "join: frames missing"},

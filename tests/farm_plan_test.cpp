@@ -3,7 +3,7 @@
 
 #include <regex>
 
-#include "pipeline/farm_plan.hpp"
+#include "pipeline/farm/farm_plan.hpp"
 
 using namespace flowstyle::pipeline;
 
@@ -58,7 +58,7 @@ TEST(Farm_Plan, PrerollAndOverlapClampAtZero) {
   EXPECT_EQ(r[0].stylizeFirst, 0);
   EXPECT_EQ(r[0].writeFirst, 0);
   EXPECT_EQ(r[1].first, 100);
-  EXPECT_EQ(r[1].stylizeFirst, 92);  // the example of DESIGN.md
+  EXPECT_EQ(r[1].stylizeFirst, 92);  // 100 - the pre-roll
   EXPECT_EQ(r[1].writeFirst, 95);
   EXPECT_EQ(r[2].last, 299);
   const std::vector<ChunkRange> small = splitFrames(10, 2, 0, 8, 2);

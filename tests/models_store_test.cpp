@@ -260,11 +260,7 @@ TEST(Models_Store, InstallRecursesIntoFoldersSkippingOtherFiles) {
 TEST(Models_Store, InstallsMl5Checkpoint) {
   Sandbox box("ml5");
   const std::string wave = kShared + "/models/ml5/wave";
-  try {
-    importMl5Checkpoint(wave);
-  } catch (const std::exception& e) {
-    GTEST_SKIP() << "importMl5Checkpoint not available yet: " << e.what();
-  }
+  if (!fs::exists(wave + "/manifest.json")) GTEST_SKIP() << "fixture missing: " << wave << "/manifest.json";
   const auto installed = installModels({wave + "/"});
   ASSERT_EQ(installed.size(), 1u);
   EXPECT_EQ(installed[0].name, "wave");

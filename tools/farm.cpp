@@ -54,7 +54,8 @@ Options:
   --flowstyle PATH      the executable the tasks run (default: this one)
 Every other option is a `flowstyle video` option and goes to every chunk; the encoder options
 (--codec --crf --preset --pix-fmt --codec-opt --no-audio), --blend and the --restyle-* options go to the join (parts are FFV1);
-with --blend restyle each seam is a task of its own (seams.sh, after the chunks) that restyles its
+the join's default --blend auto is fitted there (it has no chunk options); with --blend restyle
+(optimize, hybrid) each seam is a task of its own (seams.sh, after the chunks) that restyles its
 overlap frames into a seam part (join --seam-part, with the chunks' options and the --restyle-* options),
 and the join takes them.
 )";

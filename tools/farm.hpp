@@ -1,11 +1,11 @@
 #pragma once
 // `flowstyle farm plan|slurm|submit|status`: a clip (or a folder of clips) in chunks on a
-// render farm. Planning is pipeline/farm_plan; this side reads the sources, writes the
+// render farm. Planning is pipeline/farm/farm_plan; this side reads the sources, writes the
 // Slurm job folder and talks to sbatch / squeue.
 #include <string>
 #include <vector>
 
-#include "pipeline/farm_plan.hpp"
+#include "pipeline/farm/farm_plan.hpp"
 
 namespace flowstyle::tools {
 

@@ -16,6 +16,7 @@
 #include "models/device.hpp"
 #include "models/model_store.hpp"
 #include "pipeline/batch.hpp"
+#include "pipeline/farm/part.hpp"
 #include "pipeline/jobs.hpp"
 #include "pipeline/memory.hpp"
 #include "pipeline/video_job.hpp"
@@ -80,13 +81,14 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
   };
   auto onNote = [&](const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); };
   try {
-    pipeline::VideoJobResult r = pipeline::runVideoJob(
-        c, onIteration,
-        [&](const pipeline::Progress& p) {
-          currentFrame = p.frame;
-          printer.frame(p);
-        },
-        &gCancel, onNote);
+    auto onProgress = [&](const pipeline::Progress& p) {
+      currentFrame = p.frame;
+      printer.frame(p);
+    };
+    // A frame range or chunk options make a farm part (its record in the output's tags).
+    pipeline::VideoJobResult r = pipeline::makesPart(c)
+                                     ? pipeline::runPartJob(c, onIteration, onProgress, &gCancel, onNote)
+                                     : pipeline::runVideoJob(c, onIteration, onProgress, &gCancel, onNote);
     printer.finish();
     note = r.network;
     printMemory(memory.describe());
@@ -415,6 +417,7 @@ int runJoinCommand(const std::vector<std::string>& args) {
       cmd.config.onRestyleFrame = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
     }
   }
+  if (!json) cmd.config.note = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
   tools::ProgressPrinter printer(cmd.progress);
   const auto start = std::chrono::steady_clock::now();
   const pipeline::JoinStats stats = pipeline::runJoin(

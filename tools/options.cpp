@@ -450,7 +450,7 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
 
 bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   pipeline::JoinConfig& c = cmd.config;
-  std::string blend = "ramp", progress = "auto";
+  std::string blend = "auto", progress = "auto";
   std::vector<std::string> codecOptList;
   bool noAudio = false;
   po::options_description d("Options");
@@ -459,32 +459,37 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     ("parts", po::value(&c.parts)->composing(), "the parts (.mkv written by flowstyle video --frames ... --preroll ...)")
     ("output,o", po::value(&c.writer.path), "the joined video (.mp4 .mkv .mov .webm .avi) or pattern out/%05d.png")
     ("source", po::value(&c.source), "the source clip (default: the path the parts recorded)")
-    ("blend", po::value(&blend)->default_value("ramp"),
-     "overlap frames: ramp (linear cross-fade) | fitted (cross-fade with weights fitted to each seam's "
-     "measured jump) | variance (cross-fade that keeps the contrast) | cut (the earlier part's frames, no blend) "
-     "| restyle (optimize/hybrid: stylize the overlap frames again as one chain moving from one part to the "
-     "next; give join the chunks' own style options after the parts)")
+    ("blend", po::value(&blend)->default_value("auto"),
+     "overlap frames: auto (the best measured for the parts' method: fitted for copy/fast parts, restyle for "
+     "optimize/hybrid parts when the chunks' options follow -- or seam parts are given, fitted otherwise) | "
+     "ramp (a linear cross-fade, the cheapest) | fitted (a cross-fade with weights fitted to each seam) | "
+     "restyle (optimize/hybrid: stylize the overlap frames again as one chain from one part to the next; "
+     "give join the chunks' own options after --)")
     ("seam-part", po::bool_switch(&c.seamPart),
-     "with --blend restyle and exactly two chunk parts: restyle their seam only and write its fade frames to "
+     "restyle the seam of exactly two optimize/hybrid chunk parts only and write its fade frames to "
      "OUT (.mkv, FFV1) as a seam part; a later join given the chunk parts and the seam parts uses them "
      "instead of restyling (one farm task per seam)")
-    ("restyle-hold", po::value(&c.restyleHold)->default_value(pipeline::kDefaultRestyleHold),
-     "with --blend restyle: how firmly the restyled chain lands on the later part; frame t's temporal "
-     "weight is multiplied by (1 - w)^-N, w its fade weight (0: the chunks' own weight throughout; "
-     "higher: less flicker at the seam, a little more style loss on the restyled frames)")
-    ("restyle-polish", po::value(&c.restylePolish)->default_value(pipeline::kDefaultRestylePolish),
-     "with --blend restyle: optimize the fade's joined frames once more, each from itself, held on it by a "
-     "weight (1 - w)^-N - 1 (free early in the fade, firm at its end), so they get back the texture the "
-     "hold and the handoff's mix cost (0: no polish; the join takes twice as long)")
-    ("restyle-lookahead", po::value(&c.restyleLookahead)->default_value(pipeline::kDefaultRestyleLookahead),
-     "with --restyle-polish: each polished frame is also held on the next joined frame (the later part's "
-     "own after the fade), moved back by the flow, with N times the anchor's weight, so the fade lands on "
-     "the later part without a jump (0: not)")
     ("overlap", po::value(&c.maxOverlap)->default_value(-1),
      "blend at most N overlap frames per seam (the last N before the later part's own frames; "
      "the earlier ones are dropped); -1: every overlap frame the parts hold")
     ("progress", po::value(&progress)->default_value("auto"), "auto | bar | json | none");
+  // The restyle's knobs: measured defaults, rarely changed; listed after the encoder options.
+  po::options_description advanced("Advanced join options (restyle; the defaults are the measured best)");
+  advanced.add_options()
+    ("restyle-hold", po::value(&c.restyleHold)->default_value(pipeline::kDefaultRestyleHold),
+     "how firmly the restyled chain lands on the later part; frame t's temporal "
+     "weight is multiplied by (1 - w)^-N, w its fade weight (0: the chunks' own weight throughout; "
+     "higher: less flicker at the seam, a little more style loss on the restyled frames)")
+    ("restyle-polish", po::value(&c.restylePolish)->default_value(pipeline::kDefaultRestylePolish),
+     "optimize the fade's joined frames once more, each from itself, held on it by a "
+     "weight (1 - w)^-N - 1 (free early in the fade, firm at its end), so they get back the texture the "
+     "hold and the handoff's mix cost (0: no polish; the join takes twice as long)")
+    ("restyle-lookahead", po::value(&c.restyleLookahead)->default_value(pipeline::kDefaultRestyleLookahead),
+     "with the polish: each polished frame is also held on the next joined frame (the later part's "
+     "own after the fade), moved back by the flow, with N times the anchor's weight, so the fade lands on "
+     "the later part without a jump (0: not)");
   addEncoderOptions(d, c.writer, codecOptList, noAudio);
+  d.add(advanced);
   po::positional_options_description pos;
   pos.add("parts", -1);
   po::variables_map vm;
@@ -497,14 +502,16 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
     po::store(po::command_line_parser(joinArgs).options(d).positional(pos).run(), vm);
     if (vm.count("help")) {
       std::cout << "Usage: flowstyle join PART... -o OUT [--source IN] [encoder options]\n"
-                   "       flowstyle join PART... -o OUT --blend restyle [join options] -- CHUNK OPTIONS\n"
-                   "       flowstyle join PART_A PART_B --seam-part -o SEAM.mkv --blend restyle -- CHUNK OPTIONS\n"
-                   "       flowstyle join PART... SEAM... -o OUT --blend restyle [join options]\n\n"
+                   "       flowstyle join PART... -o OUT [join options] -- CHUNK OPTIONS\n"
+                   "       flowstyle join PART_A PART_B --seam-part -o SEAM.mkv -- CHUNK OPTIONS\n"
+                   "       flowstyle join PART... SEAM... -o OUT [join options]\n\n"
                    "Joins farm parts (chunks of one clip made with the same settings) into one video:\n"
                    "checks that they come from the same source and settings and that no frame is\n"
                    "missing, blends the overlap frames, and writes OUT with the source's timestamps,\n"
                    "rotation, colour metadata and audio, cut to the frames the parts cover.\n"
-                   "With --blend restyle, everything after -- is the chunk command's own options\n"
+                   "Optimize and hybrid parts are joined best by stylizing the overlap frames again\n"
+                   "(--blend restyle; --blend auto, the default, does it when it can): everything\n"
+                   "after -- is the chunk command's own options\n"
                    "(--method, --style, weights, iterations, --long-term, flow, --threads, --device;\n"
                    "frame range, pre-roll, overlap and output are ignored): join checks them against\n"
                    "the parts' settings hash and stylizes the overlap frames again with them.\n"
@@ -531,12 +538,14 @@ bool parseJoin(const std::vector<std::string>& args, JoinCommand& cmd) {
   if (!(c.restyleHold >= 0 && c.restyleHold <= 8)) throw UsageError("--restyle-hold: must be in 0..8");
   if (!(c.restylePolish >= 0 && c.restylePolish <= 8)) throw UsageError("--restyle-polish: must be in 0..8");
   if (!(c.restyleLookahead >= 0 && c.restyleLookahead <= 8)) throw UsageError("--restyle-lookahead: must be in 0..8");
-  if (c.blend != pipeline::JoinBlend::Restyle) {
-    if (styleGiven) throw UsageError("options after -- (the chunks' style options) go with --blend restyle");
-    if (!vm["restyle-hold"].defaulted()) throw UsageError("--restyle-hold goes with --blend restyle");
-    if (!vm["restyle-polish"].defaulted()) throw UsageError("--restyle-polish goes with --blend restyle");
-    if (!vm["restyle-lookahead"].defaulted()) throw UsageError("--restyle-lookahead goes with --blend restyle");
-    if (c.seamPart) throw UsageError("--seam-part goes with --blend restyle");
+  // ramp and fitted take nothing of the restyle; auto may restyle (optimize, hybrid parts).
+  if (c.blend == pipeline::JoinBlend::Ramp || c.blend == pipeline::JoinBlend::Fitted) {
+    const std::string with = " goes with --blend restyle (or auto), not --blend " + blend;
+    if (styleGiven) throw UsageError("options after -- (the chunks' style options)" + with);
+    if (!vm["restyle-hold"].defaulted()) throw UsageError("--restyle-hold" + with);
+    if (!vm["restyle-polish"].defaulted()) throw UsageError("--restyle-polish" + with);
+    if (!vm["restyle-lookahead"].defaulted()) throw UsageError("--restyle-lookahead" + with);
+    if (c.seamPart) throw UsageError("--seam-part" + with);
     return true;
   }
   if (c.restylePolish == 0 && !vm["restyle-lookahead"].defaulted() && c.restyleLookahead > 0) {

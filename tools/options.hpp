@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "pipeline/config.hpp"
-#include "pipeline/join.hpp"
+#include "pipeline/farm/join.hpp"
 
 namespace flowstyle::tools {
 

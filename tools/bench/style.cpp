@@ -46,6 +46,14 @@ int childStyle(const std::vector<std::string>& a) {
     emit("timed", static_cast<double>(stamps.size() - 1));
   }
   emit("loss", res.loss.total);
+  // Convergence: the first iteration whose loss is within 2 % of the last one's (with
+  // --iters 200, how many iterations a first frame needs).
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    if (losses[i] <= 1.02 * losses.back()) {
+      emit("within_2pct_iter", static_cast<double>(i + 1));
+      break;
+    }
+  }
   // Loss of one image without gradient: a forward-only reference for the per-iteration cost.
   std::vector<double> evalS;
   for (int k = 0; k < 3; ++k) {
@@ -103,7 +111,7 @@ void benchStyle() {
         line.add("net", net).add("long_side", size).add("size", dims).add("precision", precision)
             .add("s_per_iter", r.get("per_iter_s")).add("first_iter_s", r.get("first_s"))
             .add("timed_iters", r.get("timed")).add("forward_only_s", r.get("eval_s")).add("loss", r.get("loss"))
-            .add("speedup_vs_f32", speedup)
+            .add("speedup_vs_f32", speedup).add("within_2pct_iter", r.get("within_2pct_iter"))
             .add("peak_rss_mb", r.maxRssMb).add("cpu_s", r.cpuSeconds).add("wall_child_s", r.wall).add("child_vmhwm_mb", r.get("vmhwm_mb")).add("threads", r.get("threads"));
         if (!f32) {
           line.add("loss_vs_f32", r.get("loss") / f32Loss).add("auto_precision", r.get("auto_bf16") > 0 ? "bfloat16" : "float32")

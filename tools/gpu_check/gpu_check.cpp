@@ -271,7 +271,7 @@ models::TensorFile randomVgg19() {
   return f;
 }
 
-// The optimization problem of StyleOptimizer (DESIGN.md): content relu4_2, style relu1_1..5_1,
+// The optimization problem of StyleOptimizer (models/style_transfer.hpp): content relu4_2, style relu1_1..5_1,
 // total = content + 10 style + 5 TV, evaluated at clamp(x, 0, 1).
 struct Problem {
   std::shared_ptr<models::LossNetwork> net;

@@ -1,4 +1,4 @@
-// The cross-fade weights of `join --blend fitted` (pipeline/seam_blend.hpp): the model's
+// The cross-fade weights of `join --blend fitted` (pipeline/farm/seam_blend.hpp): the model's
 // pair ratios and the fitted schedule against the linear ramp; the restyled fade's chain.
 #include <algorithm>
 #include <cmath>
@@ -8,12 +8,12 @@
 
 #include <opencv2/core.hpp>
 
+#include "pipeline/farm/seam_blend.hpp"
+#include "pipeline/farm/seam_handoff.hpp"
+#include "pipeline/farm/seam_polish.hpp"
+#include "pipeline/farm/seam_restyle.hpp"
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/image_ops.hpp"
-#include "pipeline/seam_blend.hpp"
-#include "pipeline/seam_handoff.hpp"
-#include "pipeline/seam_polish.hpp"
-#include "pipeline/seam_restyle.hpp"
 
 using namespace flowstyle::pipeline;
 
@@ -30,7 +30,7 @@ void expectRisingInside(const std::vector<double>& w) {
 
 }  // namespace
 
-TEST(Pipeline_Seam, PairRatioIsTheModel) {
+TEST(Farm_Seam, PairRatioIsTheModel) {
   const SeamModel m{100.0, 0.2, {}};
   // Pure parts: the parts' own error only, plus the jump over the step.
   EXPECT_NEAR(seamPairRatio(0.0, 0.0, m), 1.0, 1e-12);
@@ -44,7 +44,7 @@ TEST(Pipeline_Seam, PairRatioIsTheModel) {
   EXPECT_NEAR(lin.worstRatio, 2.0, 1e-9);
 }
 
-TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
+TEST(Farm_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   for (double jump : {10.0, 60.0, 123.0, 400.0}) {
     for (double rho : {0.0, 0.5}) {
       for (int width : {1, 4, 8, 16, 24}) {
@@ -89,7 +89,7 @@ TEST(Pipeline_Seam, FittedFadeBeatsTheLinearRampWhereTheModelAllows) {
   EXPECT_EQ(fittedSchedule(5, SeamModel{0.0, 0.0, {}}).weights, linearSchedule(5, SeamModel{}).weights);
 }
 
-// `join --blend restyle` (pipeline/seam_restyle.hpp) with a stylizer that returns its
+// `join --blend restyle` (pipeline/farm/seam_restyle.hpp) with a stylizer that returns its
 // temporal guide as it is (an ideal temporal hold) on a still source (zero flow): each joined
 // frame must then be the cross-fade (1 - w)·P + w·Q of the schedule exactly, a frame with no
 // step must repeat the previous one, and a weight of 1 must give the later part's own frame.
@@ -111,7 +111,7 @@ class HoldGuide final : public FrameStylizer {
 
 }  // namespace
 
-TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
+TEST(Farm_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
   const cv::Size size(64, 48);
   cv::Mat texture(size, CV_8UC3);
   cv::randu(texture, 0, 255);  // a still source with detail, so the flow is zero and certain
@@ -148,7 +148,7 @@ TEST(Pipeline_SeamRestyle, IdealHoldFollowsTheScheduleExactly) {
 
 // The landing hold: the temporal terms of restyled frame t weigh (1 - w_t)^-hold (capped), so
 // the chain is free early in the fade and held on its guide, which reaches the later part, late.
-TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
+TEST(Farm_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   const cv::Size size(48, 32);
   cv::Mat texture(size, CV_8UC3);
   cv::randu(texture, 0, 255);
@@ -176,7 +176,7 @@ TEST(Pipeline_SeamRestyle, LandingHoldWeighsTheTemporalTermsMoreTowardsTheEnd) {
   EXPECT_DOUBLE_EQ(landingHold(0.5, 0), 1.0);
 }
 
-// The polish (pipeline/seam_polish.hpp) with a stylizer that records what it is asked and
+// The polish (pipeline/farm/seam_polish.hpp) with a stylizer that records what it is asked and
 // brightens its start by a fixed amount: on a still source (zero flow) each polished frame
 // starts from its joined frame, is held on the polished frame before it (the chain) and, by
 // the anchor (1 - w)^-P - 1, on its own joined frame; the later part's frames stay.
@@ -197,7 +197,7 @@ double maxDiff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::N
 
 }  // namespace
 
-TEST(Pipeline_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnchoredTowardsTheEnd) {
+TEST(Farm_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnchoredTowardsTheEnd) {
   const cv::Size size(40, 30);
   cv::Mat texture(size, CV_8UC3);
   cv::randu(texture, 0, 255);
@@ -255,10 +255,10 @@ TEST(Pipeline_SeamPolish, EachFrameStartsFromItselfHeldOnThePolishedChainAndAnch
       << "a look-ahead needs the later part's frame after the fade";
 }
 
-// The look-ahead (pipeline/seam_polish.hpp): each polished frame with an anchor is also held
+// The look-ahead (pipeline/farm/seam_polish.hpp): each polished frame with an anchor is also held
 // on the next joined frame, and the last fade frame on the later part's first own frame after
 // the fade, moved back by the flow (zero here), with lookahead times the anchor's weight.
-TEST(Pipeline_SeamPolish, LookAheadHoldsEachFrameOnTheNextJoinedFrameAndTheLastOnTheLaterPart) {
+TEST(Farm_SeamPolish, LookAheadHoldsEachFrameOnTheNextJoinedFrameAndTheLastOnTheLaterPart) {
   const cv::Size size(40, 30);
   cv::Mat texture(size, CV_8UC3);
   cv::randu(texture, 0, 255);
@@ -297,7 +297,7 @@ TEST(Pipeline_SeamPolish, LookAheadHoldsEachFrameOnTheNextJoinedFrameAndTheLastO
 // A repeated source frame (old film) is not painted again: it is the polished frame before it
 // plus what the handoff changed on the pair, as an uninterrupted run paints it (two frames
 // optimized apart differ far more than that run's own pair, whose source does not change).
-TEST(Pipeline_SeamPolish, RepeatedSourceFrameIsThePolishedFrameBeforeIt) {
+TEST(Farm_SeamPolish, RepeatedSourceFrameIsThePolishedFrameBeforeIt) {
   const cv::Size size(40, 30);
   std::vector<cv::Mat> textures(5);
   for (cv::Mat& t : textures) {
@@ -342,9 +342,9 @@ PairQuadratic pairOf(const cv::Vec3d& r, const cv::Vec3d& q, const cv::Vec3d& d)
 }
 
 // The handoff of `join --blend restyle` from the restyled chain R onto the later part's own
-// chain Q (pipeline/seam_blend.hpp): dynamic programming over the weights, with the mix
+// chain Q (pipeline/farm/seam_blend.hpp): dynamic programming over the weights, with the mix
 // kept where R and Q have come close.
-TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
+TEST(Farm_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
   // The quadratic is the mix's pair error: |(1 - v_b)·r + v_b·q + (v_a - v_b)·d|².
   const cv::Vec3d r{0, 2, 0}, q{1, 0, 0}, d{0, 0, 3};
   const PairQuadratic one = pairOf(r, q, d);
@@ -406,7 +406,7 @@ TEST(Pipeline_Seam, HandoffMovesOntoTheLaterChainWhereThatLowersTheWorstPair) {
   EXPECT_THROW(handoffSchedule(mismatched), std::invalid_argument);
 }
 
-TEST(Pipeline_Seam, SteadyPairsKeepTheirWeight) {
+TEST(Farm_Seam, SteadyPairsKeepTheirWeight) {
   // Six pairs alike: the best fade steps on every pair; kept steady on two, it steps on the
   // others only and its worst pair can only be worse.
   const cv::Vec3d own{0, 1, 0}, q{1, 0, 0}, apart{0, 0, 3};
@@ -428,7 +428,7 @@ TEST(Pipeline_Seam, SteadyPairsKeepTheirWeight) {
   EXPECT_THROW(handoffSchedule(m), std::invalid_argument);
 }
 
-TEST(Pipeline_SeamHandoff, RoundingOnRepeatedFramesIsMeasuredAndAvoided) {
+TEST(Farm_SeamHandoff, RoundingOnRepeatedFramesIsMeasuredAndAvoided) {
   // A still source (zero flow, every pixel visible). The restyled chain R changes by up to
   // ±6 on "moving" pairs and by ±1 on a fifth of its pixels on "repeated" ones (every third,
   // as chaplin's); Q = R + D, D fixed in [-8, 8]; P = R. So a step of v adds

@@ -1,4 +1,4 @@
-#include "pipeline/seam_handoff.hpp"
+#include "pipeline/farm/seam_handoff.hpp"
 
 #include <algorithm>
 #include <cmath>

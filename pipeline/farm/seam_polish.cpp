@@ -1,10 +1,10 @@
-#include "pipeline/seam_polish.hpp"
+#include "pipeline/farm/seam_polish.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "pipeline/farm/seam_restyle.hpp"
 #include "pipeline/image_ops.hpp"
-#include "pipeline/seam_restyle.hpp"
 
 namespace flowstyle::pipeline {
 

@@ -1,4 +1,4 @@
-#include "pipeline/farm_plan.hpp"
+#include "pipeline/farm/farm_plan.hpp"
 
 #include <cstdio>
 #include <filesystem>

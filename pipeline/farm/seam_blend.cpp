@@ -1,4 +1,4 @@
-#include "pipeline/seam_blend.hpp"
+#include "pipeline/farm/seam_blend.hpp"
 
 #include <algorithm>
 #include <cmath>

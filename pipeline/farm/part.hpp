@@ -1,38 +1,19 @@
 #pragma once
-// Farm chunks: which frames a chunk stylizes and writes, and the record a part carries in
-// its own container tags so that `join` can trust it (same source, same settings, which
-// frames). Torch-free and TBB-free.
+// Farm parts: the record a part carries in its own container tags so that `join` can
+// trust it (same source, same settings, which frames), and the video job that writes one.
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
 
 #include "pipeline/config.hpp"
+#include "pipeline/job_identity.hpp"
+#include "pipeline/video_job.hpp"
 #include "stages/fingerprint.hpp"
 
 namespace flowstyle::pipeline {
-
-// Frames of a chunk, as source frame numbers. `--frames A-B --preroll K --overlap O`:
-// stylizes max(0,A-K)..B, writes max(0,A-O)..B. last = -1: to the end of the clip.
-struct ChunkSpan {
-  std::int64_t stylizeFirst = 0;
-  std::int64_t writeFirst = 0;
-  std::int64_t last = -1;
-  std::int64_t rangeFirst = 0;  // A as given
-};
-ChunkSpan chunkSpan(const Config& config);
-
-// What identifies a video job's pixels: the source, the working size, the settings and
-// the frames. Computed before anything is decoded (reads the source's first packets and
-// hashes the style images and weight files).
-struct JobIdentity {
-  stages::SourceFingerprint source;
-  int width = 0, height = 0;  // working size
-  std::string settingsHash;
-  ChunkSpan span;
-  std::string key() const;    // all of it as one string (resume state identity)
-};
-JobIdentity identifyJob(const Config& config);
 
 // The part record, one container tag per field (keys start with "flowstyle_").
 struct PartRecord {
@@ -62,17 +43,23 @@ struct PartRecord {
   double restyleLookahead = 0;
 };
 
+// Whether a `flowstyle video` job writes a farm part: it has a frame range (--frames) or
+// chunk options (--preroll, --overlap) and writes a container (not an image sequence).
+bool makesPart(const Config& config);
+
+// runVideoJob for a part: the job's identity is computed once, here (it reads the source's
+// first packets and hashes the style images and weight files), and the output carries the
+// part record in its tags.
+VideoJobResult runPartJob(const Config& config, const IterationCallback& onIteration,
+                          const std::function<void(const Progress&)>& onProgress,
+                          const std::atomic<bool>* cancel,
+                          const std::function<void(const std::string&)>& note);
+
 PartRecord partRecord(const Config& config, const JobIdentity& identity);
 std::map<std::string, std::string> partTags(const PartRecord& record);
 // Whether a file's tags carry a part record at all.
 bool hasPartRecord(const std::map<std::string, std::string>& tags);
 // Throws std::runtime_error naming `file` and the bad or missing field.
 PartRecord parsePartRecord(const std::map<std::string, std::string>& tags, const std::string& file);
-
-// Hash of every setting that changes the pixels of a frame (method, styles and weight
-// files by content, loss weights, layers, iterations, seed, size, flow, precision...).
-// Excludes the frame range, pre-roll/overlap, output, encoder, threads and progress.
-// Reads the style images and weight files it names (throws naming a missing one).
-std::string settingsHash(const Config& config, int workWidth, int workHeight);
 
 }  // namespace flowstyle::pipeline

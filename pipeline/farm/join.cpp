@@ -1,4 +1,4 @@
-#include "pipeline/join.hpp"
+#include "pipeline/farm/join.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -12,12 +12,12 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "pipeline/image_ops.hpp"
+#include "pipeline/farm/seam_blend.hpp"
+#include "pipeline/farm/seam_handoff.hpp"
+#include "pipeline/farm/seam_polish.hpp"
+#include "pipeline/farm/seam_restyle.hpp"
 #include "pipeline/frame_stylizer.hpp"
-#include "pipeline/seam_blend.hpp"
-#include "pipeline/seam_handoff.hpp"
-#include "pipeline/seam_polish.hpp"
-#include "pipeline/seam_restyle.hpp"
+#include "pipeline/image_ops.hpp"
 #include "pipeline/video_pipeline.hpp"
 #include "stages/fingerprint.hpp"
 #include "stages/video_reader.hpp"
@@ -54,43 +54,49 @@ std::string describeSource(const PartRecord& r) {
 }  // namespace
 
 JoinBlend parseJoinBlend(const std::string& name) {
+  if (name == "auto") return JoinBlend::Auto;
   if (name == "ramp") return JoinBlend::Ramp;
-  if (name == "variance") return JoinBlend::Variance;
-  if (name == "cut") return JoinBlend::Cut;
   if (name == "fitted") return JoinBlend::Fitted;
   if (name == "restyle") return JoinBlend::Restyle;
-  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: ramp, variance, cut, fitted, restyle)");
+  throw std::invalid_argument("--blend: unknown blend '" + name + "' (valid: auto, ramp, fitted, restyle)");
 }
 
 std::string toString(JoinBlend blend) {
   switch (blend) {
+    case JoinBlend::Auto: return "auto";
     case JoinBlend::Ramp: return "ramp";
-    case JoinBlend::Variance: return "variance";
-    case JoinBlend::Cut: return "cut";
     case JoinBlend::Fitted: return "fitted";
     case JoinBlend::Restyle: return "restyle";
   }
   return "?";
 }
 
+JoinBlend chooseBlend(JoinBlend asked, const std::string& method, bool restyleSettings, bool seamParts,
+                      std::string* why) {
+  if (asked != JoinBlend::Auto) return asked;
+  const bool optimizes = method == toString(Method::Optimize) || method == toString(Method::Hybrid);
+  if (!optimizes) {
+    if (why) *why = "--blend auto: fitted (" + method + " parts)";
+    return JoinBlend::Fitted;
+  }
+  if (restyleSettings || seamParts) {
+    if (why) *why = "--blend auto: restyle (" + method + " parts)";
+    return JoinBlend::Restyle;
+  }
+  if (why) {
+    *why = "--blend auto: fitted (" + method + " parts; give the chunks' options after -- to restyle the seams, "
+           "the better join for " + method + " parts)";
+  }
+  return JoinBlend::Fitted;
+}
+
 namespace {
 
-cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w, JoinBlend blend) {
-  if (blend == JoinBlend::Cut || w <= 0) return a.clone();
+// The cross-fade (1-w)·a + w·b of ramp and fitted.
+cv::Mat blendFrames(const cv::Mat& a, const cv::Mat& b, double w) {
+  if (w <= 0) return a.clone();
   cv::Mat mixed;
-  if (blend == JoinBlend::Ramp || blend == JoinBlend::Fitted) {
-    cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
-    return mixed;
-  }
-  // Variance-preserving: mean of the mix + rescaled deviation of the mix.
-  cv::Mat fa, fb;
-  a.convertTo(fa, CV_32FC3);
-  b.convertTo(fb, CV_32FC3);
-  const cv::Scalar ma = cv::mean(fa), mb = cv::mean(fb);
-  const double gain = 1.0 / std::sqrt((1.0 - w) * (1.0 - w) + w * w);
-  cv::Mat dev = (fa - ma) * (1.0 - w) + (fb - mb) * w;
-  cv::Mat out = dev * gain + (ma * (1.0 - w) + mb * w);
-  out.convertTo(mixed, CV_8UC3);  // rounds and saturates
+  cv::addWeighted(a, 1.0 - w, b, w, 0.0, mixed);
   return mixed;
 }
 
@@ -132,7 +138,7 @@ std::vector<std::vector<cv::Mat>> readSourceSpans(const std::string& source,
   return out;
 }
 
-// The seam model of pipeline/seam_blend.hpp, measured on the blended frames
+// The seam model of pipeline/farm/seam_blend.hpp, measured on the blended frames
 // blendFirst..p.last with flow on the source: each part's own pair warping error (P from
 // the frame before the fade, Q into its first own frame), the warping error of their
 // half-and-half mix (gives the correlation of their changes) and their mean squared
@@ -191,6 +197,148 @@ SeamModel measureSeamFrames(const std::vector<cv::Mat>& src, const std::vector<c
     m.pairJumps.push_back(ratioOf(d, count ? sum / count : e0));
   }
   return m;
+}
+
+// One border of the join, between parts P (earlier) and Q (later): its frames, its model
+// and its result. Made for every border; processSeam fills the result.
+struct SeamWork {
+  const PartSpan* p = nullptr;
+  const PartSpan* q = nullptr;
+  std::int64_t width = 0;              // fade frames: the last `width` frames of P
+  const PartSpan* seamPart = nullptr;  // its restyled frames, made by a seam task (join --seam-part)
+  bool measured = false;               // fitted, restyle: the seam's model is measured
+  bool restyleHere = false;            // restyle, no seam part: this join restyles it
+  std::pair<std::int64_t, std::int64_t> measuredSpan{0, -1};  // source frames the model needs
+  std::pair<std::int64_t, std::int64_t> restyleSpan{0, -1};   // ... and the restyle's temporal term
+  std::vector<cv::Mat> measuredSource, restyleSource;         // those frames, at the parts' size
+  // The result.
+  std::vector<double> weights;     // the fade's weights, one per fade frame
+  std::vector<cv::Mat> restyled;   // restyle: the fade's frames
+  SeamReport report;
+  std::int64_t blendFirst() const { return p->last - width + 1; }
+};
+
+// The count of restyled and polished frames across the seams, for the progress lines.
+struct RestyleProgress {
+  std::int64_t done = 0, total = 0;
+  const JoinConfig* config = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  void step(const std::string& what, std::int64_t frame) {
+    ++done;
+    if (config->onRestyleFrame) {
+      config->onRestyleFrame(what + " frame " + std::to_string(frame) + " (" + std::to_string(done) + "/" +
+                             std::to_string(total) + ")");
+    }
+    if (cancel != nullptr && cancel->load()) throw Cancelled();
+  }
+};
+
+// Restyles one seam (pipeline/farm/seam_restyle.hpp), hands it off onto Q's own frames
+// (seam_handoff.hpp) and polishes it (seam_polish.hpp). `earlier`: P's frames from
+// `pFrom`; `later`: Q's over the fade and one after; `model` measured on them.
+void restyleAndPolish(SeamWork& w, const JoinConfig& config, const std::vector<cv::Mat>& earlier, std::int64_t pFrom,
+                 const std::vector<cv::Mat>& later, const SeamSchedule& schedule, RestyleProgress& progress) {
+  const std::int64_t blendFirst = w.blendFirst();
+  const std::int64_t mfrom = w.measuredSpan.first;
+  const PartSpan& p = *w.p;
+  SeamReport& report = w.report;
+  // A stylizer of its own per seam: what it settles at its first frame (`--precision auto`
+  // decides the optimizer's number format there) depends on this seam alone, so a seam
+  // restyled by a seam task (join --seam-part) comes out as the whole join restyles it.
+  const std::unique_ptr<FrameStylizer> stylizer = makeStylizer(*config.restyle, nullptr);
+  SeamFrames frames;
+  frames.from = w.restyleSpan.first;
+  frames.source = std::move(w.restyleSource);
+  frames.earlier.assign(earlier.begin() + (frames.from - pFrom), earlier.end());
+  frames.blendFirst = blendFirst;
+  frames.later.assign(later.begin(), later.end() - 1);
+  frames.weights = schedule.weights;
+  frames.hold = config.restyleHold;
+  w.restyled = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
+                           [&](std::int64_t n, int, int) { progress.step("restyled", n); });
+  // The handoff: the restyled chain ends near the later part's own chain, not on it (the
+  // optimizer repaints every start), and may change more than a settled chain late in the
+  // fade. A second fade moves the joined frames from it onto Q's where that lowers the
+  // worst pair of the rounded frames, mixing only where the two have come close enough that
+  // the mix keeps its contrast.
+  std::vector<cv::Mat> chain(earlier.begin() + (mfrom - pFrom), earlier.begin() + (blendFirst - pFrom));
+  const std::vector<cv::Mat> earlierFrames(earlier.begin() + (mfrom - pFrom), earlier.end());
+  chain.insert(chain.end(), w.restyled.begin(), w.restyled.end());
+  std::vector<HandoffPair> pairs;
+  const HandoffModel handoff =
+      measureHandoff(w.measuredSource, chain, earlierFrames, later, mfrom, blendFirst, p.last, pairs);
+  report.settleWithout = 0;
+  for (std::size_t i = 0; i < handoff.pairs.size(); ++i) {
+    report.settleWithout =
+        std::max(report.settleWithout, handoffPairRatio(0, i + 1 < handoff.pairs.size() ? 0 : 1, handoff, i));
+  }
+  const cv::Mat before = blendFirst > mfrom ? chain[static_cast<std::size_t>(blendFirst - 1 - mfrom)] : cv::Mat();
+  SettledHandoff settled = settleHandoff(handoff, pairs, w.restyled, later, before, later[w.restyled.size()]);
+  report.settleExpected = settled.worst;
+  report.settleFirst = settled.firstWorst;
+  report.settleSteady = settled.steadyPairs;
+  w.restyled = std::move(settled.frames);
+  if (config.restylePolish <= 0) return;
+  // The polish: the fade's frames optimized once more, from themselves, held on them ever
+  // more firmly towards the fade's end.
+  PolishFrames polish;
+  const std::vector<cv::Mat>& src = w.measuredSource;  // frames mfrom..p.last + 1
+  polish.source.push_back(src[static_cast<std::size_t>(std::max<std::int64_t>(0, blendFirst - 1 - mfrom))]);
+  polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 2 - mfrom));
+  polish.before = before;
+  polish.fade = std::move(w.restyled);
+  polish.weights = schedule.weights;
+  polish.handoff = settled.weights;
+  polish.polish = config.restylePolish;
+  polish.after = later[polish.fade.size()];
+  polish.lookahead = effectiveLookahead(config);
+  w.restyled = polishSeam(*stylizer, polish, config.restyle->flow, [&](int i, bool painted) {
+    report.polished += painted ? 1 : 0;
+    progress.step("polished", blendFirst + i);
+  });
+}
+
+// One seam: its fade's weights (a linear ramp, or fitted to the measured model) and, with
+// the restyle, its restyled frames (from its seam part, or restyled here).
+void processSeam(SeamWork& w, const JoinConfig& config, bool restyle, RestyleProgress& progress) {
+  w.report.frame = w.q->record.rangeFirst;
+  w.report.width = static_cast<int>(w.width);
+  SeamSchedule schedule = linearSchedule(w.report.width, SeamModel{});
+  if (w.measured) {
+    const PartSpan& p = *w.p;
+    const PartSpan& q = *w.q;
+    // The parts' frames the model and the restyle need, read once: P's from the first
+    // either reaches back to, Q's over the fade and one after.
+    const std::int64_t blendFirst = w.blendFirst();
+    const auto [mfrom, qTo] = w.measuredSpan;
+    const std::int64_t pFrom = w.restyleHere ? std::min(mfrom, w.restyleSpan.first) : mfrom;
+    const std::vector<cv::Mat> earlier = readSpan(p.path, p.first, pFrom, p.last);
+    const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, qTo);
+    SeamModel model = measureSeamFrames(w.measuredSource,
+                                        std::vector<cv::Mat>(earlier.begin() + (mfrom - pFrom), earlier.end()), later,
+                                        mfrom, blendFirst, p.last);
+    // Restyled frames are one chain: its own change is the parts' (no mix of two).
+    if (restyle) model.rho = 1;
+    schedule = fittedSchedule(w.report.width, model);
+    w.report.measured = true;
+    w.report.jump = model.jump;
+    w.report.rho = model.rho;
+    w.report.expected = schedule.worstRatio;
+    w.report.expectedLinear = linearSchedule(w.report.width, model).worstRatio;
+    if (restyle && w.seamPart != nullptr) {
+      // Restyled by a seam task (join --seam-part): its frames as they are.
+      w.restyled = readSpan(w.seamPart->path, w.seamPart->first, blendFirst, p.last);
+    } else if (restyle && model.jump == 0) {
+      // The parts agree on every fade frame (one chain: the later part's pre-roll reached
+      // back to where the earlier part's chain started): those frames are the seam.
+      w.restyled.assign(later.begin(), later.end() - 1);
+      w.restyleSource.clear();
+      progress.done += w.width * (config.restylePolish > 0 ? 2 : 1);
+    } else if (restyle) {
+      restyleAndPolish(w, config, earlier, pFrom, later, schedule, progress);
+    }
+  }
+  w.weights = schedule.weights;
 }
 
 }  // namespace
@@ -351,15 +499,23 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     throw std::runtime_error(source + ": is not the source the parts were made from (" + std::to_string(fp.bytes) +
                              " bytes, hash " + fp.hash + "; the parts record " + describeSource(rec) + ")");
   }
+  // --blend auto: the blend measured best for the parts' method.
+  std::string why;
+  const JoinBlend blend = chooseBlend(config.blend, rec.method, config.restyle.has_value(), !plan.seamParts.empty(), &why);
+  stats.blend = blend;
+  if (config.blend == JoinBlend::Auto && config.note) config.note(why);
   // --blend restyle: the chunks' own settings, checked against the parts; their stylizer is
   // made when a seam has no seam part.
-  const bool restyle = config.blend == JoinBlend::Restyle;
+  const bool restyle = blend == JoinBlend::Restyle;
   if (!restyle && !plan.seamParts.empty()) {
     throw std::runtime_error(plan.seamParts.front().path + ": a seam part (join --seam-part) serves --blend restyle "
-                             "only; this join blends with --blend " + toString(config.blend));
+                             "only; this join blends with --blend " + toString(blend));
   }
   if (config.seamPart) {
-    if (!restyle || !config.restyle) throw std::logic_error("join --seam-part without --blend restyle and settings");
+    if (!restyle || !config.restyle) {
+      throw std::runtime_error("join --seam-part restyles a seam: the parts were made with --method " + rec.method +
+                               " (restyle runs the optimizer: optimize, hybrid parts, with the chunks' options after --)");
+    }
     if (plan.parts.size() != 2 || !plan.seamParts.empty()) {
       throw std::runtime_error("join --seam-part: give exactly the two chunk parts of one seam (given " +
                                std::to_string(plan.parts.size()) + " chunk part(s) and " +
@@ -468,142 +624,49 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   }
   stages::VideoWriter writer(writerConfig, sourceReader.info());
 
-  // Source frames: per measured seam (fitted, restyle) the pairs the model needs, then per
-  // seam restyled here the frames its temporal term reaches back to.
-  const bool fitted = config.blend == JoinBlend::Fitted || restyle;
+  // Every border's work: which source frames its model (fitted, restyle) needs, and, per seam
+  // restyled here, the frames its temporal term reaches back to. The source is read once for
+  // all of them.
+  const bool fitted = blend == JoinBlend::Fitted || restyle;
   const int reach = config.restyle ? std::max(1, temporalReach(*config.restyle)) : 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> measured;
-  std::vector<std::pair<std::int64_t, std::int64_t>> restyleSpans;
+  std::vector<SeamWork> seams(borders);
   for (std::size_t k = 0; k < borders; ++k) {
-    const PartSpan& p = plan.parts[k];
-    if (fitted && widths[k] > 0) measured.push_back(seamFrames(p, p.last - widths[k] + 1));
-    if (restyle && widths[k] > 0 && seamPartOf[k] == nullptr)
-      restyleSpans.push_back({std::max(p.first, p.last - widths[k] + 1 - reach), p.last});
+    SeamWork& w = seams[k];
+    w.p = &plan.parts[k];
+    w.q = &plan.parts[k + 1];
+    w.width = widths[k];
+    w.seamPart = seamPartOf[k];
+    w.measured = fitted && w.width > 0;
+    w.restyleHere = restyle && w.width > 0 && w.seamPart == nullptr;
+    if (w.measured) w.measuredSpan = seamFrames(*w.p, w.blendFirst());
+    if (w.restyleHere) w.restyleSpan = {std::max(w.p->first, w.blendFirst() - reach), w.p->last};
   }
-  std::vector<std::pair<std::int64_t, std::int64_t>> spans = measured;
-  spans.insert(spans.end(), restyleSpans.begin(), restyleSpans.end());
-  std::vector<std::vector<cv::Mat>> seamSource = readSourceSpans(source, spans, cv::Size(rec.width, rec.height));
-  std::vector<std::vector<double>> fades(plan.parts.size());
-  std::vector<std::vector<cv::Mat>> restyled(plan.parts.size());  // per seam, its fade's frames
-  std::int64_t restyleDone = 0, restyleTotal = 0;
-  for (std::size_t k = 0; k < borders; ++k) {
-    restyleTotal += restyle && seamPartOf[k] == nullptr ? widths[k] * (config.restylePolish > 0 ? 2 : 1) : 0;
+  {
+    std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+    for (const SeamWork& w : seams)
+      if (w.measured) spans.push_back(w.measuredSpan);
+    for (const SeamWork& w : seams)
+      if (w.restyleHere) spans.push_back(w.restyleSpan);
+    std::vector<std::vector<cv::Mat>> frames = readSourceSpans(source, spans, cv::Size(rec.width, rec.height));
+    std::size_t i = 0;
+    for (SeamWork& w : seams)
+      if (w.measured) w.measuredSource = std::move(frames[i++]);
+    for (SeamWork& w : seams)
+      if (w.restyleHere) w.restyleSource = std::move(frames[i++]);
   }
-  for (std::size_t k = 0, m = 0, r = 0; k < borders; ++k) {
-    const PartSpan& p = plan.parts[k];
-    const PartSpan& q = plan.parts[k + 1];
-    const std::int64_t width = widths[k];
-    SeamReport report;
-    report.frame = q.record.rangeFirst;
-    report.width = static_cast<int>(width);
-    SeamSchedule schedule = linearSchedule(report.width, SeamModel{});
-    if (fitted && width > 0) {
-      // The parts' frames the model and the restyle need, read once: P's from the first
-      // either reaches back to, Q's over the fade and one after.
-      const bool restyleHere = restyle && seamPartOf[k] == nullptr;
-      const std::int64_t blendFirst = p.last - width + 1;
-      const auto [mfrom, qTo] = seamFrames(p, blendFirst);
-      const std::int64_t pFrom = restyleHere ? std::min(mfrom, restyleSpans[r].first) : mfrom;
-      const std::vector<cv::Mat> earlier = readSpan(p.path, p.first, pFrom, p.last);
-      const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, qTo);
-      SeamModel model = measureSeamFrames(seamSource[m], std::vector<cv::Mat>(earlier.begin() + (mfrom - pFrom), earlier.end()),
-                                          later, mfrom, blendFirst, p.last);
-      // Restyled frames are one chain: its own change is the parts' (no mix of two).
-      if (restyle) model.rho = 1;
-      schedule = fittedSchedule(report.width, model);
-      report.measured = true;
-      report.jump = model.jump;
-      report.rho = model.rho;
-      report.expected = schedule.worstRatio;
-      report.expectedLinear = linearSchedule(report.width, model).worstRatio;
-      if (restyle && seamPartOf[k] != nullptr) {
-        // Restyled by a seam task (join --seam-part): its frames as they are.
-        restyled[k] = readSpan(seamPartOf[k]->path, seamPartOf[k]->first, p.last - width + 1, p.last);
-      } else if (restyle && model.jump == 0) {
-        // The parts agree on every fade frame (one chain: the later part's pre-roll reached
-        // back to where the earlier part's chain started): those frames are the seam.
-        restyled[k].assign(later.begin(), later.end() - 1);
-        seamSource[measured.size() + r++].clear();
-        restyleDone += width * (config.restylePolish > 0 ? 2 : 1);
-      } else if (restyle) {
-        // A stylizer of its own per seam: what it settles at its first frame (`--precision auto`
-        // decides the optimizer's number format there) depends on this seam alone, so a seam
-        // restyled by a seam task (join --seam-part) comes out as the whole join restyles it.
-        const std::unique_ptr<FrameStylizer> stylizer = makeStylizer(*config.restyle, nullptr);
-        SeamFrames frames;
-        frames.from = restyleSpans[r].first;
-        frames.source = std::move(seamSource[measured.size() + r]);
-        ++r;
-        frames.earlier.assign(earlier.begin() + (frames.from - pFrom), earlier.end());
-        frames.blendFirst = blendFirst;
-        frames.later.assign(later.begin(), later.end() - 1);
-        frames.weights = schedule.weights;
-        frames.hold = config.restyleHold;
-        restyled[k] = restyleSeam(*stylizer, frames, config.restyle->flow, stylizer->temporalOffsets(),
-                                  [&](std::int64_t n, int, int) {
-                                    ++restyleDone;
-                                    if (config.onRestyleFrame) {
-                                      config.onRestyleFrame("restyled frame " + std::to_string(n) + " (" +
-                                                            std::to_string(restyleDone) + "/" +
-                                                            std::to_string(restyleTotal) + ")");
-                                    }
-                                    if (cancel != nullptr && cancel->load()) throw Cancelled();
-                                  });
-        // The handoff (pipeline/seam_blend.hpp, seam_handoff.hpp): the restyled chain ends near
-        // the later part's own chain, not on it (the optimizer repaints every start), and may
-        // change more than a settled chain late in the fade. A second fade moves the joined
-        // frames from it onto Q's where that lowers the worst pair of the rounded frames,
-        // mixing only where the two have come close enough that the mix keeps its contrast.
-        std::vector<cv::Mat> chain(earlier.begin() + (mfrom - pFrom), earlier.begin() + (blendFirst - pFrom));
-        const std::vector<cv::Mat> earlierFrames(earlier.begin() + (mfrom - pFrom), earlier.end());
-        chain.insert(chain.end(), restyled[k].begin(), restyled[k].end());
-        std::vector<HandoffPair> pairs;
-        const HandoffModel handoff =
-            measureHandoff(seamSource[m], chain, earlierFrames, later, mfrom, blendFirst, p.last, pairs);
-        report.settleWithout = 0;
-        for (std::size_t i = 0; i < handoff.pairs.size(); ++i) {
-          report.settleWithout = std::max(report.settleWithout,
-                                          handoffPairRatio(0, i + 1 < handoff.pairs.size() ? 0 : 1, handoff, i));
-        }
-        const cv::Mat before = blendFirst > mfrom ? chain[static_cast<std::size_t>(blendFirst - 1 - mfrom)] : cv::Mat();
-        SettledHandoff settled = settleHandoff(handoff, pairs, restyled[k], later, before, later[restyled[k].size()]);
-        report.settleExpected = settled.worst;
-        report.settleFirst = settled.firstWorst;
-        report.settleSteady = settled.steadyPairs;
-        restyled[k] = std::move(settled.frames);
-        if (config.restylePolish > 0) {
-          // The polish (pipeline/seam_polish.hpp): the fade's frames optimized once more, from
-          // themselves, held on them ever more firmly towards the fade's end.
-          PolishFrames polish;
-          const std::vector<cv::Mat>& src = seamSource[m];  // frames mfrom..p.last + 1
-          polish.source.push_back(src[static_cast<std::size_t>(std::max<std::int64_t>(0, blendFirst - 1 - mfrom))]);
-          polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 2 - mfrom));
-          polish.before = before;
-          polish.fade = std::move(restyled[k]);
-          polish.weights = schedule.weights;
-          polish.handoff = settled.weights;
-          polish.polish = config.restylePolish;
-          polish.after = later[polish.fade.size()];
-          polish.lookahead = effectiveLookahead(config);
-          restyled[k] = polishSeam(*stylizer, polish, config.restyle->flow, [&](int i, bool painted) {
-            ++restyleDone;
-            report.polished += painted ? 1 : 0;
-            if (config.onRestyleFrame) {
-              config.onRestyleFrame("polished frame " + std::to_string(blendFirst + i) + " (" +
-                                    std::to_string(restyleDone) + "/" + std::to_string(restyleTotal) + ")");
-            }
-            if (cancel != nullptr && cancel->load()) throw Cancelled();
-          });
-        }
-      }
-      ++m;
-    }
-    fades[k] = schedule.weights;
-    if (width > 0) stats.seams.push_back(report);
+  RestyleProgress progress;
+  progress.config = &config;
+  progress.cancel = cancel;
+  for (const SeamWork& w : seams) progress.total += w.restyleHere ? w.width * (config.restylePolish > 0 ? 2 : 1) : 0;
+  for (SeamWork& w : seams) {
+    processSeam(w, config, restyle, progress);
+    w.measuredSource.clear();
+    w.restyleSource.clear();
+    if (w.width > 0) stats.seams.push_back(w.report);
   }
   if (config.seamPart) {
     // The seam part: the fade's frames with the source's timestamps.
-    for (const cv::Mat& pixels : restyled[0]) {
+    for (const cv::Mat& pixels : seams[0].restyled) {
       std::optional<stages::Frame> src = sourceReader.next();
       if (!src) throw std::runtime_error(source + ": ended inside the seam's frames");
       stages::Frame out = *src;
@@ -649,14 +712,14 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     cv::Mat pixels = frameOf(current, n);
     if (current + 1 < plan.parts.size()) {
       // The overlap: frames q.first..p.last, of which the last `width` are blended.
-      const std::vector<double>& fade = fades[current];
+      const std::vector<double>& fade = seams[current].weights;
       const std::int64_t width = static_cast<std::int64_t>(fade.size());
       const std::int64_t blendFirst = p.last - width + 1;
       if (width > 0 && n >= blendFirst) {
         cv::Mat next = frameOf(current + 1, n);
         const double w = fade[static_cast<std::size_t>(n - blendFirst)];
-        pixels = restyle ? restyled[current][static_cast<std::size_t>(n - blendFirst)]
-                         : blendFrames(pixels, next, w, config.blend);
+        pixels = restyle ? seams[current].restyled[static_cast<std::size_t>(n - blendFirst)]
+                         : blendFrames(pixels, next, w);
         ++stats.blended;
       }
     }

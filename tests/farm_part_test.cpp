@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "pipeline/join.hpp"
-#include "pipeline/part.hpp"
+#include "pipeline/farm/join.hpp"
+#include "pipeline/farm/part.hpp"
 #include "tests/test_support.hpp"
 
 using namespace flowstyle::pipeline;
@@ -43,7 +43,7 @@ PartSpan span(const std::string& path, std::int64_t a, std::int64_t b, int overl
 
 }  // namespace
 
-TEST(Pipeline_Part, RecordSurvivesTagsWhateverTheirCase) {
+TEST(Farm_Part, RecordSurvivesTagsWhateverTheirCase) {
   const PartRecord r = record(30, 59, 8, 4);
   std::map<std::string, std::string> upper;
   for (const auto& [k, v] : partTags(r)) {
@@ -65,7 +65,7 @@ TEST(Pipeline_Part, RecordSurvivesTagsWhateverTheirCase) {
 }
 
 // A seam part (join --seam-part) carries the spans of the two chunk parts it was made from.
-TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
+TEST(Farm_Part, SeamRecordKeepsTheSpansOfItsParts) {
   PartRecord r = record(22, 29, 8, 4);  // a fade over frames 22..29
   r.firstFrame = 22;
   r.seam = true;
@@ -126,7 +126,7 @@ TEST(Pipeline_Part, SeamRecordKeepsTheSpansOfItsParts) {
   }
 }
 
-TEST(Pipeline_Part, MalformedRecordsNameTheFileAndTheField) {
+TEST(Farm_Part, MalformedRecordsNameTheFileAndTheField) {
   const auto good = partTags(record(30, 59, 8, 4));
   auto with = [&](const std::string& key, const std::string& value) {
     auto t = good;
@@ -163,7 +163,7 @@ TEST(Pipeline_Part, MalformedRecordsNameTheFileAndTheField) {
   }
 }
 
-TEST(Pipeline_Part, ChunkSpanClampsPreRollAndOverlapAtTheStart) {
+TEST(Farm_Part, ChunkSpanClampsPreRollAndOverlapAtTheStart) {
   Config c;
   c.reader.selection.first = 5;
   c.reader.selection.last = 29;
@@ -179,7 +179,7 @@ TEST(Pipeline_Part, ChunkSpanClampsPreRollAndOverlapAtTheStart) {
   EXPECT_EQ(s.writeFirst, 97);
 }
 
-TEST(Pipeline_JoinPlan, OrdersPartsAndFindsTheSeams) {
+TEST(Farm_JoinPlan, OrdersPartsAndFindsTheSeams) {
   const JoinPlan plan = planJoin({span("c", 60, 89, 4), span("a", 0, 29), span("b", 30, 59, 4)});
   ASSERT_EQ(plan.parts.size(), 3u);
   EXPECT_EQ(plan.parts[0].path, "a");
@@ -191,7 +191,7 @@ TEST(Pipeline_JoinPlan, OrdersPartsAndFindsTheSeams) {
   EXPECT_EQ(planJoin({span("a", 0, 29), span("b", 30, 99, 0, 75)}).last, 75);
 }
 
-TEST(Pipeline_JoinPlan, RefusesWhatItCannotBlendAndNamesIt) {
+TEST(Farm_JoinPlan, RefusesWhatItCannotBlendAndNamesIt) {
   struct Case {
     std::vector<PartSpan> parts;
     std::vector<std::string> expect;

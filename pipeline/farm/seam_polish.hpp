@@ -2,8 +2,8 @@
 // `join --blend restyle`, the polish: the fade's joined frames optimized once more, in order.
 //
 // The restyled chain is held ever more firmly on its scheduled start (the landing hold,
-// pipeline/seam_restyle.hpp) and the handoff then mixes it with the later part's own frames
-// (pipeline/seam_handoff.hpp): both keep the seam's pairs steady, and both cost texture (a
+// pipeline/farm/seam_restyle.hpp) and the handoff then mixes it with the later part's own frames
+// (pipeline/farm/seam_handoff.hpp): both keep the seam's pairs steady, and both cost texture (a
 // held chain repaints little; a mix of two paintings is neither). The polish gives it back:
 // frame t of the fade starts from its joined frame F_t and is optimized with the chunks' own
 // objective, its temporal term to the polished frame before it (warped by the source's flow,

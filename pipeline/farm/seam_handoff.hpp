@@ -1,6 +1,6 @@
 #pragma once
 // The handoff of `join --blend restyle` on frames: measuring the model of
-// pipeline/seam_blend.hpp (HandoffModel) on the restyled chain R, the later part Q and the
+// pipeline/farm/seam_blend.hpp (HandoffModel) on the restyled chain R, the later part Q and the
 // earlier part P, mixing the fade, and checking the mixed frames after rounding.
 //
 // The model is the blend before rounding to 8 bits. Where the source repeats a frame, a
@@ -16,7 +16,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "pipeline/seam_blend.hpp"
+#include "pipeline/farm/seam_blend.hpp"
 
 namespace flowstyle::pipeline {
 

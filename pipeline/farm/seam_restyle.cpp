@@ -1,10 +1,11 @@
-#include "pipeline/seam_restyle.hpp"
+#include "pipeline/farm/seam_restyle.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <stdexcept>
 
+#include "pipeline/flow_link.hpp"
 #include "pipeline/image_ops.hpp"
 
 namespace flowstyle::pipeline {
@@ -18,13 +19,10 @@ double landingHold(double weight, double hold) {
 
 models::TemporalGuide warpedGuide(stages::FlowEstimator& estimator, const cv::Mat& content,
                                   const cv::Mat& earlierContent, const cv::Mat& earlierStylized) {
-  const cv::Mat gray = stages::toGray(content);
-  const cv::Mat earlierGray = stages::toGray(earlierContent);
-  const cv::Mat forward = estimator(gray, earlierGray);
-  const cv::Mat backward = estimator(earlierGray, gray);
+  const FlowLink link = flowToEarlier(estimator, stages::toGray(content), stages::toGray(earlierContent));
   models::TemporalGuide guide;
-  guide.certainty = stages::certaintySoft(stages::certaintyHard(forward, backward));
-  guide.warped = stages::warp(earlierStylized, forward);
+  guide.certainty = link.certainty;
+  guide.warped = stages::warp(earlierStylized, link.flow);
   return guide;
 }
 

@@ -9,41 +9,46 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/part.hpp"
+#include "pipeline/farm/part.hpp"
 #include "stages/video_writer.hpp"
 
 namespace flowstyle::pipeline {
 
-// How overlap frames (written by two parts) are mixed, with w rising linearly over the
-// overlap from the earlier part (w = 0) to the later one (w = 1):
-//   Ramp:     (1-w)·a + w·b, a cross-fade.
-//   Variance: the same mix with each channel's deviation from its mean rescaled by
-//             1/sqrt((1-w)² + w²) (Heitz & Neyret's variance-preserving blend): two
-//             unrelated paintings mixed half and half keep their contrast instead of
-//             fading to grey in the middle of the overlap.
-//   Cut:      the earlier part's frames only (no blend; for comparison).
-//   Fitted:   the cross-fade of Ramp with weights fitted to each seam (pipeline/seam_blend.hpp):
+// How overlap frames (written by two parts) are mixed, with w rising over the overlap from
+// the earlier part (w = 0) to the later one (w = 1):
+//   Auto:     Fitted for copy and fast parts; Restyle for optimize and hybrid parts when it
+//             can run (the chunks' settings given, or seam parts), Fitted otherwise
+//             (chooseBlend). The default.
+//   Ramp:     (1-w)·a + w·b with w linear, a cross-fade: the cheap one (no source decode).
+//   Fitted:   the cross-fade with weights fitted to each seam (pipeline/farm/seam_blend.hpp):
 //             join measures, on the overlap frames and the source's flow, how far apart the
-//             two parts are (R, in units of their own frame-to-frame warping error) and how
-//             alike their own changes are, and takes small steps at both ends of the fade
-//             and larger ones in the middle so that no pair of frames stands out.
+//             two parts are (in units of their own frame-to-frame warping error) and how
+//             alike their own changes are, and takes small steps where a step shows (both
+//             ends of the fade, repeated source frames) and larger ones where it does not.
 //   Restyle:  the overlap frames stylized again, in order, with the chunks' own settings
 //             (optimize, hybrid): each starts from the previous joined frame warped into
 //             place, moved a scheduled share of the way to the later part's frame, and the
-//             temporal term holds it there. Every frame is then a stylization of its own (no
-//             mix of two paintings, so no loss of texture), and the fade's steps follow the
-//             fitted schedule of a single chain (ρ = 1: no step on a repeated frame).
-//             Costs one optimizer run per overlap frame at join time.
-enum class JoinBlend { Ramp, Variance, Cut, Fitted, Restyle };
-JoinBlend parseJoinBlend(const std::string& name);  // ramp | variance | cut | fitted | restyle
+//             temporal term holds it there; then faded onto the later part's own frames
+//             (pipeline/farm/seam_handoff.hpp) and polished (pipeline/farm/seam_polish.hpp).
+//             Every frame is a stylization of its own, not a mix of two paintings. Costs
+//             one to two optimizer runs per overlap frame at join time.
+enum class JoinBlend { Auto, Ramp, Fitted, Restyle };
+JoinBlend parseJoinBlend(const std::string& name);  // auto | ramp | fitted | restyle
 std::string toString(JoinBlend blend);
+
+// The blend a join uses: `asked` unless it is Auto, else the one for parts made with
+// `method` (copy, fast: Fitted; optimize, hybrid: Restyle when `restyleSettings` (the chunks'
+// options were given) or `seamParts` (seam parts were given), Fitted otherwise). `why`, when
+// not null, receives a one-line account of an Auto choice.
+JoinBlend chooseBlend(JoinBlend asked, const std::string& method, bool restyleSettings, bool seamParts,
+                      std::string* why = nullptr);
 
 // The landing hold measured best on the pan (README, Farm).
 inline constexpr double kDefaultRestyleHold = 2;
-// The polish's anchor exponent (pipeline/seam_polish.hpp), measured on chaplin and the pan
+// The polish's anchor exponent (pipeline/farm/seam_polish.hpp), measured on chaplin and the pan
 // (README, Farm).
 inline constexpr double kDefaultRestylePolish = 2;
-// The polish's look-ahead (pipeline/seam_polish.hpp), measured on the pan, chaplin and the GIF
+// The polish's look-ahead (pipeline/farm/seam_polish.hpp), measured on the pan, chaplin and the GIF
 // (README, Farm).
 inline constexpr double kDefaultRestyleLookahead = 0.25;
 
@@ -51,7 +56,7 @@ struct JoinConfig {
   std::vector<std::string> parts;
   std::string source;           // empty: the path the parts recorded
   stages::WriterConfig writer;  // the output and its encoder
-  JoinBlend blend = JoinBlend::Ramp;
+  JoinBlend blend = JoinBlend::Auto;
   // At most this many overlap frames are blended at each seam: the last ones before the
   // later part's own range (its earlier overlap frames are dropped). -1: all of them.
   // Lets one set of parts made with a long --overlap be joined with a shorter one.
@@ -61,13 +66,14 @@ struct JoinConfig {
   // Every seam needs the settings, except one whose restyled frames come from a seam part.
   std::optional<Config> restyle;
   std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
-  // --restyle-hold: the landing hold's exponent (pipeline/seam_restyle.hpp): the restyled
+  std::function<void(const std::string&)> note;  // one-line remarks (which blend --blend auto chose)
+  // --restyle-hold: the landing hold's exponent (pipeline/farm/seam_restyle.hpp): the restyled
   // frame t's temporal terms weigh (1 - w_t)^-hold, so the chain lands on the later part.
   double restyleHold = kDefaultRestyleHold;
-  // --restyle-polish: the polish's anchor exponent (pipeline/seam_polish.hpp); 0: no polish.
+  // --restyle-polish: the polish's anchor exponent (pipeline/farm/seam_polish.hpp); 0: no polish.
   double restylePolish = kDefaultRestylePolish;
   // --restyle-lookahead: the polish's temporal term to the next joined frame, as a share of
-  // its anchor's weight (pipeline/seam_polish.hpp); 0: none.
+  // its anchor's weight (pipeline/farm/seam_polish.hpp); 0: none.
   double restyleLookahead = kDefaultRestyleLookahead;
   // --seam-part: restyle the one seam between the two parts given and write only its fade
   // frames, as a lossless seam part with a record (writer: FFV1 .mkv). A later join given
@@ -111,15 +117,16 @@ struct SeamReport {
   // --blend restyle: the model's worst pair ratio of the fade from the restyled frames onto
   // the later part's own, and without that fade (the restyled chain cut over to Q).
   // Both measured on the rounded frames; settleFirst: the first schedule's worst pair, before
-  // settleSteady pairs were kept steady (pipeline/seam_handoff.hpp).
+  // settleSteady pairs were kept steady (pipeline/farm/seam_handoff.hpp).
   double settleExpected = 0;
   double settleWithout = 0;
   double settleFirst = 0;
   int settleSteady = 0;
-  int polished = 0;  // fade frames optimized again by the polish (pipeline/seam_polish.hpp)
+  int polished = 0;  // fade frames optimized again by the polish (pipeline/farm/seam_polish.hpp)
 };
 
 struct JoinStats {
+  JoinBlend blend = JoinBlend::Auto;  // the blend used (chooseBlend)
   std::int64_t frames = 0;
   std::int64_t blended = 0;  // frames taken from two parts
   double seconds = 0;

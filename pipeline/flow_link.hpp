@@ -1,0 +1,20 @@
+#pragma once
+// The flow from a frame to an earlier one and how far it can be trusted: the one place the
+// video graph and join's restyle compute them (both feed the temporal term).
+#include <opencv2/core.hpp>
+
+#include "stages/flow.hpp"
+
+namespace flowstyle::pipeline {
+
+struct FlowLink {
+  cv::Mat flow;       // CV_32FC2: gray(p) ≈ earlierGray(p + flow(p)), in pixels
+  cv::Mat certainty;  // CV_32FC1 in [0,1]: the soft forward-backward consistency
+};
+
+// gray, earlierGray: CV_8UC1, same size. Runs `estimator` forward (gray -> earlierGray)
+// then backward, and takes the certainty from their consistency (stages::certaintyHard,
+// stages::certaintySoft). Not thread-safe (the estimator is not): one estimator per thread.
+FlowLink flowToEarlier(stages::FlowEstimator& estimator, const cv::Mat& gray, const cv::Mat& earlierGray);
+
+}  // namespace flowstyle::pipeline
