@@ -3,6 +3,8 @@
 #include <stdexcept>
 
 #include "models/device.hpp"
+#include "models/microast.hpp"
+#include "models/wct.hpp"
 
 namespace flowstyle::models {
 
@@ -12,8 +14,9 @@ std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& p
   const auto it = file.metadata.find("flowstyle.arch");
   const std::string arch = it == file.metadata.end() ? std::string() : it->second;
   const torch::Device dev = resolveDevice(device);
-  (void)dev;
   // One line per network: if (arch == "microast") return makeMicroAst(file, dev); ...
+  if (arch == "microast") return makeMicroAst(file, path, dev);
+  if (arch == "wct16x") return makeWct16x(file, path, dev);
   throw std::runtime_error(path + ": not an arbitrary-style network (flowstyle.arch = '" + arch +
                            "'; expected microast, magenta, wct16x or multistyle26)");
 }

@@ -16,8 +16,12 @@
 #include <utility>
 #include <vector>
 
+#include "models/arbitrary_network.hpp"
 #include "models/fast_network.hpp"
+#include "models/microast.hpp"
 #include "models/safetensors.hpp"
+#include "models/sha256.hpp"
+#include "models/wct.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -111,11 +115,17 @@ std::string inferArch(const std::map<std::string, std::string>& metadata,
 std::optional<ModelKind> kindOfArch(const std::string& arch) {
   if (convsFor(arch)) return ModelKind::LossNetwork;
   if (arch == kArchJohnson) return ModelKind::StyleNetwork;
+  if (arch == "microast" || arch == "wct16x") return ModelKind::ArbitraryNetwork;
   return std::nullopt;
 }
 
 const char* kindText(ModelKind k) {
-  return k == ModelKind::LossNetwork ? "loss network" : "style network";
+  switch (k) {
+    case ModelKind::LossNetwork: return "loss network";
+    case ModelKind::StyleNetwork: return "style network";
+    case ModelKind::ArbitraryNetwork: return "arbitrary-style network";
+  }
+  return "model";
 }
 
 struct Described {
@@ -141,10 +151,12 @@ Described describe(const fs::path& path) {
         p + ": not a recognized model (" +
         (e.arch.empty() ? std::string("no flowstyle.arch metadata and no known weight names")
                         : "unknown flowstyle.arch '" + e.arch + "'") +
-        "; expected vgg19, squeezenet1_1 or johnson_ml5)");
+        "; expected vgg19, squeezenet1_1, johnson_ml5, microast or wct16x)");
   e.kind = *kind;
   e.preprocess = get(d.metadata, "flowstyle.preprocess")
-                     .value_or(e.kind == ModelKind::LossNetwork ? "torchvision" : "rgb_0_255");
+                     .value_or(e.kind == ModelKind::LossNetwork    ? "torchvision"
+                               : e.kind == ModelKind::StyleNetwork ? "rgb_0_255"
+                                                                   : "rgb_0_1");
   if (const auto* convs = convsFor(e.arch)) {
     for (const auto& c : *convs) {
       if (!shapes.count(c.prefix + ".weight")) continue;
@@ -258,6 +270,7 @@ ModelEntry installFile(const fs::path& src, const fs::path& destDir) {
   const std::string arch = inferArch(file.metadata, shapes);
   if (!kindOfArch(arch)) describe(src);  // throws the "not a recognized model" error
   verifyTensors(p, file, arch);
+  if (kindOfArch(arch) == ModelKind::ArbitraryNetwork) (void)loadArbitraryNetwork(p, "cpu");  // shapes
 
   const fs::path dest = destDir / src.filename();
   std::error_code ec;
@@ -291,6 +304,58 @@ ModelEntry installMl5(const fs::path& folder, const fs::path& destDir) {
   return describe(dest).entry;
 }
 
+// --- Arbitrary-style networks as their authors publish them (issue 23) ----------------
+
+// The four state_dicts of github EndyWon/MicroAST's models/ folder.
+bool isMicroAstFolder(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_directory(p, ec)) return false;
+  int found = 0;
+  for (const char* part : {"content_encoder_", "style_encoder_", "modulator_", "decoder_"}) {
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string n = it->path().filename().string();
+      if (n.rfind(part, 0) == 0 && n.find(".pth") != std::string::npos) {
+        ++found;
+        break;
+      }
+    }
+  }
+  return found == 4;
+}
+
+// Collaborative-Distillation's 16x WCT: encoders/ and decoders/ with .pth files.
+bool isWct16xFolder(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p / "encoders", ec) && fs::is_directory(p / "decoders", ec);
+}
+
+// "relative/path=sha256;..." of every regular file under `folder` that ends in .pth or .pth.tar.
+std::string sourceChecksums(const fs::path& folder) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(folder)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_regular_file() && (n.size() > 4 && (n.compare(n.size() - 4, 4, ".pth") == 0 ||
+                                                 n.find(".pth.tar") != std::string::npos)))
+      files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string out;
+  for (const fs::path& f : files)
+    out += (out.empty() ? "" : ";") + f.lexically_relative(folder).generic_string() + "=" + sha256File(f.string());
+  return out;
+}
+
+ModelEntry installArbitrary(const fs::path& folder, const fs::path& destDir, const std::string& name,
+                            TensorFile file) {
+  file.metadata["flowstyle.name"] = name;
+  file.metadata["flowstyle.source_sha256"] = sourceChecksums(folder);
+  verifyTensors(folder.string(), file, file.metadata.at("flowstyle.arch"));
+  const fs::path dest = destDir / (name + ".safetensors");
+  writeSafetensors(dest.string(), file);
+  (void)loadArbitraryNetwork(dest.string(), "cpu");  // every shape, as a user will load it
+  return describe(dest).entry;
+}
+
 void installInto(const fs::path& path, const fs::path& destDir, int depth, bool explicitPath,
                  std::vector<ModelEntry>& out) {
   std::error_code ec;
@@ -315,6 +380,14 @@ void installInto(const fs::path& path, const fs::path& destDir, int depth, bool 
   }
   if (isMl5Folder(path)) {
     out.push_back(installMl5(path, destDir));
+    return;
+  }
+  if (isMicroAstFolder(path)) {
+    out.push_back(installArbitrary(path, destDir, "microast", importMicroAst(path.string())));
+    return;
+  }
+  if (isWct16xFolder(path)) {
+    out.push_back(installArbitrary(path, destDir, "wct16x", importWct16x(path.string())));
     return;
   }
   if (depth >= kMaxRecursion) return;

@@ -6,13 +6,14 @@
 
 namespace flowstyle::models {
 
-enum class ModelKind { LossNetwork, StyleNetwork };
+// ArbitraryNetwork: any style image in one pass (issue 23; models/arbitrary_network.hpp).
+enum class ModelKind { LossNetwork, StyleNetwork, ArbitraryNetwork };
 
 struct ModelEntry {
   std::string name;        // file stem, e.g. vgg19-caffe-conv1_1-conv5_1, wave
   ModelKind kind = ModelKind::LossNetwork;
-  std::string arch;        // vgg19 | squeezenet1_1 | johnson_ml5
-  std::string preprocess;  // caffe_bgr | torchvision | rgb_0_255
+  std::string arch;        // vgg19 | squeezenet1_1 | johnson_ml5 | microast | wct16x
+  std::string preprocess;  // caffe_bgr | torchvision | rgb_0_255 | rgb_0_1
   std::vector<std::string> layers;  // loss networks: layers served
   std::uintmax_t bytes = 0;
   std::string path;
@@ -35,7 +36,10 @@ std::vector<ModelEntry> listModels();
 std::vector<ModelEntry> listModels(std::vector<std::string>* problems);
 
 // Copies .safetensors files (verified by loading: shapes, finite values), imports ml5
-// checkpoint folders, and recurses into folders holding either, into `destDir`
+// checkpoint folders, MicroAST folders (the four *_iter_*.pth.tar, installed as `microast`)
+// and WCT-16x folders (encoders/ and decoders/ with five .pth each, as `wct16x`), each
+// import recording flowstyle.source_sha256 ("file=sha256;..." of the files read), and
+// recurses into folders holding any of these, into `destDir`
 // (empty = userCacheDir()). Returns what was installed. Throws naming the bad file.
 std::vector<ModelEntry> installModels(const std::vector<std::string>& paths,
                                       const std::string& destDir = {});

@@ -481,7 +481,12 @@ int runJoinCommand(const std::vector<std::string>& args) {
 }
 
 const char* kindName(models::ModelKind kind) {
-  return kind == models::ModelKind::LossNetwork ? "loss-network" : "style-network";
+  switch (kind) {
+    case models::ModelKind::LossNetwork: return "loss-network";
+    case models::ModelKind::StyleNetwork: return "style-network";
+    case models::ModelKind::ArbitraryNetwork: return "arbitrary-network";
+  }
+  return "model";
 }
 
 int runModelsCommand(const std::vector<std::string>& args) {

@@ -1,0 +1,44 @@
+#include "models/image_tensor.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace flowstyle::models {
+
+torch::Tensor rgbFramesToTensor01(const std::vector<cv::Mat>& frames, const std::string& what) {
+  if (frames.empty()) throw std::invalid_argument(what + ": no frames");
+  const cv::Size size = frames.front().size();
+  torch::Tensor batch =
+      torch::empty({static_cast<std::int64_t>(frames.size()), 3, size.height, size.width}, torch::kFloat);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const cv::Mat& f = frames[i];
+    if (f.empty() || f.type() != CV_8UC3)
+      throw std::invalid_argument(what + ": frame " + std::to_string(i) + " is not CV_8UC3 RGB");
+    if (f.size() != size)
+      throw std::invalid_argument(what + ": frame " + std::to_string(i) + " is " + std::to_string(f.cols) + "x" +
+                                  std::to_string(f.rows) + ", frame 0 is " + std::to_string(size.width) + "x" +
+                                  std::to_string(size.height) + " (a batch must be one size)");
+    const torch::Tensor view =
+        torch::from_blob(const_cast<std::uint8_t*>(f.ptr<std::uint8_t>()), {f.rows, f.cols, 3},
+                         {static_cast<std::int64_t>(f.step1()), 3, 1}, torch::kByte);
+    batch[static_cast<std::int64_t>(i)].copy_(view.permute({2, 0, 1}));
+  }
+  return batch.div_(255.0f);
+}
+
+std::vector<cv::Mat> tensor01ToRgbFrames(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != 3)
+    throw std::invalid_argument("tensor01ToRgbFrames: expected [N,3,H,W], got " + std::to_string(x.dim()) + " dims");
+  const torch::Tensor bytes =
+      x.detach().to(torch::kCPU, torch::kFloat).mul(255.0f).round_().clamp_(0, 255).to(torch::kByte)
+          .permute({0, 2, 3, 1}).contiguous();
+  std::vector<cv::Mat> out;
+  for (std::int64_t i = 0; i < bytes.size(0); ++i) {
+    cv::Mat m(static_cast<int>(bytes.size(1)), static_cast<int>(bytes.size(2)), CV_8UC3);
+    std::memcpy(m.data, bytes[i].data_ptr<std::uint8_t>(), static_cast<std::size_t>(bytes[i].numel()));
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace flowstyle::models

@@ -1,0 +1,352 @@
+#include "models/microast.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+#include "models/fast_network.hpp"
+#include "models/image_tensor.hpp"
+#include "models/torch_reader.hpp"
+
+namespace flowstyle::models {
+namespace {
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+// Reflection padding by p on every side, in x's memory format: one copy of x into the
+// middle, then the border strips (LibTorch 1.13's reflection_pad2d converts channels-last
+// tensors to NCHW and back: half of MicroAST's time at 640x360 before this).
+torch::Tensor reflectPad(const torch::Tensor& x, std::int64_t p) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  TORCH_CHECK(p < h && p < w, "reflectPad: pad ", p, " needs a size above it, got ", h, "x", w);
+  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + 2 * p, w + 2 * p}, x.options(),
+                                   x.suggest_memory_format());
+  torch::Tensor rows = out.narrow(3, p, w);
+  rows.narrow(2, p, h).copy_(x);
+  for (std::int64_t i = 1; i <= p; ++i) {
+    rows.narrow(2, p - i, 1).copy_(x.narrow(2, i, 1));
+    rows.narrow(2, p + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
+  }
+  for (std::int64_t i = 1; i <= p; ++i) {
+    out.narrow(3, p - i, 1).copy_(out.narrow(3, p + i, 1));
+    out.narrow(3, p + w - 1 + i, 1).copy_(out.narrow(3, p + w - 1 - i, 1));
+  }
+  return out;
+}
+
+// ---- modules (named as the authors' state_dict keys) ------------------------------
+
+struct ConvLayerImpl : torch::nn::Module {
+  ConvLayerImpl(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t groups)
+      : conv_layer(register_module(
+            "conv_layer", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).groups(groups)))),
+        pad(k / 2), stride(stride), groups(groups) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    const torch::Tensor p = pad == 0 ? x : reflectPad(x, pad);
+    if (s2dWeight.defined() && p.size(2) % 2 == 0 && p.size(3) % 2 == 0) {
+      // A 9x9 convolution as a 5x5 one on the 2x-coarser grid (pixel_unshuffle), without
+      // padding: output fine row j reads padded rows j..j+8, as the plain valid convolution.
+      return torch::pixel_shuffle(torch::conv2d(torch::pixel_unshuffle(p, 2), s2dWeight, s2dBias), 2);
+    }
+    return torch::conv2d(p, conv_layer->weight, conv_layer->bias, torch::IntArrayRef{stride, stride},
+                         torch::IntArrayRef{0, 0}, torch::IntArrayRef{1, 1}, groups);
+  }
+  // After the weights are loaded: channels-last weights, and the 9x9 convolutions' coarse-grid
+  // form (models/fast_network.hpp detail::spaceToDepthConvWeight; measured faster on CPU).
+  void prepare(bool channelsLast) {
+    torch::NoGradGuard noGrad;
+    const auto mf = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    conv_layer->weight.set_data(conv_layer->weight.contiguous(mf));
+    if (pad == 4 && stride == 1 && groups == 1) {
+      s2dWeight = detail::spaceToDepthConvWeight(conv_layer->weight.contiguous()).contiguous(mf);
+      s2dBias = conv_layer->bias.repeat_interleave(4).contiguous();
+    }
+  }
+  torch::nn::Conv2d conv_layer;
+  std::int64_t pad, stride, groups;
+  torch::Tensor s2dWeight, s2dBias;  // not parameters: derived at load
+};
+TORCH_MODULE(ConvLayer);
+
+struct ResidualLayerImpl : torch::nn::Module {
+  explicit ResidualLayerImpl(std::int64_t c)
+      : conv1(register_module("conv1", ConvLayer(c, c, 3, 1, 1))),
+        conv2(register_module("conv2", ConvLayer(c, c, 3, 1, 1))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return x + conv2(torch::relu(conv1(x))); }
+  // The decoder's filter modulation: per-channel weight w and bias b from the modulator.
+  torch::Tensor modulated(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    const torch::Tensor x3 = torch::relu(w * conv1(x) + b * x);
+    return x + (w * conv2(x3) + b * x3);
+  }
+  ConvLayer conv1, conv2;
+};
+TORCH_MODULE(ResidualLayer);
+
+struct EncoderImpl : torch::nn::Module {
+  EncoderImpl() {
+    enc1 = register_module("enc1", torch::nn::Sequential(
+        ConvLayer(3, 16, 9, 1, 1), torch::nn::ReLU(), ConvLayer(16, 32, 3, 2, 16), torch::nn::ReLU(),
+        ConvLayer(32, 32, 1, 1, 1), torch::nn::ReLU(), ConvLayer(32, 64, 3, 2, 32), torch::nn::ReLU(),
+        ConvLayer(64, 64, 1, 1, 1), torch::nn::ReLU(), ResidualLayer(64)));
+    enc2 = register_module("enc2", torch::nn::Sequential(ResidualLayer(64)));
+  }
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x) {
+    torch::Tensor x1 = enc1->forward(x);
+    torch::Tensor x2 = enc2->forward(x1);
+    return {x1, x2};
+  }
+  torch::nn::Sequential enc1{nullptr}, enc2{nullptr};
+};
+TORCH_MODULE(Encoder);
+
+struct ModulatorImpl : torch::nn::Module {
+  ModulatorImpl()
+      : weight1(register_module("weight1", torch::nn::Sequential(ConvLayer(64, 64, 3, 1, 64)))),
+        bias1(register_module("bias1", torch::nn::Sequential(ConvLayer(64, 64, 3, 1, 64)))),
+        weight2(register_module("weight2", torch::nn::Sequential(ConvLayer(64, 64, 3, 1, 64)))),
+        bias2(register_module("bias2", torch::nn::Sequential(ConvLayer(64, 64, 3, 1, 64)))) {}
+  static torch::Tensor pooled(torch::nn::Sequential& s, const torch::Tensor& x) {
+    return s->forward(x).mean({2, 3}, /*keepdim=*/true);
+  }
+  torch::nn::Sequential weight1, bias1, weight2, bias2;
+};
+TORCH_MODULE(Modulator);
+
+struct DecoderImpl : torch::nn::Module {
+  DecoderImpl()
+      : dec1(register_module("dec1", ResidualLayer(64))), dec2(register_module("dec2", ResidualLayer(64))) {
+    dec3 = register_module("dec3", torch::nn::Sequential(
+        torch::nn::Identity(), ConvLayer(64, 32, 3, 1, 32), torch::nn::ReLU(), ConvLayer(32, 32, 1, 1, 1),
+        torch::nn::ReLU(), torch::nn::Identity(), ConvLayer(32, 16, 3, 1, 16), torch::nn::ReLU(),
+        ConvLayer(16, 16, 1, 1, 1), torch::nn::ReLU(), ConvLayer(16, 3, 9, 1, 1)));
+  }
+  ResidualLayer dec1, dec2;
+  torch::nn::Sequential dec3{nullptr};  // 0 and 5 are the bilinear x2 upsamplings
+};
+TORCH_MODULE(Decoder);
+
+struct MicroAstImpl : torch::nn::Module {
+  MicroAstImpl()
+      : content_encoder(register_module("content_encoder", Encoder())),
+        style_encoder(register_module("style_encoder", Encoder())),
+        modulator(register_module("modulator", Modulator())),
+        decoder(register_module("decoder", Decoder())) {}
+  Encoder content_encoder, style_encoder;
+  Modulator modulator;
+  Decoder decoder;
+};
+TORCH_MODULE(MicroAst);
+
+const char* const kParts[] = {"content_encoder", "style_encoder", "modulator", "decoder"};
+
+// Mean and std (unbiased variance + 1e-5, as the authors' calc_mean_std) per channel.
+std::pair<torch::Tensor, torch::Tensor> meanStd(const torch::Tensor& x) {
+  const auto [var, mean] = torch::var_mean(x.flatten(2), {2}, /*unbiased=*/true, /*keepdim=*/true);
+  return {mean.unsqueeze(-1), (var + 1e-5).sqrt().unsqueeze(-1)};
+}
+
+torch::Tensor adain(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& std, double alpha) {
+  const auto [m, s] = meanStd(x);
+  const torch::Tensor y = (x - m) / s * std + mean;
+  return alpha >= 1.0 ? y : alpha * y + (1.0 - alpha) * x;
+}
+
+torch::Tensor upsample2(const torch::Tensor& x) {
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .scale_factor(std::vector<double>{2.0, 2.0})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+std::string shapeString(torch::IntArrayRef s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Copies `file`'s tensors (keys prefixed as the module's parameter names) into `net`,
+// checking presence and shape of every key and that no key is left over.
+void loadInto(MicroAst& net, const TensorFile& file, const std::string& origin) {
+  torch::NoGradGuard noGrad;
+  std::size_t used = 0;
+  for (auto& p : net->named_parameters()) {
+    const auto it = file.tensors.find(p.key());
+    if (it == file.tensors.end()) throw std::runtime_error(origin + ": '" + p.key() + "' is missing");
+    if (it->second.sizes() != p.value().sizes())
+      throw std::runtime_error(origin + ": '" + p.key() + "' has shape " + shapeString(it->second.sizes()) +
+                               ", expected " + shapeString(p.value().sizes()));
+    p.value().copy_(it->second.to(torch::kFloat));
+    ++used;
+  }
+  if (used != file.tensors.size())
+    for (const auto& [k, t] : file.tensors)
+      if (!net->named_parameters().contains(k)) throw std::runtime_error(origin + ": unexpected key '" + k + "'");
+}
+
+class MicroAstNetwork final : public ArbitraryStyleNetwork {
+ public:
+  MicroAstNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
+      : device_(device) {
+    loadInto(net_, file, origin);
+    net_->eval();
+    net_->to(device_);
+    channelsLast_ = device_.is_cpu();
+    for (const auto& m : net_->modules(/*include_self=*/false))
+      if (auto* c = m->as<ConvLayerImpl>()) c->prepare(channelsLast_);
+  }
+
+  std::string arch() const override { return "microast"; }
+
+  StyleCode encodeStyle(const cv::Mat& styleRgb) override {
+    if (styleRgb.empty() || styleRgb.type() != CV_8UC3 || styleRgb.cols < 2 || styleRgb.rows < 2)
+      throw std::invalid_argument("microast: the style image must be CV_8UC3 RGB of at least 2x2");
+    c10::InferenceMode guard;
+    // The encoder's 9x9 reflection pad needs 5 pixels; enlarge tiny styles to 16 on the short side.
+    cv::Mat style = styleRgb;
+    const int shortSide = std::min(style.cols, style.rows);
+    if (shortSide < 16) {
+      const double f = 16.0 / shortSide;
+      cv::resize(styleRgb, style, cv::Size(static_cast<int>(std::lround(style.cols * f)),
+                                            static_cast<int>(std::lround(style.rows * f))), 0, 0, cv::INTER_CUBIC);
+    }
+    const torch::Tensor x = layout(rgbFramesToTensor01({style}, "microast style").to(device_));
+    const auto [s1, s2] = net_->style_encoder(x);
+    StyleCode code;
+    code.arch = arch();
+    code.tensors.resize(kMicroAstCodeSize);
+    std::tie(code.tensors[kStyleMean1], code.tensors[kStyleStd1]) = meanStd(s1);
+    std::tie(code.tensors[kStyleMean2], code.tensors[kStyleStd2]) = meanStd(s2);
+    auto& m = net_->modulator;
+    code.tensors[kFilterWeight1] = ModulatorImpl::pooled(m->weight1, s1);
+    code.tensors[kFilterBias1] = ModulatorImpl::pooled(m->bias1, s1);
+    code.tensors[kFilterWeight2] = ModulatorImpl::pooled(m->weight2, s2);
+    code.tensors[kFilterBias2] = ModulatorImpl::pooled(m->bias2, s2);
+    for (auto& t : code.tensors) t = t.to(torch::kCPU, torch::kFloat).contiguous().clone();
+    return code;
+  }
+
+  StyleCode blend(const std::vector<StyleCode>& codes, const std::vector<double>& weights) const override {
+    if (codes.empty() || codes.size() != weights.size())
+      throw std::invalid_argument("microast: blend needs one weight per style code");
+    double sum = 0;
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      if (codes[i].arch != arch() || codes[i].tensors.size() != kMicroAstCodeSize)
+        throw std::invalid_argument("microast: style code " + std::to_string(i) + " is not a MicroAST code");
+      if (!(weights[i] >= 0)) throw std::invalid_argument("microast: blend weights must be >= 0");
+      sum += weights[i];
+    }
+    if (!(sum > 0)) throw std::invalid_argument("microast: blend weights sum to 0");
+    StyleCode out;
+    out.arch = arch();
+    for (int k = 0; k < kMicroAstCodeSize; ++k) {
+      torch::Tensor t = torch::zeros_like(codes[0].tensors[static_cast<std::size_t>(k)]);
+      for (std::size_t i = 0; i < codes.size(); ++i) t += codes[i].tensors[static_cast<std::size_t>(k)] * (weights[i] / sum);
+      out.tensors.push_back(t);
+    }
+    return out;
+  }
+
+  std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames, const StyleCode& style,
+                                  double strength) override {
+    if (style.arch != arch() || style.tensors.size() != kMicroAstCodeSize)
+      throw std::invalid_argument("microast: the style code was not made by MicroAST");
+    if (!(strength >= 0 && strength <= 1)) throw std::invalid_argument("microast: strength must be in 0..1");
+    c10::InferenceMode guard;
+    torch::Tensor x = rgbFramesToTensor01(frames, "microast").to(device_);
+    const std::int64_t h = x.size(2), w = x.size(3);
+    // Bottom/right to a multiple of 4 (two stride-2 convolutions) and at least 8 (the 9x9
+    // reflection pad), repeating the edge; cropped back after.
+    const std::int64_t ph = std::max<std::int64_t>(8, (h + 3) / 4 * 4) - h;
+    const std::int64_t pw = std::max<std::int64_t>(8, (w + 3) / 4 * 4) - w;
+    if (ph || pw) x = F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+    std::vector<torch::Tensor> s;
+    for (const auto& t : style.tensors) s.push_back(t.to(device_));
+    torch::Tensor y = forward(layout(x), s, 1.0);
+    // Strength mixes pictures, not features: with MicroAST's modulated decoder the authors'
+    // feature alpha at 0 is far from the frame (mean |d| 72 of 255 on tubingen), a mix is exact.
+    if (strength < 1.0) y = y.mul_(strength).add_(x, 1.0 - strength);
+    if (ph || pw) y = y.slice(2, 0, h).slice(3, 0, w);
+    return tensor01ToRgbFrames(y.contiguous());
+  }
+
+  // The authors' TestNet.forward after the style encoder: content -> RGB (not clamped).
+  torch::Tensor forward(const torch::Tensor& content, const std::vector<torch::Tensor>& s, double alpha) {
+    const auto [c1, c2] = net_->content_encoder(content);
+    (void)c1;  // the decoder uses only the content encoder's second output
+    auto& d = net_->decoder;
+    torch::Tensor x = adain(c2, s[kStyleMean2], s[kStyleStd2], alpha);
+    x = d->dec1->modulated(x, s[kFilterWeight2], s[kFilterBias2]);
+    x = adain(x, s[kStyleMean1], s[kStyleStd1], alpha);
+    x = d->dec2->modulated(x, s[kFilterWeight1], s[kFilterBias1]);
+    auto& seq = *d->dec3;
+    x = upsample2(x);
+    x = torch::relu(seq[1]->as<ConvLayerImpl>()->forward(x));
+    x = torch::relu(seq[3]->as<ConvLayerImpl>()->forward(x));
+    x = upsample2(x);
+    x = torch::relu(seq[6]->as<ConvLayerImpl>()->forward(x));
+    x = torch::relu(seq[8]->as<ConvLayerImpl>()->forward(x));
+    return seq[10]->as<ConvLayerImpl>()->forward(x);
+  }
+
+ private:
+  torch::Tensor layout(const torch::Tensor& x) const {
+    return channelsLast_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  }
+  MicroAst net_;
+  torch::Device device_;
+  bool channelsLast_ = false;  // CPU: channels-last activations and weights (oneDNN's layout)
+};
+
+fs::path findOne(const fs::path& folder, const std::string& stem) {
+  fs::path found;
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(folder)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_regular_file() && n.rfind(stem + "_", 0) == 0 && n.find(".pth") != std::string::npos) {
+      found = e.path();
+      ++count;
+    }
+  }
+  if (count != 1)
+    throw std::runtime_error(folder.string() + ": expected one " + stem + "_*.pth.tar, found " + std::to_string(count));
+  return found;
+}
+
+}  // namespace
+
+TensorFile importMicroAst(const std::string& folder) {
+  if (!fs::is_directory(folder)) throw std::runtime_error(folder + ": not a MicroAST folder (no such directory)");
+  MicroAst reference;  // the architecture, for every key's shape
+  const auto params = reference->named_parameters();
+  TensorFile out;
+  for (const char* part : kParts) {
+    const fs::path path = findOne(folder, part);
+    const TensorFile file = readTorchStateDict(path.string());
+    const std::string prefix = std::string(part) + ".";
+    for (const auto& [k, t] : file.tensors) {
+      const auto* p = params.find(prefix + k);
+      if (!p) throw std::runtime_error(path.string() + ": unexpected key '" + k + "'");
+      if (t.sizes() != p->sizes())
+        throw std::runtime_error(path.string() + ": '" + k + "' has shape " + shapeString(t.sizes()) + ", expected " +
+                                 shapeString(p->sizes()));
+      if (t.scalar_type() != torch::kFloat) throw std::runtime_error(path.string() + ": '" + k + "' is not floating point");
+      out.tensors[prefix + k] = t;
+    }
+    for (const auto& p : params)
+      if (p.key().rfind(prefix, 0) == 0 && !file.tensors.count(p.key().substr(prefix.size())))
+        throw std::runtime_error(path.string() + ": '" + p.key().substr(prefix.size()) + "' is missing");
+  }
+  out.metadata["flowstyle.arch"] = "microast";
+  out.metadata["flowstyle.preprocess"] = "rgb_0_1";
+  out.metadata["flowstyle.name"] = "microast";
+  return out;
+}
+
+std::unique_ptr<ArbitraryStyleNetwork> makeMicroAst(const TensorFile& file, const std::string& origin,
+                                                    const torch::Device& device) {
+  return std::make_unique<MicroAstNetwork>(file, origin, device);
+}
+
+}  // namespace flowstyle::models
