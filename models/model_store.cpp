@@ -213,8 +213,13 @@ std::vector<Described> scan(std::vector<std::string>* problems) {
   return out;
 }
 
+// Where a style network is asked for, an arbitrary-style network serves too (--model).
+bool serves(ModelKind found, ModelKind wanted) {
+  return found == wanted || (wanted == ModelKind::StyleNetwork && found == ModelKind::ArbitraryNetwork);
+}
+
 void checkKind(const std::string& what, const std::string& path, ModelKind found, ModelKind wanted) {
-  if (found != wanted)
+  if (!serves(found, wanted))
     throw std::runtime_error(path + ": '" + what + "' is a " + kindText(found) + ", but a " +
                              kindText(wanted) + " is needed here");
 }
@@ -534,7 +539,7 @@ std::string resolveModel(const std::string& nameOrPath, ModelKind kind) {
 
   // 3. Aliases matched on metadata: architecture for loss networks, name for style networks.
   for (const Described& d : scan(nullptr)) {
-    if (d.entry.kind != kind) continue;
+    if (!serves(d.entry.kind, kind)) continue;
     if (kind == ModelKind::LossNetwork) {
       std::string alias = name;
       std::transform(alias.begin(), alias.end(), alias.begin(),
@@ -556,6 +561,15 @@ std::string resolveModel(const std::string& nameOrPath, ModelKind kind) {
       (kind == ModelKind::LossNetwork ? std::string(" and a loss network whose architecture is '") + name + "'"
                                       : std::string(" and a style network whose flowstyle.name is '") + name + "'") +
       ") in:" + looked + "\n" + kInstallHint);
+}
+
+ModelKind modelKindAt(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (isMl5Folder(path)) return ModelKind::StyleNetwork;
+    throw std::runtime_error(path + ": is a folder but not an ml5 checkpoint (no manifest.json)");
+  }
+  return describe(path).entry.kind;
 }
 
 std::vector<ModelEntry> listModels() {

@@ -29,6 +29,11 @@ std::string userCacheDir();
 // lists every place it looked and the `flowstyle models install` command to run.
 std::string resolveModel(const std::string& nameOrPath, ModelKind kind);
 
+// The kind of the model at `path` (a file or ml5 folder as resolveModel returns it): from
+// its header only. Asked for a StyleNetwork, resolveModel also returns arbitrary-style
+// networks (both serve --model); this tells them apart.
+ModelKind modelKindAt(const std::string& path);
+
 // Every *.safetensors in the search folders (first of a name wins), read from headers only.
 std::vector<ModelEntry> listModels();
 // Same; files that cannot be read or are not a known model are skipped and described in

@@ -26,6 +26,8 @@
 //   preservation), evaluated at full size.
 #include "models/style_transfer.hpp"
 
+#include "models/color.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
@@ -99,12 +101,6 @@ cv::Mat resizeTo(const cv::Mat& m, const cv::Size& size) {
   const bool shrink = size.width <= m.cols && size.height <= m.rows;
   cv::resize(m, out, size, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;
-}
-
-cv::Mat toFloat01(const cv::Mat& rgb8) {
-  cv::Mat f;
-  rgb8.convertTo(f, CV_32F, 1.0 / 255.0);
-  return f;
 }
 
 // Per-scale inputs on the device.
@@ -492,19 +488,7 @@ OptimizeResult StyleOptimizer::run(const cv::Mat& content, const cv::Mat& init,
   }
 
   cv::Mat out = tensorToMat(x.clamp(0.0, 1.0));
-  if (m.cfg.preserveColors) {
-    cv::Mat yOut, yContent;
-    cv::cvtColor(out, yOut, cv::COLOR_RGB2YCrCb);
-    cv::cvtColor(toFloat01(content), yContent, cv::COLOR_RGB2YCrCb);
-    cv::Mat chans[3], contentChans[3];
-    cv::split(yOut, chans);
-    cv::split(yContent, contentChans);
-    chans[1] = contentChans[1];
-    chans[2] = contentChans[2];
-    cv::merge(chans, 3, yOut);
-    cv::cvtColor(yOut, out, cv::COLOR_YCrCb2RGB);
-    cv::min(cv::max(out, 0.0), 1.0, out);
-  }
+  if (m.cfg.preserveColors) out = keepContentColors(out, content);
   result.imageFloat = out;
   out.convertTo(result.image, CV_8UC3, 255.0);
   result.loss = evaluate(content, out, guides);

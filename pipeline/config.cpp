@@ -94,12 +94,20 @@ void validate(const Config& c) {
     invalid("style", "at least one style image is needed for --method " + toString(c.method));
   }
   if (fast && c.fast.model.empty()) {
-    invalid("model", "a style network name or path is needed for --method " + toString(c.method) +
-                         " (see: flowstyle models list)");
+    invalid("model", "a style network name or path (or a --style image) is needed for --method " +
+                         toString(c.method) + " (see: flowstyle models list)");
   }
-  if (!c.style.blend.empty() && c.style.blend.size() != c.style.styles.size()) {
-    invalid("style-blend", "needs one weight per --style (" + std::to_string(c.style.styles.size()) +
-                               " styles, " + std::to_string(c.style.blend.size()) + " weights)");
+  if (!(c.fast.styleStrength >= 0 && c.fast.styleStrength <= 1)) invalid("style-strength", "must be in [0, 1]");
+  if (c.fast.styleSize < 16 || c.fast.styleSize > 4096) invalid("style-size", "must be in 16..4096 pixels");
+  for (int i : c.fast.styleIndex) {
+    if (i < 0) invalid("style-index", "must be >= 0");
+  }
+  const bool byIndex = !c.fast.styleIndex.empty();
+  const std::size_t mixed = byIndex ? c.fast.styleIndex.size() : c.style.styles.size();
+  if (!c.style.blend.empty() && c.style.blend.size() != mixed) {
+    invalid("style-blend", "needs one weight per " + std::string(byIndex ? "--style-index" : "--style") + " (" +
+                               std::to_string(mixed) + (byIndex ? " indices, " : " styles, ") +
+                               std::to_string(c.style.blend.size()) + " weights)");
   }
   for (double w : c.style.blend) {
     if (!(w >= 0) || !std::isfinite(w)) invalid("style-blend", "weights must be >= 0");

@@ -39,8 +39,19 @@ struct StyleConfig {
   std::string initPath;             // --init PATH: starting image of the first frame
 };
 
+// The arbitrary-style network `--method fast/hybrid --style S` uses when no --model is
+// given (README "Any style image"; flowstyle-bench arbitrary).
+inline constexpr const char* kDefaultArbitraryNetwork = "microast";
+
 struct FastConfig {
-  std::string model;           // style network name or path (--model)
+  std::string model;           // style network name or path (--model); empty with --style:
+                               // kDefaultArbitraryNetwork
+  // Arbitrary-style networks (microast, magenta, wct16x, multistyle26). Their style images
+  // are StyleConfig::styles mixed by StyleConfig::blend; --preserve-colors is
+  // StyleConfig::optimize.preserveColors.
+  double styleStrength = 1.0;   // --style-strength in [0,1]: 0 = the frame's own look
+  int styleSize = 256;          // --style-size: the style image's long side in px (stroke scale)
+  std::vector<int> styleIndex;  // --style-index N[,M..] (multistyle26), mixed by --style-blend
   int batch = 1;               // frames per network call
   double temporalWeight = 0.8; // stabilization blend in [0,1]; 0 = off
   models::Precision precision = models::Precision::Auto;  // --precision

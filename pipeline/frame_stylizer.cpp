@@ -10,6 +10,7 @@
 #include "models/fast_network.hpp"
 #include "models/loss_network.hpp"
 #include "models/model_store.hpp"
+#include "pipeline/arbitrary_stylizer.hpp"
 #include "pipeline/image_ops.hpp"
 
 namespace flowstyle::pipeline {
@@ -87,6 +88,18 @@ std::string describeNetwork(const models::FastStyleNetwork& network) {
          (fallbacks.empty() ? std::string() : "; " + fallbacks);
 }
 
+// A single-pass network's output (CV_8UC3) held, where the motion is reliable, on the
+// previous output warped into place: weight * certainty of the nearest guide.
+StylizeOutcome stabilized(const cv::Mat& net, const StylizeRequest& request, double weight) {
+  StylizeOutcome out;
+  out.image = toFloat01(net);
+  if (!request.guides.empty() && weight > 0) {
+    const models::TemporalGuide& g = request.guides.front();
+    out.image = blendByWeight(out.image, g.warped, g.certainty * weight);
+  }
+  return out;
+}
+
 class FastStylizer : public FrameStylizer {
  public:
   explicit FastStylizer(const Config& config)
@@ -108,15 +121,8 @@ class FastStylizer : public FrameStylizer {
   }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
-    StylizeOutcome out;
-    cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
-    out.image = toFloat01(net);
-    if (!request.guides.empty() && fast_.temporalWeight > 0) {
-      // Where the motion is reliable, hold on to the previous output warped into place.
-      const models::TemporalGuide& g = request.guides.front();
-      out.image = blendByWeight(out.image, g.warped, g.certainty * fast_.temporalWeight);
-    }
-    return out;
+    const cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
+    return stabilized(net, request, fast_.temporalWeight);
   }
 
  protected:
@@ -124,32 +130,58 @@ class FastStylizer : public FrameStylizer {
   models::FastStyleNetwork network_;
 };
 
-// The optimizer started from the fast network's output (blended with the warped
-// previous result where certain) and stopped early.
+// An arbitrary-style network (any style image, one pass), stabilized like the fast path.
+class ArbitraryStylizer final : public FrameStylizer {
+ public:
+  explicit ArbitraryStylizer(const Config& config) : fast_(config.fast), painter_(config) {}
+
+  int batchSize() const override { return fast_.batch; }
+  std::vector<int> temporalOffsets() const override {
+    return fast_.temporalWeight > 0 ? std::vector<int>{1} : std::vector<int>{};
+  }
+  std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override { return painter_(contents); }
+  std::string describe() const override { return painter_.describe(); }
+
+  StylizeOutcome stylize(const StylizeRequest& request) override {
+    const cv::Mat net = request.prepared.empty() ? painter_({request.content}).front() : request.prepared;
+    return stabilized(net, request, fast_.temporalWeight);
+  }
+
+ private:
+  FastConfig fast_;
+  ArbitraryPainter painter_;
+};
+
+// The optimizer started from a single-pass network's output (an ml5 style network, or an
+// arbitrary-style network with the job's style images), blended with the warped previous
+// result where certain, and stopped early.
 class HybridStylizer final : public OptimizeStylizer {
  public:
   HybridStylizer(const Config& config, IterationCallback onIteration)
-      : OptimizeStylizer(config, std::move(onIteration)),
-        fast_(config.fast),
-        network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
-                 config.run.device, networkOptions(config.fast)) {}
-
-  int batchSize() const override { return fast_.batch; }
-  std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
-    return network_(contents);
+      : OptimizeStylizer(config, std::move(onIteration)), fast_(config.fast) {
+    if (usesArbitraryNetwork(config)) {
+      painter_ = std::make_unique<ArbitraryPainter>(config);
+    } else {
+      network_ = std::make_unique<models::FastStyleNetwork>(
+          models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork), config.run.device,
+          networkOptions(config.fast));
+    }
   }
 
+  int batchSize() const override { return fast_.batch; }
+  std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override { return paint(contents); }
+
   std::string describe() const override {
-    return describeNetwork(network_) + "; " + OptimizeStylizer::describe();
+    return (painter_ ? painter_->describe() : describeNetwork(*network_)) + "; " + OptimizeStylizer::describe();
   }
   std::map<std::string, std::string> settledChoices() const override {
     std::map<std::string, std::string> choices = OptimizeStylizer::settledChoices();
-    choices["precision"] = models::toString(network_.precision().used);
+    if (network_) choices["precision"] = models::toString(network_->precision().used);
     return choices;
   }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
-    cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
+    cv::Mat net = request.prepared.empty() ? paint({request.content}).front() : request.prepared;
     cv::Mat init = toFloat01(net);
     if (!request.guides.empty()) {
       const models::TemporalGuide& g = request.guides.front();
@@ -160,8 +192,13 @@ class HybridStylizer final : public OptimizeStylizer {
   }
 
  private:
+  std::vector<cv::Mat> paint(const std::vector<cv::Mat>& contents) {
+    return painter_ ? (*painter_)(contents) : (*network_)(contents);
+  }
+
   FastConfig fast_;
-  models::FastStyleNetwork network_;
+  std::unique_ptr<models::FastStyleNetwork> network_;  // exactly one of these two
+  std::unique_ptr<ArbitraryPainter> painter_;
 };
 
 }  // namespace
@@ -191,7 +228,9 @@ std::unique_ptr<FrameStylizer> makeStylizer(const Config& config, IterationCallb
   switch (config.method) {
     case Method::Copy: return std::make_unique<CopyStylizer>();
     case Method::Optimize: return std::make_unique<OptimizeStylizer>(config, std::move(onIteration));
-    case Method::Fast: return std::make_unique<FastStylizer>(config);
+    case Method::Fast:
+      if (usesArbitraryNetwork(config)) return std::make_unique<ArbitraryStylizer>(config);
+      return std::make_unique<FastStylizer>(config);
     case Method::Hybrid: return std::make_unique<HybridStylizer>(config, std::move(onIteration));
   }
   throw std::logic_error("unknown method");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/model_store.hpp"
+#include "pipeline/arbitrary_stylizer.hpp"
 #include "stages/hash.hpp"
 
 namespace flowstyle::pipeline {
@@ -97,6 +98,16 @@ std::string settingsHash(const Config& c, int workWidth, int workHeight) {
     h.update(models::toString(c.fast.precision));
     h.update(std::to_string(c.fast.batch));
     if (c.method == Method::Fast) h.update(num(c.fast.temporalWeight));
+    if (usesArbitraryNetwork(c)) {  // the style is an input of its own (ml5 parts hash as before)
+      h.update("arbitrary");
+      if (c.method == Method::Fast) {  // hybrid hashed these with the optimizer's settings
+        for (const std::string& s : c.style.styles) h.update(stages::hashFile(s));
+        for (double w : c.style.blend) h.update(num(w));
+        h.update(std::to_string(c.style.optimize.preserveColors));
+      }
+      h.update(num(c.fast.styleStrength) + "/" + std::to_string(c.fast.styleSize));
+      for (int i : c.fast.styleIndex) h.update(std::to_string(i));
+    }
   }
   return h.hex();
 }

@@ -18,7 +18,7 @@ namespace flowstyle::test::cli {
 namespace fs = std::filesystem;
 
 // Weights for a suite that runs the CLI: the shared safetensors files plus the style network
-// 'wave' imported once into FLOWSTYLE_TEST_TMP/<name>-models, and a cache folder of the
+// 'wave' and the arbitrary-style network 'microast' imported once into FLOWSTYLE_TEST_TMP/<name>-models, and a cache folder of the
 // suite's own. Never the user's cache. Register with
 // ::testing::AddGlobalTestEnvironment(new CliModelsEnvironment("name")).
 class CliModelsEnvironment : public ::testing::Environment {
@@ -34,6 +34,13 @@ class CliModelsEnvironment : public ::testing::Environment {
     if (!fs::exists(models / "wave.safetensors")) {
       CommandResult r = flowstyle::test::run(
           {FLOWSTYLE_CLI, "models", "install", sharedPath("models/ml5/wave"), "--to", models.string()}, models);
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+    }
+    // The default arbitrary-style network (any style image, one pass), as a user installs it.
+    if (!fs::exists(models / "microast.safetensors")) {
+      CommandResult r = flowstyle::test::run(
+          {FLOWSTYLE_CLI, "models", "install", sharedPath("models/arbitrary/microast"), "--to", models.string()},
+          models);
       ASSERT_EQ(r.exitCode, 0) << r.err;
     }
     const std::string dirs = models.string() + ":" + sharedPath("models");

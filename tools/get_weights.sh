@@ -15,6 +15,8 @@ mirror=${FLOWSTYLE_MIRROR:-$root/../shared/models}
 #  - VGG19 / SqueezeNet as flowstyle safetensors: built from Oxford VGG's VGG19 (CC BY 4.0)
 #    and SqueezeNet 1.1 (BSD-2); see README "Weights" for the origin of each file.
 #  - ml5 style networks: ml5js/ml5-data-and-models, models/style-transfer/<style>/ (MIT).
+#  - arbitrary-style networks (no download here; docs/models.md names their sources): a
+#    mirror's arbitrary/{microast,wct16x,magenta,multistyle26} folders.
 ml5_base=${FLOWSTYLE_ML5_URL:-https://raw.githubusercontent.com/ml5js/ml5-data-and-models/main/models/style-transfer}
 styles=(la_muse mathura matilde_perez matta rain_princess scream udnie wave wreck)
 
@@ -41,5 +43,9 @@ for f in vgg19-caffe-conv1_1-conv5_1.safetensors squeezenet1_1-caffe-trunk.safet
   [ -f "$mirror/$f" ] && to_install+=("$mirror/$f")
 done
 [ -d "$mirror/ml5" ] && to_install+=("$mirror/ml5")
+# The arbitrary-style networks (any style image, one pass) as their authors publish them.
+for d in microast wct16x magenta multistyle26; do
+  [ -d "$mirror/arbitrary/$d" ] && to_install+=("$mirror/arbitrary/$d")
+done
 echo "== installing ${#to_install[@]} item(s)"
 "$flowstyle" models install "${to_install[@]}"

@@ -187,6 +187,36 @@ void applyStyleValues(pipeline::Config& c, const StyleOptionValues& v) {
   }
 }
 
+const std::string kModelHelp = std::string("style network name or path (flowstyle models list); with --style S "
+                                           "and no --model: the arbitrary-style network ") + pipeline::kDefaultArbitraryNetwork;
+const std::string kImageModelHelp = "for --method fast/hybrid: " + kModelHelp;
+
+// Any style image in one pass (the arbitrary-style networks), for video-like commands and image.
+po::options_description arbitraryOptions(pipeline::Config& c, std::string& styleIndex) {
+  po::options_description d("Any style image, one pass (--model microast | magenta | wct16x | multistyle26)");
+  d.add_options()
+    ("style-strength", po::value(&c.fast.styleStrength)->default_value(1.0),
+     "how much of the style: 0 = the frame's own look .. 1 = full style")
+    ("style-size", po::value(&c.fast.styleSize)->default_value(256),
+     "the style image's long side in px before encoding: sets the stroke scale (smaller = larger strokes)")
+    ("style-index", po::value(&styleIndex),
+     "multistyle26: its style(s) by number 0..25, e.g. 3 or 3,17 (mixed by --style-blend)");
+  return d;
+}
+
+// --model without --method means the network's own method (fast); --method fast or hybrid
+// without --model takes the default arbitrary-style network for --style images, the 26-style
+// network for --style-index.
+void applyArbitraryValues(pipeline::Config& c, const po::variables_map& vm, const std::string& styleIndex) {
+  if (!styleIndex.empty()) c.fast.styleIndex = parseIntList(styleIndex, "style-index");
+  if (vm["method"].defaulted() && vm.count("model")) c.method = pipeline::Method::Fast;
+  const bool network = c.method == pipeline::Method::Fast || c.method == pipeline::Method::Hybrid;
+  if (network && c.fast.model.empty()) {
+    if (!c.fast.styleIndex.empty()) c.fast.model = "multistyle26";
+    else if (!c.style.styles.empty()) c.fast.model = pipeline::kDefaultArbitraryNetwork;
+  }
+}
+
 // Parses `args` with `visible` options and `positional` names; prints help on --help.
 bool parseInto(const std::vector<std::string>& args, po::options_description& visible,
                const std::vector<std::string>& positional, const std::string& usage,
@@ -295,7 +325,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     ("flow-max-side", po::value(&c.flow.maxSide)->default_value(640), "flow is computed at most at this long side");
   po::options_description fast("Fast (feed-forward network)");
   fast.add_options()
-    ("model", po::value(&c.fast.model), "style network name or path (flowstyle models list)")
+    ("model", po::value(&c.fast.model), kModelHelp.c_str())
     ("batch", po::value(&c.fast.batch)->default_value(1), "frames per network call");
   po::options_description all;
   if (batch) {
@@ -313,7 +343,8 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
        "side-by-side picture, original left (default: OUT's name with _side_by_side.png)");
     all.add(p);
   }
-  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(chunks).add(runOptions(c, progress, precision, true));
+  std::string styleIndex;
+  all.add(io).add(styleOptions(c, sv, true)).add(temporal).add(fast).add(arbitraryOptions(c, styleIndex)).add(chunks).add(runOptions(c, progress, precision, true));
 
   po::variables_map vm;
   const char* help = preview
@@ -362,6 +393,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     c.style.optimize.precision = c.method == pipeline::Method::Hybrid && c.fast.precision == models::Precision::Float16
                                      ? models::Precision::Float32 : c.fast.precision;
   });
+  applyArbitraryValues(c, vm, styleIndex);
   c.reader.path = cmd.input;
   if (!frames.empty()) parseFrameRange(frames, c.reader.selection.first, c.reader.selection.last);
   if (hasStart) c.reader.selection.startSeconds = start;
@@ -420,11 +452,12 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
     ("content", po::value(&cmd.content), "content image")
     ("output,o", po::value(&cmd.output), "output image (.png .jpg ...)")
     ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid")
-    ("model", po::value(&c.fast.model), "style network for --method fast/hybrid (flowstyle models list)")
+    ("model", po::value(&c.fast.model), kImageModelHelp.c_str())
     ("max-side", po::value(&c.size.maxSide)->default_value(512), "working size: long side at most N px")
     ("size", po::value(&size), "working size WxH exactly");
   po::options_description all;
-  all.add(io).add(styleOptions(c, sv, false)).add(runOptions(c, progress, precision, false));
+  std::string styleIndex;
+  all.add(io).add(styleOptions(c, sv, false)).add(arbitraryOptions(c, styleIndex)).add(runOptions(c, progress, precision, false));
   po::variables_map vm;
   if (!parseInto(args, all, {"content"}, "Usage: flowstyle image CONTENT --style STYLE... -o OUT [options]\n\n"
                  "Paints a still image in the style of one or more style images (Gatys et al.).", vm)) {
@@ -440,6 +473,7 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
                                      ? models::Precision::Float32 : c.fast.precision;
   });
   if (c.method == pipeline::Method::Copy) throw UsageError("--method: copy is not a method for images (optimize, fast, hybrid)");
+  applyArbitraryValues(c, vm, styleIndex);
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
   applyStyleValues(c, sv);
   c.style.iterationsFirst = c.style.optimize.iterations;

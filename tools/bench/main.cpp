@@ -40,6 +40,7 @@ namespace fs = std::filesystem;
   X(pipelineChild)              \
   X(farm)                       \
   X(farmSlurm)                  \
+  X(arbitrary)                  \
   /* one line per benchmark, above this one */
 
 namespace flowstyle::bench {

@@ -1,0 +1,45 @@
+#pragma once
+// The arbitrary-style networks (microast, magenta, wct16x, multistyle26) as the pipeline
+// uses them: the job's style encoded once, then one pass per frame. Torch-free: frames
+// cross as cv::Mat.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "pipeline/config.hpp"
+
+namespace flowstyle::pipeline {
+
+// Whether config.fast.model names an arbitrary-style network (resolved through the model
+// store; an ml5 style network is not one). Throws the store's error when it names nothing.
+bool usesArbitraryNetwork(const Config& config);
+
+// Loads a style image for an arbitrary-style network at its working size: the long side
+// scaled to `longSide` (area averaging to shrink, bicubic to enlarge). Errors name the file:
+// unreadable, or smaller than 8x8 pixels.
+cv::Mat loadStyleForNetwork(const std::string& path, int longSide);
+
+// Paints frames in the job's style. Built from config.fast (model, strength, style size,
+// style indices), config.style (style images, blend, preserve colours) and config.run.device;
+// every error (weights, style images, indices) surfaces in the constructor.
+// Not thread-safe: one instance per serial node.
+class ArbitraryPainter {
+ public:
+  explicit ArbitraryPainter(const Config& config);
+  ~ArbitraryPainter();
+  ArbitraryPainter(const ArbitraryPainter&) = delete;
+  ArbitraryPainter& operator=(const ArbitraryPainter&) = delete;
+
+  // frames: CV_8UC3 RGB, all the same size. Returns CV_8UC3 RGB, each of its frame's size.
+  std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
+  // For the job summary, e.g. "arbitrary-style network microast, 2 styles, strength 0.8".
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowstyle::pipeline
