@@ -12,7 +12,7 @@ build=$(cd "${1:-$root/build-fuzz}" && pwd)
 seconds=${2:-30}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors torch_reader ml5_manifest options sequence_pattern farm_metadata farm_job_folder)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors torch_reader onnx_reader ml5_manifest options sequence_pattern farm_metadata farm_job_folder)
 findings=$build/fuzz-findings
 mkdir -p "$findings"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

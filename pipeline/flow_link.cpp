@@ -10,4 +10,8 @@ FlowLink flowToEarlier(stages::FlowEstimator& estimator, const cv::Mat& gray, co
   return link;
 }
 
+bool isShotChange(const FlowLink& link) {
+  return !link.certainty.empty() && cv::mean(link.certainty)[0] < kShotChangeCertainty;
+}
+
 }  // namespace flowstyle::pipeline

@@ -160,7 +160,10 @@ class PairWithEarlier {
 class ComputeFlow {
  public:
   ComputeFlow(const stages::FlowConfig& config, const GraphShape& shape)
-      : config_(config), offsets_(shape.offsets), shared_(std::make_shared<Shared>()) {}
+      : config_(config),
+        offsets_(shape.offsets),
+        nearest_(offsets_.empty() ? 0 : *std::min_element(offsets_.begin(), offsets_.end())),
+        shared_(std::make_shared<Shared>()) {}
   ItemPtr operator()(ItemPtr item) const {
     if (item->eos || offsets_.empty() || item->restored) {
       item->earlierGray.clear();
@@ -173,6 +176,10 @@ class ComputeFlow {
       const cv::Mat& earlier = item->earlierGray[k];
       if (earlier.empty()) continue;
       FlowLink flow = flowToEarlier(*estimator, item->gray, earlier);
+      if (offsets_[k] == nearest_ && isShotChange(flow)) {  // a cut: no guide from the last shot
+        item->links.clear();
+        break;
+      }
       Link link;
       link.offset = offsets_[k];
       link.flow = std::move(flow.flow);
@@ -199,6 +206,7 @@ class ComputeFlow {
   };
   stages::FlowConfig config_;
   std::vector<int> offsets_;
+  int nearest_;  // the smallest offset: its link tells a shot change
   std::shared_ptr<Shared> shared_;
 };
 

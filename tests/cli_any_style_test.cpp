@@ -129,6 +129,46 @@ TEST(Cli_AnyStyle, VideoWithAnyStyleKeepsFramesAndSize) {
   EXPECT_NE(r.err.find("microast"), std::string::npos) << r.err;
 }
 
+// A cut: the first frame of the new shot is the network's own painting, with nothing of the
+// last shot warped into it; before the cut (and after it) stabilization holds frames together.
+TEST(Cli_AnyStyle, ShotChangeStartsAfreshWithoutTheLastShot) {
+  const fs::path dir = scratchDir();
+  const fs::path clip = dir / "cut.mkv";
+  const CommandResult made = flowstyle::test::run(
+      {"ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-f", "lavfi", "-i",
+       "mandelbrot=size=96x64:rate=10", "-filter_complex",
+       "[0]trim=duration=1[a];[1]trim=duration=1,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]", "-map", "[v]",
+       "-c:v", "ffv1", clip.string()},
+      dir);
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  auto stylize = [&](const std::string& name, std::vector<std::string> extra) {
+    const fs::path out = dir / name;
+    std::vector<std::string> args = {"video", clip.string(), "-o", out.string(), "--model", "microast", "--style",
+                                     kStarry, "--codec", "ffv1", "--threads", "2", "--progress", "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = cli(args, dir);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return flowstyle::test::cli::framemd5(out, dir);
+  };
+  auto frameHashes = [](const std::string& md5) {
+    std::vector<std::string> hashes;
+    std::istringstream in(md5);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      hashes.push_back(line.substr(line.rfind(',') + 1));
+    }
+    return hashes;
+  };
+  const std::vector<std::string> stable = frameHashes(stylize("stable.mkv", {}));
+  const std::vector<std::string> raw = frameHashes(stylize("raw.mkv", {"--temporal-weight", "0"}));
+  ASSERT_EQ(stable.size(), 20u);
+  ASSERT_EQ(raw.size(), 20u);
+  EXPECT_EQ(stable[0], raw[0]);
+  EXPECT_NE(stable[9], raw[9]) << "inside the first shot the stabilized frames hold on to the warped earlier ones";
+  EXPECT_EQ(stable[10], raw[10]) << "the first frame after the cut must owe nothing to the last shot";
+  EXPECT_NE(stable[12], raw[12]) << "after the cut, stabilization starts again";
+}
+
 TEST(Cli_AnyStyle, BadInputGetsOneLineAndNoOutput) {
   const fs::path dir = scratchDir();
   const fs::path out = dir / "x.png";
