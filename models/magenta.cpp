@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <opencv2/imgproc.hpp>
 
+#include "models/image_tensor.hpp"
 #include "models/onnx_reader.hpp"
 
 namespace flowstyle::models {
@@ -595,25 +596,6 @@ TORCH_MODULE(MagentaTransformer);
 
 constexpr int kContentVectorSize = 256;  // the content's own style vector: the frame at 256x256
 
-torch::Tensor rgbToTensor(const cv::Mat& rgb, const char* what) {
-  if (rgb.empty() || rgb.type() != CV_8UC3)
-    throw std::invalid_argument(std::string("magenta: ") + what + " must be a non-empty CV_8UC3 RGB image");
-  cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
-  return torch::from_blob(c.data, {1, c.rows, c.cols, 3}, torch::kUInt8)
-      .permute({0, 3, 1, 2})
-      .to(torch::kFloat)
-      .div_(255.0)
-      .contiguous();
-}
-
-cv::Mat tensorToRgb(const torch::Tensor& chw) {
-  const torch::Tensor hwc =
-      chw.mul(255.0).round_().clamp_(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  cv::Mat out(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3);
-  std::memcpy(out.data, hwc.data_ptr(), static_cast<std::size_t>(hwc.numel()));
-  return out;
-}
-
 class Magenta final : public ArbitraryStyleNetwork {
  public:
   Magenta(const TensorFile& file, const std::string& source, const torch::Device& device, bool fusedKernels)
@@ -635,7 +617,7 @@ class Magenta final : public ArbitraryStyleNetwork {
                                   std::to_string(styleRgb.rows) + ", at least 2x2 is needed");
     c10::InferenceMode guard;
     const KernelChoice kernels(fused_);
-    const torch::Tensor x = rgbToTensor(styleRgb, "the style image").to(device_);
+    const torch::Tensor x = rgbFramesToTensor01({styleRgb}, "magenta: the style image").to(device_);
     StyleCode code;
     code.arch = arch();
     code.tensors.push_back(predictor_->forward(x).reshape({kStyleDims}).to(torch::kCPU).clone());
@@ -668,7 +650,7 @@ class Magenta final : public ArbitraryStyleNetwork {
     for (const cv::Mat& frame : frames) {
       if (frame.size() != frames.front().size())
         throw std::invalid_argument("magenta: frames of one call must share a size");
-      const torch::Tensor x = rgbToTensor(frame, "a frame").to(device_);
+      const torch::Tensor x = rgbFramesToTensor01({frame}, "magenta: a frame").to(device_);
       torch::Tensor vec = styleVec.to(device_);
       if (strength < 1) {
         const torch::Tensor small = F::interpolate(
@@ -687,7 +669,7 @@ class Magenta final : public ArbitraryStyleNetwork {
       if (ph || pw) in = F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
       torch::Tensor y = transformer_->forward(in, vec);
       y = y.index({0, torch::indexing::Slice(), torch::indexing::Slice(0, h), torch::indexing::Slice(0, w)});
-      out.push_back(tensorToRgb(y.to(torch::kCPU)));
+      out.push_back(tensor01ToRgbFrames(y.unsqueeze(0)).front());
     }
     return out;
   }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/image_tensor.hpp"
 #include "models/onnx_reader.hpp"
 
 namespace flowstyle::models {
@@ -124,24 +125,6 @@ struct MultistyleNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(MultistyleNet);
 
-torch::Tensor rgbToTensor(const cv::Mat& rgb) {
-  if (rgb.empty() || rgb.type() != CV_8UC3)
-    throw std::invalid_argument("multistyle26: a frame must be a non-empty CV_8UC3 RGB image");
-  cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
-  return torch::from_blob(c.data, {1, c.rows, c.cols, 3}, torch::kUInt8)
-      .permute({0, 3, 1, 2})
-      .to(torch::kFloat)
-      .div_(255.0)
-      .contiguous();
-}
-
-cv::Mat tensorToRgb(const torch::Tensor& chw) {
-  const torch::Tensor hwc = chw.mul(255.0).round_().clamp_(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  cv::Mat out(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3);
-  std::memcpy(out.data, hwc.data_ptr(), static_cast<std::size_t>(hwc.numel()));
-  return out;
-}
-
 torch::Tensor weightsOf(const StyleCode& code) {
   if (code.arch != kArch || code.tensors.size() != 1 || code.tensors[0].numel() != kMultistyleStyles)
     throw std::invalid_argument("multistyle26: the style code is not a mix of its 26 styles (arch '" + code.arch +
@@ -193,7 +176,7 @@ class Multistyle final : public ArbitraryStyleNetwork {
     for (const cv::Mat& frame : frames) {
       if (frame.size() != frames.front().size())
         throw std::invalid_argument("multistyle26: frames of one call must share a size");
-      const torch::Tensor x = rgbToTensor(frame).to(device_);
+      const torch::Tensor x = rgbFramesToTensor01({frame}, "multistyle26: a frame").to(device_);
       const std::int64_t h = x.size(2), w = x.size(3);
       const std::int64_t ph = std::max<std::int64_t>((h + 3) / 4 * 4, 8) - h;
       const std::int64_t pw = std::max<std::int64_t>((w + 3) / 4 * 4, 8) - w;
@@ -201,7 +184,7 @@ class Multistyle final : public ArbitraryStyleNetwork {
       torch::Tensor y = net_->forward(in, weights).index(
           {0, torch::indexing::Slice(), torch::indexing::Slice(0, h), torch::indexing::Slice(0, w)});
       if (strength < 1) y = y * strength + x[0] * (1 - strength);
-      out.push_back(tensorToRgb(y.to(torch::kCPU)));
+      out.push_back(tensor01ToRgbFrames(y.unsqueeze(0)).front());
     }
     return out;
   }
