@@ -65,6 +65,12 @@ TEST(Cli_AnyStyle, FastWithAStyleImagePicksTheDefaultNetwork) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(meanAbsDiff(cv::imread(byName.string()), painted), 0.0);
 
+  // hybrid without --model starts the optimizer from the same network's painting.
+  r = paint(dir, dir / "hybrid.png", {"--method", "hybrid", "--style", kStarry, "--iterations", "2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("arbitrary-style network microast"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 iterations"), std::string::npos) << r.err;
+
   // Another style image gives another picture.
   const fs::path scream = dir / "scream.png";
   r = paint(dir, scream, {"--model", "microast", "--style", kScream});
