@@ -26,6 +26,7 @@
 #include "models/onnx_reader.hpp"
 #include "models/safetensors.hpp"
 #include "models/sha256.hpp"
+#include "tests/image_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace flowstyle::models;
@@ -90,25 +91,9 @@ std::vector<float> readNpyF32(const std::string& path, std::vector<std::int64_t>
   return v;
 }
 
-cv::Mat readRgb(const std::string& path) {
-  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
-  if (bgr.empty()) return bgr;
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
-}
-
-struct Diff {
-  double max = 0, mean = 0;
-};
-Diff diffOf(const cv::Mat& a, const cv::Mat& b) {
-  cv::Mat d;
-  cv::absdiff(a, b, d);
-  double mx = 0;
-  cv::minMaxLoc(d.reshape(1), nullptr, &mx);
-  const cv::Scalar m = cv::mean(d);
-  return {mx, (m[0] + m[1] + m[2]) / 3};
-}
+using flowstyle::test::imageDiff;
+using flowstyle::test::ImageDiff;
+using flowstyle::test::readRgb;
 
 bool haveMagenta() {
   return fs::exists(kMagenta + "arbitrary_predict.onnx") && fs::exists(kMagenta + "arbitrary_transform.onnx");
@@ -234,7 +219,7 @@ TEST(Models_Magenta, StylizesTubingenAsTheReference) {
   // alone), then from this network's own vector.
   StyleCode code{"magenta", {torch::tensor(ref)}};
   const cv::Mat out = (*net)({content}, code, 1.0).at(0);
-  const Diff d = diffOf(out, golden);
+  const ImageDiff d = imageDiff(out, golden);
   RecordProperty("max_abs_diff", std::to_string(d.max));
   RecordProperty("mean_abs_diff", std::to_string(d.mean));
   std::cout << "magenta golden (reference vector): max |Δ| " << d.max << ", mean " << d.mean << "\n";
@@ -242,7 +227,7 @@ TEST(Models_Magenta, StylizesTubingenAsTheReference) {
   EXPECT_LE(d.mean, 7.0);
 
   const StyleCode own = net->encodeStyle(readRgb(kReference + "starry_night_center_256x256.png"));
-  const Diff d2 = diffOf((*net)({content}, own, 1.0).at(0), golden);
+  const ImageDiff d2 = imageDiff((*net)({content}, own, 1.0).at(0), golden);
   std::cout << "magenta golden (own vector): max |Δ| " << d2.max << ", mean " << d2.mean << "\n";
   EXPECT_LE(d2.max, 110.0);
   EXPECT_LE(d2.mean, 11.0);
@@ -271,7 +256,7 @@ TEST(Models_Magenta, RunsAnyFrameSizeAndLoadsFromSafetensors) {
   cv::resize(content, frame, cv::Size(128, 128), 0, 0, cv::INTER_AREA);
   const cv::Mat full = (*net)({frame}, code, 1.0).at(0);
   const cv::Mat none = (*net)({frame}, code, 0.0).at(0);
-  EXPECT_LT(diffOf(none, frame).mean, diffOf(full, frame).mean);
+  EXPECT_LT(imageDiff(none, frame).mean, imageDiff(full, frame).mean);
   // Blending a code with itself is the code.
   const StyleCode twice = net->blend({code, code}, {1, 3});
   EXPECT_TRUE(torch::allclose(twice.tensors[0], code.tensors[0], 1e-6, 1e-6));
@@ -290,7 +275,7 @@ TEST(Models_Magenta, FusedKernelsAgreeWithLibTorchOps) {
   const StyleCode a = fused->encodeStyle(style), b = plain->encodeStyle(style);
   EXPECT_LE((a.tensors[0] - b.tensors[0]).abs().max().item<float>(), 0.0201f);
   const cv::Mat content = readRgb(kReference + "tubingen_96x72.png");
-  const Diff d = diffOf((*fused)({content}, a, 1.0).at(0), (*plain)({content}, a, 1.0).at(0));
+  const ImageDiff d = imageDiff((*fused)({content}, a, 1.0).at(0), (*plain)({content}, a, 1.0).at(0));
   std::cout << "magenta fused vs LibTorch ops: max |Δ| " << d.max << ", mean " << d.mean << "\n";  // measured: 0, 0
   EXPECT_LE(d.max, 70.0);
   EXPECT_LE(d.mean, 7.0);
@@ -379,7 +364,7 @@ TEST(Models_Multistyle26, ReproducesOnnxruntimeOnTwoIndicesAndABlend) {
   for (const auto& [name, code] : cases) {
     const cv::Mat golden = readRgb(kData + "multistyle26_" + name + "_tubingen_96x72.png");
     ASSERT_FALSE(golden.empty()) << name;
-    const Diff d = diffOf((*net)({content}, code, 1.0).at(0), golden);
+    const ImageDiff d = imageDiff((*net)({content}, code, 1.0).at(0), golden);
     std::cout << "multistyle26 " << name << ": max |Δ| " << d.max << ", mean " << d.mean << "\n";
     EXPECT_LE(d.max, 2.0) << name;
     EXPECT_LE(d.mean, 0.05) << name;
@@ -430,7 +415,7 @@ TEST(Models_OnnxInstall, InstallsBothFromTheArbitraryFolderAndLoadsThemBack) {
   auto net = loadArbitraryNetwork(byName["multistyle26"].path, "cpu");
   EXPECT_EQ(net->arch(), "multistyle26");
   const cv::Mat content = readRgb(kReference + "tubingen_96x72.png");
-  const Diff d = diffOf((*net)({content}, multistyleCode(17), 1.0).at(0),
+  const ImageDiff d = imageDiff((*net)({content}, multistyleCode(17), 1.0).at(0),
                         readRgb(kData + "multistyle26_index17_tubingen_96x72.png"));
   EXPECT_LE(d.max, 2.0);
   EXPECT_EQ(loadArbitraryNetwork(byName["magenta"].path, "cpu")->arch(), "magenta");

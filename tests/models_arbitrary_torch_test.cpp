@@ -20,6 +20,7 @@
 #include "models/safetensors.hpp"
 #include "models/torch_reader.hpp"
 #include "models/wct.hpp"
+#include "tests/image_support.hpp"
 
 namespace fs = std::filesystem;
 using flowstyle::models::readTorchStateDict;
@@ -93,24 +94,9 @@ void expectTinyTensors(const TensorFile& f) {
   EXPECT_EQ(n.item<std::int64_t>(), 7);
 }
 
-cv::Mat readRgb(const std::string& path) {
-  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR), rgb;
-  if (bgr.empty()) return bgr;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
-}
-
-struct Diff {
-  double max = 0, mean = 0;
-};
-Diff diff(const cv::Mat& a, const cv::Mat& b) {
-  cv::Mat d;
-  cv::absdiff(a, b, d);
-  Diff r;
-  cv::minMaxLoc(d.reshape(1), nullptr, &r.max);
-  r.mean = cv::mean(d.reshape(1))[0];
-  return r;
-}
+using flowstyle::test::imageDiff;
+using flowstyle::test::ImageDiff;
+using flowstyle::test::readRgb;
 
 // The MicroAST network imported from ../shared (once per test binary; empty if missing).
 std::unique_ptr<flowstyle::models::ArbitraryStyleNetwork>& microAst() {
@@ -260,7 +246,7 @@ TEST(Models_MicroAst, ReproducesTheAuthorsGoldenOutput) {
   auto& net = *microAst();
   const cv::Mat out = net({content}, net.encodeStyle(style), 1.0).at(0);
   ASSERT_EQ(out.size(), golden.size());
-  const Diff d = diff(out, golden);
+  const ImageDiff d = imageDiff(out, golden);
   std::printf("microast golden: max |d| %.0f, mean |d| %.4f (of 255)\n", d.max, d.mean);
   EXPECT_LE(d.max, 2.0);
   EXPECT_LT(d.mean, 0.1);
@@ -293,12 +279,12 @@ TEST(Models_MicroAst, OddSizesStrengthAndBlend) {
   const cv::Mat full = net({content}, code, 1.0).at(0);
   EXPECT_EQ(full.size(), content.size());
   // Strength mixes the stylized picture with the frame: 0 is the frame, 0.5 half way.
-  EXPECT_LE(diff(net({content}, code, 0.0).at(0), content).max, 1.0);
+  EXPECT_LE(imageDiff(net({content}, code, 0.0).at(0), content).max, 1.0);
   const cv::Mat half = net({content}, code, 0.5).at(0);
-  EXPECT_NEAR(diff(half, content).mean, diff(full, content).mean / 2, 1.0);
+  EXPECT_NEAR(imageDiff(half, content).mean, imageDiff(full, content).mean / 2, 1.0);
   // A blend of a code with itself is that code.
   const auto same = net.blend({code, code}, {0.3, 0.7});
-  EXPECT_LE(diff(net({content}, same, 1.0).at(0), full).max, 1.0);
+  EXPECT_LE(imageDiff(net({content}, same, 1.0).at(0), full).max, 1.0);
   // A 1x1 frame and a 3x2 style still run.
   EXPECT_EQ(net({cv::Mat(1, 1, CV_8UC3, cv::Scalar(10, 200, 30))}, net.encodeStyle(cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3))), 1.0)
                 .at(0)
@@ -352,7 +338,7 @@ TEST(Models_Wct16x, StylizationMovesFeatureCovarianceTowardsTheStyle) {
   EXPECT_LT(ratioSum / 5, 0.65);
   // Strength 0 runs the five autoencoders alone (each loses detail, level 5 most): far nearer
   // the content than the stylized picture.
-  EXPECT_LT(diff(none, small).mean, 0.5 * diff(out, small).mean);
+  EXPECT_LT(imageDiff(none, small).mean, 0.5 * imageDiff(out, small).mean);
 }
 
 // ---- installing ----------------------------------------------------------------------
@@ -397,7 +383,7 @@ TEST(Models_ArbitraryStore, InstallsMicroAstFolderAsOneEntryAndLoadsItBack) {
   auto net = flowstyle::models::loadArbitraryNetwork(entries[0].path, "cpu");
   ASSERT_EQ(net->arch(), "microast");
   auto& direct = *microAst();
-  EXPECT_EQ(diff(net->operator()({content}, net->encodeStyle(style), 1.0).at(0),
+  EXPECT_EQ(imageDiff(net->operator()({content}, net->encodeStyle(style), 1.0).at(0),
                  direct({content}, direct.encodeStyle(style), 1.0).at(0)).max, 0.0);
   // Listed by `models list` where the store is searched.
   ::setenv("FLOWSTYLE_MODELS", dir.string().c_str(), 1);
@@ -429,7 +415,7 @@ TEST(Models_ArbitraryStore, InstallsWctFolderAsOneEntryAndLoadsItBack) {
   EXPECT_EQ(net->arch(), "wct16x");
   const cv::Mat content = readRgb(kShared + "/models/reference/tubingen_90x70.png");
   const cv::Mat style = readRgb(kShared + "/models/reference/starry_night_256.png");
-  EXPECT_EQ(diff(net->operator()({content}, net->encodeStyle(style), 1.0).at(0),
+  EXPECT_EQ(imageDiff(net->operator()({content}, net->encodeStyle(style), 1.0).at(0),
                  wct16x()->operator()({content}, wct16x()->encodeStyle(style), 1.0).at(0)).max, 0.0);
 }
 
