@@ -7,6 +7,7 @@
 
 #include "models/fast_network.hpp"
 #include "models/image_tensor.hpp"
+#include "models/module_weights.hpp"
 #include "models/torch_reader.hpp"
 
 namespace flowstyle::models {
@@ -142,36 +143,11 @@ torch::Tensor upsample2(const torch::Tensor& x) {
                                .align_corners(false));
 }
 
-std::string shapeString(torch::IntArrayRef s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
-// Copies `file`'s tensors (keys prefixed as the module's parameter names) into `net`,
-// checking presence and shape of every key and that no key is left over.
-void loadInto(MicroAst& net, const TensorFile& file, const std::string& origin) {
-  torch::NoGradGuard noGrad;
-  std::size_t used = 0;
-  for (auto& p : net->named_parameters()) {
-    const auto it = file.tensors.find(p.key());
-    if (it == file.tensors.end()) throw std::runtime_error(origin + ": '" + p.key() + "' is missing");
-    if (it->second.sizes() != p.value().sizes())
-      throw std::runtime_error(origin + ": '" + p.key() + "' has shape " + shapeString(it->second.sizes()) +
-                               ", expected " + shapeString(p.value().sizes()));
-    p.value().copy_(it->second.to(torch::kFloat));
-    ++used;
-  }
-  if (used != file.tensors.size())
-    for (const auto& [k, t] : file.tensors)
-      if (!net->named_parameters().contains(k)) throw std::runtime_error(origin + ": unexpected key '" + k + "'");
-}
-
 class MicroAstNetwork final : public ArbitraryStyleNetwork {
  public:
   MicroAstNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
       : device_(device) {
-    loadInto(net_, file, origin);
+    loadParameters(*net_, file, origin);
     net_->eval();
     net_->to(device_);
     channelsLast_ = device_.is_cpu();
@@ -310,15 +286,10 @@ TensorFile importMicroAst(const std::string& folder) {
     for (const auto& [k, t] : file.tensors) {
       const auto* p = params.find(prefix + k);
       if (!p) throw std::runtime_error(path.string() + ": unexpected key '" + k + "'");
-      if (t.sizes() != p->sizes())
-        throw std::runtime_error(path.string() + ": '" + k + "' has shape " + shapeString(t.sizes()) + ", expected " +
-                                 shapeString(p->sizes()));
-      if (t.scalar_type() != torch::kFloat) throw std::runtime_error(path.string() + ": '" + k + "' is not floating point");
+      checkWeight(path.string(), k, t, p->sizes());
       out.tensors[prefix + k] = t;
     }
-    for (const auto& p : params)
-      if (p.key().rfind(prefix, 0) == 0 && !file.tensors.count(p.key().substr(prefix.size())))
-        throw std::runtime_error(path.string() + ": '" + p.key().substr(prefix.size()) + "' is missing");
+    checkNoneMissing(path.string(), prefix, params, file);
   }
   out.metadata["flowstyle.arch"] = "microast";
   out.metadata["flowstyle.preprocess"] = "rgb_0_1";

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "models/image_tensor.hpp"
+#include "models/module_weights.hpp"
 #include "models/torch_reader.hpp"
 
 namespace flowstyle::models {
@@ -104,12 +105,6 @@ struct Wct16xImpl : torch::nn::Module {
 };
 TORCH_MODULE(Wct16x);
 
-std::string shapeString(torch::IntArrayRef s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // Features [1,C,H,W] -> (mean [C], covariance [C,C]) in double, as the authors (unbiased).
 std::pair<torch::Tensor, torch::Tensor> meanCov(const torch::Tensor& f) {
   const torch::Tensor x = f[0].flatten(1).to(torch::kDouble);
@@ -147,21 +142,6 @@ fs::path findStem(const fs::path& dir, const std::string& stem) {
   return found;
 }
 
-void loadInto(Wct16x& net, const TensorFile& file, const std::string& origin) {
-  torch::NoGradGuard noGrad;
-  const auto params = net->named_parameters();
-  for (auto& p : params) {
-    const auto it = file.tensors.find(p.key());
-    if (it == file.tensors.end()) throw std::runtime_error(origin + ": '" + p.key() + "' is missing");
-    if (it->second.sizes() != p.value().sizes())
-      throw std::runtime_error(origin + ": '" + p.key() + "' has shape " + shapeString(it->second.sizes()) +
-                               ", expected " + shapeString(p.value().sizes()));
-    p.value().copy_(it->second.to(torch::kFloat));
-  }
-  for (const auto& [k, t] : file.tensors)
-    if (!params.contains(k)) throw std::runtime_error(origin + ": unexpected key '" + k + "'");
-}
-
 }  // namespace
 
 struct Wct16xNetwork::Impl {
@@ -171,7 +151,7 @@ struct Wct16xNetwork::Impl {
 
 Wct16xNetwork::Wct16xNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
     : impl_(std::make_unique<Impl>(Impl{Wct16x(), device})) {
-  loadInto(impl_->net, file, origin);
+  loadParameters(*impl_->net, file, origin);
   impl_->net->eval();
   impl_->net->to(device);
   // CPU: channels-last weights and activations (oneDNN's layout), as the fast path.
@@ -309,16 +289,10 @@ TensorFile importWct16x(const std::string& folder) {
         } else {
           throw std::runtime_error(path.string() + ": unexpected key '" + key + "'");
         }
-        if (t.sizes().vec() != want)
-          throw std::runtime_error(path.string() + ": '" + key + "' has shape " + shapeString(t.sizes()) +
-                                   ", expected " + shapeString(want));
-        if (t.scalar_type() != torch::kFloat)
-          throw std::runtime_error(path.string() + ": '" + key + "' is not floating point");
+        checkWeight(path.string(), key, t, want);
         if (params.contains(prefix + key)) out.tensors[prefix + key] = t;
       }
-      for (const auto& p : params)
-        if (p.key().rfind(prefix, 0) == 0 && !file.tensors.count(p.key().substr(prefix.size())))
-          throw std::runtime_error(path.string() + ": '" + p.key().substr(prefix.size()) + "' is missing");
+      checkNoneMissing(path.string(), prefix, params, file);
     }
   }
   out.metadata["flowstyle.arch"] = "wct16x";
