@@ -94,18 +94,21 @@ OnnxTensor convertTensor(const onnx::TensorProto& p, const std::string& file, co
     t.bytes.assign(raw.begin(), raw.end());
     return t;
   }
+  // The value count is checked against the shape before anything is reserved: the shape alone
+  // is outside input and may claim terabytes.
+  const int values = t.dtype == OnnxDtype::Float   ? p.float_data_size()
+                     : t.dtype == OnnxDtype::Int64 ? p.int64_data_size()
+                                                   : p.int32_data_size();
+  if (static_cast<std::uint64_t>(values) != static_cast<std::uint64_t>(count))
+    mismatch(static_cast<std::uint64_t>(values), "values");
   t.bytes.reserve(expected);
   switch (t.dtype) {
     case OnnxDtype::Float:
-      if (static_cast<std::uint64_t>(p.float_data_size()) != static_cast<std::uint64_t>(count))
-        mismatch(static_cast<std::uint64_t>(p.float_data_size()), "values");
       for (const float v : p.float_data()) appendLe(t.bytes, v);
       break;
     case OnnxDtype::Uint8:
     case OnnxDtype::Int8:
     case OnnxDtype::Int32:
-      if (static_cast<std::uint64_t>(p.int32_data_size()) != static_cast<std::uint64_t>(count))
-        mismatch(static_cast<std::uint64_t>(p.int32_data_size()), "values");
       for (const std::int32_t v : p.int32_data()) {
         if (t.dtype == OnnxDtype::Int32) {
           appendLe(t.bytes, v);
@@ -117,8 +120,6 @@ OnnxTensor convertTensor(const onnx::TensorProto& p, const std::string& file, co
       }
       break;
     case OnnxDtype::Int64:
-      if (static_cast<std::uint64_t>(p.int64_data_size()) != static_cast<std::uint64_t>(count))
-        mismatch(static_cast<std::uint64_t>(p.int64_data_size()), "values");
       for (const std::int64_t v : p.int64_data()) appendLe(t.bytes, v);
       break;
   }

@@ -135,6 +135,13 @@ TEST(Models_OnnxReader, RefusesWrongByteCountNamingTheInitializer) {
             path + ": initializer 'conv.weight' has 12 bytes, expected 16 for shape [2,2]");
 }
 
+TEST(Models_OnnxReader, RefusesAShapeThatItsValuesDoNotFillBeforeAllocating) {
+  // Found by fuzz_onnx_reader: the shape was trusted for a reservation before the count check.
+  const std::string path = kData + "onnx_huge_shape.onnx";
+  EXPECT_EQ(errorOf([&] { readOnnx(path); }),
+            path + ": initializer 'conv.bias' has 2 values, expected 100000000000000 for shape [10000000,10000000]");
+}
+
 TEST(Models_OnnxReader, RefusesExternalDataAndOtherDtypes) {
   EXPECT_NE(errorOf([&] { readOnnx(kData + "onnx_external.onnx"); })
                 .find("initializer 'conv.weight' keeps its data in an external file"),

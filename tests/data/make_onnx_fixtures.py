@@ -22,3 +22,7 @@ t.data_location = TensorProto.EXTERNAL; e = t.external_data.add(); e.key = 'loca
 onnx.save(ext, out + '/onnx_external.onnx')
 h = model([numpy_helper.from_array(np.ones((2, 2, 1, 1), np.float16), 'conv.weight'), b], [conv, relu], 'f16')
 onnx.save(h, out + '/onnx_float16.onnx')
+# A shape that claims 400 TB with two values behind it: refused by the count, before any allocation.
+huge = model([helper.make_tensor('conv.bias', TensorProto.FLOAT, [2], [0.5, -0.5]), w], [conv, relu], 'huge')
+huge.graph.initializer[0].dims[:] = [10000000, 10000000]
+onnx.save(huge, out + '/onnx_huge_shape.onnx')
