@@ -12,5 +12,14 @@ t=$SECONDS
 "$root/fuzz/run.sh" "${FLOWSTYLE_FUZZ_BUILD_DIR:-$root/build-fuzz}" "${FLOWSTYLE_FUZZ_SECONDS:-30}"
 echo "== reliability: fuzz targets took $((SECONDS - t)) s"
 t=$SECONDS
+# The sanitized suite leaves out (measured: 560 of its 1,218 test-seconds, 2026-12-06):
+#   Farm_Slurm.*  Slurm's scheduling, requeue and kill around the same `flowstyle chunk / seam /
+#                 join` commands that Farm_Cli, Cli_Chunks and Cli_Join run here sanitized;
+#                 it runs unsanitized in both other suites.
+#   Pipeline_Temporal.Optimize*, Models_StyleOptimizer.*  convergence of the optimizer: the
+#                 time is LibTorch's arithmetic, which is not instrumented; the optimizer's
+#                 own code runs sanitized in Cli_Image, Cli_Video and Cli_Join's restyle.
+# Arguments replace this selection (e.g. none of it: tools/ci-reliability.sh -E '^$').
+(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.])'
 "$root/tools/test-sanitized.sh" "$@"
 echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"

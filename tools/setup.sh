@@ -17,6 +17,12 @@
 #                         present); otherwise they are downloaded from their public
 #                         sources and checked against the SHA-256 sums in models/weights.sha256
 set -euo pipefail
+SECONDS=0
+phase_start=0
+took() {  # took WHAT: prints the time since the previous phase ended (where set-up time goes)
+  echo "== setup: $1 took $((SECONDS - phase_start)) s"
+  phase_start=$SECONDS
+}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FLOWSTYLE_BUILD_DIR:-$root/build}
@@ -60,6 +66,7 @@ if ((${#missing[@]})); then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+took "Debian packages (${#missing[@]} missing)"
 
 torch_args=()
 if [ "$torch" = pypi ]; then
@@ -77,13 +84,17 @@ if [ "$torch" = pypi ]; then
   fi
   torch_dir=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)/Torch
   torch_args=(-DTorch_DIR="$torch_dir")
+  took "torch wheel ($venv)"
 fi
 
 echo "== building ($build)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${torch_args[@]}" ${FLOWSTYLE_CMAKE_ARGS:-}
+took "configure"
 cmake --build "$build" --parallel "$(nproc)"
+took "build"
 
 "$root/tools/get_weights.sh" "$build/tools/flowstyle"
+took "weights"
 
 if ((demo)); then
   echo "== making the sample clip"
@@ -92,5 +103,7 @@ if ((demo)); then
   echo "== stylizing it with the fast method (style network 'wave')"
   "$build/tools/flowstyle" video "$root/samples/sample.mp4" -o "$root/samples/out/sample_wave.mp4" \
     --method fast --model wave
+  took "demo (sample clip, stylized)"
   echo "== done: samples/out/sample_wave.mp4"
 fi
+echo "== setup: all of it ${SECONDS} s"
