@@ -300,7 +300,7 @@ struct StyleOptimizer::Impl {
           std::vector<torch::Tensor>{x}, torch::optim::LBFGSOptions(1.0)
                                              .max_iter(1)
                                              .max_eval(64)
-                                             .history_size(kHistory)
+                                             .history_size(kLbfgsHistory)
                                              .tolerance_grad(0.0)
                                              .line_search_fn("strong_wolfe"));
     } else {
@@ -352,9 +352,15 @@ struct StyleOptimizer::Impl {
     return done;
   }
 
-  static constexpr int kHistory = 20;
   static constexpr int kCudaLossEvery = 10;
 };
+
+int optimizerStateImages(OptimizerKind kind) {
+  constexpr int kLbfgsWorkingImages = 8;  // image, gradient, direction, line-search copies
+  constexpr int kAdamImages = 6;          // image, gradient, two moments, working copies
+  return kind == OptimizerKind::Lbfgs ? kLbfgsImagesPerHistoryEntry * kLbfgsHistory + kLbfgsWorkingImages
+                                      : kAdamImages;
+}
 
 StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const OptimizeConfig& config,
                                std::vector<cv::Mat> styles, std::vector<double> blend)

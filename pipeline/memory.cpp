@@ -16,6 +16,7 @@
 #include "models/loss_network.hpp"
 #include "models/model_store.hpp"
 #include "models/safetensors.hpp"
+#include "models/style_transfer.hpp"
 #include "stages/video_reader.hpp"
 
 namespace flowstyle::pipeline {
@@ -215,9 +216,8 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     const NetworkFacts net = lossNetworkFacts(c.style);
     add("loss network weights", kLossWeightFactor * net.weightBytes, true);
     const double lossPass = kLossBytesPerUnit * net.units * P;
-    // Optimizer state: L-BFGS keeps 20 pairs of (s, y) image-sized vectors plus the image,
-    // its gradient, the direction and the line search's copies; Adam two moments.
-    const double optState = (c.style.optimize.optimizer == models::OptimizerKind::Lbfgs ? 2 * 20 + 8 : 6) * 12.0 * P;
+    // Optimizer state: the optimizer's image-sized float32 tensors (3 channels x 4 bytes).
+    const double optState = models::optimizerStateImages(c.style.optimize.optimizer) * 12.0 * P;
     // Style images: decoded at their own size, then one forward pass at the working long
     // side x --style-scale (before the optimization starts: its peak is separate).
     const double s2 = c.style.optimize.styleScale * c.style.optimize.styleScale;
