@@ -43,13 +43,11 @@ std::string toString(JoinBlend blend);
 JoinBlend chooseBlend(JoinBlend asked, const std::string& method, bool restyleSettings, bool seamParts,
                       std::string* why = nullptr);
 
-// The landing hold measured best on the pan (README, Farm).
+// The restyle's defaults (why these values: docs/farm.md, "Results that decided the
+// defaults"): the landing hold (pipeline/farm/seam_restyle.hpp), the polish's anchor
+// exponent and its look-ahead (pipeline/farm/seam_polish.hpp).
 inline constexpr double kDefaultRestyleHold = 2;
-// The polish's anchor exponent (pipeline/farm/seam_polish.hpp), measured on chaplin and the pan
-// (README, Farm).
 inline constexpr double kDefaultRestylePolish = 2;
-// The polish's look-ahead (pipeline/farm/seam_polish.hpp), measured on the pan, chaplin and the GIF
-// (README, Farm).
 inline constexpr double kDefaultRestyleLookahead = 0.25;
 
 struct JoinConfig {
