@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -83,10 +81,6 @@ AVPixelFormat defaultPixFmt(const AVCodec* codec) {
   return avcodec_find_best_pix_fmt_of_list(codec->pix_fmts, AV_PIX_FMT_RGB24, 0, nullptr);
 }
 
-void warn(const std::string& path, const std::string& what) {
-  std::cerr << "warning: " << path << ": " << what << "\n";
-}
-
 // Audio stream handling in the output.
 enum class AudioPlan { CopyOrTranscode, TranscodeAll, VideoOnly };
 
@@ -95,6 +89,7 @@ enum class AudioPlan { CopyOrTranscode, TranscodeAll, VideoOnly };
 struct VideoWriter::Impl {
   WriterConfig cfg;
   VideoInfo src;
+  WriterNotes notes;
   std::string finalPath;
   std::string folder;
   bool sequence = false;
@@ -145,6 +140,11 @@ struct VideoWriter::Impl {
   bool sideEof = true;
 
   // ------------------------------------------------------------------ construction
+
+  void note(const std::string& text) const {
+    if (notes) notes(text);
+  }
+  void warn(const std::string& what) const { note("warning: " + finalPath + ": " + what); }
 
   void setup() {
     finalPath = cfg.path;
@@ -230,8 +230,7 @@ struct VideoWriter::Impl {
     }
 
     // What killed runs left here (their pid is gone): removed, with a note.
-    for (const std::string& note : removeStaleTemporaries(folder))
-      std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
+    for (const std::string& note : removeStaleTemporaries(folder)) this->note("note: " + note);
     // Temporary output in the destination folder (also proves it is writable).
     if (sequence) {
       tmpPath = (fs::path(folder) / temporaryName(p.filename().string(), "", true)).string();
@@ -448,10 +447,10 @@ struct VideoWriter::Impl {
     std::string error;
     if (tryOpenOutput(AudioPlan::CopyOrTranscode, &error)) return;
     if (!sides.empty()) {
-      warn(finalPath, "the container refused the copied audio/subtitle streams (" + error +
+      warn("the container refused the copied audio/subtitle streams (" + error +
                           "); transcoding the audio instead");
       if (tryOpenOutput(AudioPlan::TranscodeAll, &error)) return;
-      warn(finalPath, "writing the audio failed too (" + error + "); writing video only");
+      warn("writing the audio failed too (" + error + "); writing video only");
       if (tryOpenOutput(AudioPlan::VideoOnly, &error)) return;
     }
     throw std::runtime_error(finalPath + ": avformat_write_header failed: " + error);
@@ -462,12 +461,12 @@ struct VideoWriter::Impl {
     if (src.path.empty() || src.path.find('%') != std::string::npos) return;
     AVFormatContext* raw = nullptr;
     if (avformat_open_input(&raw, src.path.c_str(), nullptr, nullptr) < 0) {
-      warn(finalPath, "cannot reopen " + src.path + " for its audio; writing video only");
+      warn("cannot reopen " + src.path + " for its audio; writing video only");
       return;
     }
     side.reset(raw);
     if (avformat_find_stream_info(side.get(), nullptr) < 0) {
-      warn(finalPath, "cannot read the streams of " + src.path + "; writing video only");
+      warn("cannot read the streams of " + src.path + "; writing video only");
       side.reset();
       return;
     }
@@ -504,11 +503,11 @@ struct VideoWriter::Impl {
         try {
           setupTranscode(s, in, webm);
         } catch (const std::exception& e) {
-          warn(finalPath, std::string("cannot transcode audio stream ") + std::to_string(i) +
+          warn(std::string("cannot transcode audio stream ") + std::to_string(i) +
                               ": " + e.what() + "; dropping it");
           continue;
         }
-        warn(finalPath, std::string("the container cannot take ") +
+        warn(std::string("the container cannot take ") +
                             avcodec_get_name(par->codec_id) + " audio; transcoding to " +
                             s.aenc->codec->name);
       } else {
@@ -521,7 +520,7 @@ struct VideoWriter::Impl {
       sides.push_back(std::move(s));
     }
     if (!dropped.empty())
-      warn(finalPath, "not copied (the container cannot hold them): " + dropped);
+      warn("not copied (the container cannot hold them): " + dropped);
     if (sides.empty()) {
       side.reset();
       return;
@@ -652,7 +651,7 @@ struct VideoWriter::Impl {
       }
     } catch (const std::exception& e) {
       s.broken = true;
-      warn(finalPath, std::string("stream ") + std::to_string(s.srcIndex) + " of " + src.path +
+      warn(std::string("stream ") + std::to_string(s.srcIndex) + " of " + src.path +
                           " stopped: " + e.what() + " (the video is unaffected)");
     }
   }
@@ -754,7 +753,7 @@ struct VideoWriter::Impl {
         drainAudioEncoder(s);
       } catch (const std::exception& e) {
         s.broken = true;
-        warn(finalPath, std::string("finishing the transcoded audio failed: ") + e.what());
+        warn(std::string("finishing the transcoded audio failed: ") + e.what());
       }
     }
   }
@@ -863,10 +862,11 @@ struct VideoWriter::Impl {
   }
 };
 
-VideoWriter::VideoWriter(const WriterConfig& config, const VideoInfo& source)
+VideoWriter::VideoWriter(const WriterConfig& config, const VideoInfo& source, WriterNotes notes)
     : impl_(std::make_unique<Impl>()) {
   impl_->cfg = config;
   impl_->src = source;
+  impl_->notes = std::move(notes);
   impl_->setup();
 }
 

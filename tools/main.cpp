@@ -53,6 +53,9 @@ void printMemory(const std::string& estimate) {
                pipeline::formatBytes(self.peakSize).c_str());
 }
 
+// The libraries' one-line remarks (stale temporaries removed, resuming, writer warnings).
+void printNote(const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); }
+
 extern "C" void onSignal(int sig) {
   gSignal.store(sig);
   gCancel.store(true);
@@ -79,7 +82,6 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
     if (gCancel.load()) throw pipeline::Cancelled();
     printer.iteration(p, currentFrame);
   };
-  auto onNote = [&](const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); };
   try {
     auto onProgress = [&](const pipeline::Progress& p) {
       currentFrame = p.frame;
@@ -87,8 +89,8 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
     };
     // A frame range or chunk options make a farm part (its record in the output's tags).
     pipeline::VideoJobResult r = pipeline::makesPart(c)
-                                     ? pipeline::runPartJob(c, onIteration, onProgress, &gCancel, onNote)
-                                     : pipeline::runVideoJob(c, onIteration, onProgress, &gCancel, onNote);
+                                     ? pipeline::runPartJob(c, onIteration, onProgress, &gCancel, printNote)
+                                     : pipeline::runVideoJob(c, onIteration, onProgress, &gCancel, printNote);
     printer.finish();
     note = r.network;
     printMemory(memory.describe());
@@ -150,7 +152,7 @@ int runPreviewCommand(const std::vector<std::string>& args) {
   std::string note;
   const pipeline::JobStats stats = runOneVideo(c, note);
   const std::int64_t middle = stats.framesWritten / 2;
-  pipeline::writeSideBySide(c.reader, c.writer.path, middle, cmd.picture);
+  pipeline::writeSideBySide(c.reader, c.writer.path, middle, cmd.picture, printNote);
   if (c.run.progress != pipeline::ProgressMode::Json) {
     printVideoSummary(c, stats, note);
     std::fprintf(stderr, "%s: frame %lld of the segment, original | stylized\n", cmd.picture.c_str(),
@@ -300,7 +302,7 @@ int runImageCommand(const std::vector<std::string>& args) {
     if (gCancel.load()) throw pipeline::Cancelled();
     printer.iteration(p, 0);
   };
-  pipeline::ImageStats stats = pipeline::runImage(cmd.config, cmd.content, cmd.output, onIteration);
+  pipeline::ImageStats stats = pipeline::runImage(cmd.config, cmd.content, cmd.output, onIteration, printNote);
   printer.finish();
   if (stats.iterations > 0) {
     std::fprintf(stderr, "%s: %dx%d, %d iterations, %.1f s, loss %.4g (content %.3g, style %.3g, tv %.3g)\n",
@@ -417,7 +419,8 @@ int runJoinCommand(const std::vector<std::string>& args) {
       cmd.config.onRestyleFrame = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
     }
   }
-  if (!json) cmd.config.note = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
+  // Remarks (the blend --blend auto chose, the writer's warnings) go to stderr in every mode, as `video`'s do.
+  cmd.config.note = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
   tools::ProgressPrinter printer(cmd.progress);
   const auto start = std::chrono::steady_clock::now();
   const pipeline::JoinStats stats = pipeline::runJoin(

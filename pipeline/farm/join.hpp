@@ -64,7 +64,7 @@ struct JoinConfig {
   // Every seam needs the settings, except one whose restyled frames come from a seam part.
   std::optional<Config> restyle;
   std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
-  std::function<void(const std::string&)> note;  // one-line remarks (which blend --blend auto chose)
+  std::function<void(const std::string&)> note;  // one-line remarks (which blend --blend auto chose; the writer's)
   // --restyle-hold: the landing hold's exponent (pipeline/farm/seam_restyle.hpp): the restyled
   // frame t's temporal terms weigh (1 - w_t)^-hold, so the chain lands on the later part.
   double restyleHold = kDefaultRestyleHold;
