@@ -160,7 +160,7 @@ bool runsOnGpu(const std::string& device) {
 }
 
 // Whether the fast network's peak is a 16-bit one (Auto runs float32 too on its first batch).
-bool fastUsesBFloat16(const FastConfig& fast, bool gpu) {
+bool fastUsesBFloat16(const FastConfig& fast) {
   return fast.precision == models::Precision::BFloat16 || fast.precision == models::Precision::Float16;
 }
 
@@ -228,7 +228,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     if (kind == JobKind::Video) add("temporal guides", c.style.longTerm.size() * 16.0 * 2 * P, true);
   }
   if (fast) {
-    const bool reduced = fastUsesBFloat16(c.fast, e.onGpu);
+    const bool reduced = fastUsesBFloat16(c.fast);
     const double factor = reduced ? kFastReducedFactor : kFastFloat32Factor;
     add("style network", kFastFixedBytes, true);
     add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
