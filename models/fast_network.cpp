@@ -31,8 +31,8 @@ using Shape = std::vector<std::int64_t>;
 
 constexpr double kInstanceNormEps = 1e-3;
 constexpr const char* kArch = "johnson_ml5";
-// 9x9 convs with at most this many outputs run as space-to-depth convs: measured 0.10 s
-// instead of 0.19 s for conv4 (32->3) at 640x360, but slower for conv1 (3->32).
+// 9x9 convs with at most this many outputs run as space-to-depth convs (faster for conv4,
+// 32->3; slower for conv1, 3->32).
 constexpr int kSpaceToDepthMaxOut = 8;
 
 // One convolution (no bias) and the instance norm after it.

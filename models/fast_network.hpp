@@ -43,14 +43,14 @@ Precision reducedPrecisionFor(const torch::Device& device);
 //     weights converted once at load and packed for oneDNN on the first frame of a size
 //     where the build has it, see packedWeights; every instance norm a fused channels-last kernel
 //     that also does the ReLU, residual add, pixel shuffle and stride-2 padding; oneDNN
-//     reorders no activation); measured 1.5x (bfloat16) and 1.7x (float32) less CPU time
-//     per frame than Nchw (README "Performance"). On CUDA: channels-last tensors with a
+//     reorders no activation); less CPU time per frame than Nchw (docs/performance.md).
+//     On CUDA: channels-last tensors with a
 //     var_mean norm.
 //   Nchw: LibTorch's instance_norm and pixel_shuffle on NCHW tensors.
 enum class Layout { Auto, Nchw, ChannelsLast };
 
 // How the stride-2 transposed convolutions and the tensors are laid out at run time.
-// The defaults are the fastest measured on CPU; the others exist for tests/benchmarks.
+// The defaults are the fastest on CPU (docs/performance.md); the others exist for tests/benchmarks.
 struct FastNetworkOptions {
   bool nativeTransposedConv = false;  // true: torch conv_transpose2d (slow on CPU; not on the
                                       // CPU's channels-last path, which has its own)
@@ -62,8 +62,8 @@ struct FastNetworkOptions {
   // along the borders otherwise. -1 = kAutoBorderPad; 0 = off. Clamped to what reflection
   // allows on small frames (size - 1).
   int borderPad = -1;
-  // Auto: largest RMS of (reduced - float32) kept, on 0..255. bfloat16 measured 0.33-0.68 on
-  // the ml5 styles at 640x360 (flowstyle-bench precision); x264 at crf 18 alone adds more.
+  // Auto: largest RMS of (reduced - float32) kept, on 0..255 (what bfloat16 gives:
+  // flowstyle-bench precision, docs/performance.md).
   double tolerance = 1.0;
   // CPU channels-last: convolutions through oneDNN with each weight packed into the
   // kernel's layout once (where the build has oneDNN, models/packed_conv.hpp); false:

@@ -18,6 +18,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.cpp assumes a little-endian host (the file format is little-endian)"
 #endif
@@ -36,240 +38,47 @@ constexpr const char* kMetadataKey = "__metadata__";
 }
 
 // ---------------------------------------------------------------------------
-// A small JSON reader: enough for safetensors headers (objects, arrays, strings,
-// integers; floats/bools/null parsed and kept as text so they can be rejected by name).
-struct JsonValue {
-  enum class Type { Null, Bool, Number, String, Array, Object };
-  Type type = Type::Null;
-  std::string text;  // String: decoded value; Number: literal text; Bool: "true"/"false"
-  std::vector<JsonValue> items;                            // Array
-  std::vector<std::pair<std::string, JsonValue>> members;  // Object, in file order
-};
+using Json = nlohmann::ordered_json;  // members in file order
 
-const char* typeName(JsonValue::Type t) {
-  switch (t) {
-    case JsonValue::Type::Null: return "null";
-    case JsonValue::Type::Bool: return "a boolean";
-    case JsonValue::Type::Number: return "a number";
-    case JsonValue::Type::String: return "a string";
-    case JsonValue::Type::Array: return "an array";
-    case JsonValue::Type::Object: return "an object";
+const char* typeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::object: return "an object";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::string: return "a string";
+    default: return "a number";
   }
-  return "?";
 }
 
-class JsonParser {
- public:
-  JsonParser(const std::string& path, const std::string& text) : path_(path), s_(text) {}
-
-  JsonValue parseDocument() {
-    skipSpace();
-    JsonValue v = parseValue(0);
-    skipSpace();
-    if (pos_ != s_.size()) error("unexpected '" + std::string(1, s_[pos_]) + "' after the JSON object");
-    return v;
-  }
-
- private:
-  static constexpr int kMaxDepth = 64;
-
-  [[noreturn]] void error(const std::string& what) const {
-    fail(path_, "bad JSON header at byte " + std::to_string(pos_) + ": " + what);
-  }
-  void skipSpace() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-  char peek() const {
-    if (pos_ >= s_.size()) {
-      fail(path_, "bad JSON header at byte " + std::to_string(pos_) + ": unexpected end");
-    }
-    return s_[pos_];
-  }
-  void expect(char c) {
-    if (peek() != c) error(std::string("expected '") + c + "', found '" + s_[pos_] + "'");
-    ++pos_;
-  }
-
-  JsonValue parseValue(int depth) {
-    if (depth > kMaxDepth) error("nested too deeply");
-    const char c = peek();
-    if (c == '{') return parseObject(depth);
-    if (c == '[') return parseArray(depth);
-    if (c == '"') {
-      JsonValue v;
-      v.type = JsonValue::Type::String;
-      v.text = parseString();
-      return v;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) return parseNumber();
-    for (const char* word : {"true", "false", "null"}) {
-      const std::size_t n = std::strlen(word);
-      if (s_.compare(pos_, n, word) == 0) {
-        pos_ += n;
-        JsonValue v;
-        v.type = word[0] == 'n' ? JsonValue::Type::Null : JsonValue::Type::Bool;
-        v.text = word;
-        return v;
+// The header as JSON (nlohmann), with what the format needs on top: nesting at most
+// kMaxDepth deep and no key twice in an object. `text` is already bounded (kMaxHeaderBytes).
+Json parseJson(const std::string& path, const std::string& text) {
+  constexpr int kMaxDepth = 64;
+  std::vector<std::unordered_set<std::string>> keys;  // per open object
+  const Json::parser_callback_t check = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        if (depth >= kMaxDepth) fail(path, "bad JSON header: nested deeper than " + std::to_string(kMaxDepth));
+        if (event == Json::parse_event_t::object_start) keys.emplace_back();
+        break;
+      case Json::parse_event_t::object_end: keys.pop_back(); break;
+      case Json::parse_event_t::key: {
+        const std::string& key = parsed.get_ref<const std::string&>();
+        if (!keys.back().insert(key).second) fail(path, "bad JSON header: duplicate key '" + key + "'");
+        break;
       }
+      default: break;
     }
-    error(std::string("unexpected character '") + c + "'");
+    return true;
+  };
+  try {
+    return Json::parse(text, check);
+  } catch (const Json::parse_error& e) {
+    fail(path, "bad JSON header at byte " + std::to_string(e.byte) + ": " + e.what());
   }
-
-  JsonValue parseObject(int depth) {
-    JsonValue v;
-    v.type = JsonValue::Type::Object;
-    std::unordered_set<std::string> keys;
-    expect('{');
-    skipSpace();
-    if (peek() == '}') {
-      ++pos_;
-      return v;
-    }
-    for (;;) {
-      skipSpace();
-      if (peek() != '"') error("expected a string key");
-      std::string key = parseString();
-      if (!keys.insert(key).second) error("duplicate key '" + key + "'");
-      skipSpace();
-      expect(':');
-      skipSpace();
-      v.members.emplace_back(std::move(key), parseValue(depth + 1));
-      skipSpace();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect('}');
-      return v;
-    }
-  }
-
-  JsonValue parseArray(int depth) {
-    JsonValue v;
-    v.type = JsonValue::Type::Array;
-    expect('[');
-    skipSpace();
-    if (peek() == ']') {
-      ++pos_;
-      return v;
-    }
-    for (;;) {
-      skipSpace();
-      v.items.push_back(parseValue(depth + 1));
-      skipSpace();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect(']');
-      return v;
-    }
-  }
-
-  JsonValue parseNumber() {
-    const std::size_t start = pos_;
-    if (s_[pos_] == '-') ++pos_;
-    auto digits = [&] {
-      const std::size_t d = pos_;
-      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-      return pos_ - d;
-    };
-    if (digits() == 0) error("malformed number");
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      ++pos_;
-      if (digits() == 0) error("malformed number");
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-      if (digits() == 0) error("malformed number");
-    }
-    JsonValue v;
-    v.type = JsonValue::Type::Number;
-    v.text = s_.substr(start, pos_ - start);
-    return v;
-  }
-
-  unsigned hex4() {
-    if (pos_ + 4 > s_.size()) error("truncated \\u escape");
-    unsigned u = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char h = s_[pos_++];
-      u <<= 4;
-      if (h >= '0' && h <= '9') u |= unsigned(h - '0');
-      else if (h >= 'a' && h <= 'f') u |= unsigned(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') u |= unsigned(h - 'A' + 10);
-      else error("bad \\u escape");
-    }
-    return u;
-  }
-
-  static void appendUtf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-
-  std::string parseString() {
-    expect('"');
-    std::string out;
-    for (;;) {
-      const char c = peek();
-      ++pos_;
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) error("control character in a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      const char e = peek();
-      ++pos_;
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (s_.compare(pos_, 2, "\\u") != 0) error("unpaired surrogate");
-            pos_ += 2;
-            const unsigned lo = hex4();
-            if (lo < 0xDC00 || lo > 0xDFFF) error("unpaired surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            error("unpaired surrogate");
-          }
-          appendUtf8(out, cp);
-          break;
-        }
-        default: error(std::string("bad escape '\\") + e + "'");
-      }
-    }
-  }
-
-  const std::string& path_;
-  const std::string& s_;
-  std::size_t pos_ = 0;
-};
+}
 
 // ---------------------------------------------------------------------------
 struct DtypeInfo {
@@ -324,17 +133,9 @@ struct Header {
 };
 
 // A non-negative JSON integer that fits in uint64, else nullopt-like false.
-bool toUint64(const JsonValue& v, std::uint64_t& out) {
-  if (v.type != JsonValue::Type::Number) return false;
-  const std::string& t = v.text;
-  if (t.empty() || t[0] == '-' || t.find_first_of(".eE") != std::string::npos) return false;
-  std::uint64_t r = 0;
-  for (char c : t) {
-    const std::uint64_t d = std::uint64_t(c - '0');
-    if (r > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    r = r * 10 + d;
-  }
-  out = r;
+bool toUint64(const Json& v, std::uint64_t& out) {
+  if (!v.is_number_unsigned()) return false;  // larger ones parse as floating point
+  out = v.get<std::uint64_t>();
   return true;
 }
 
@@ -377,53 +178,51 @@ Header parseHeader(const std::string& path, std::ifstream& in) {
   readExact(in, path, text.data(), headerLen, "the header");
   if (text[0] != '{') fail(path, "bad JSON header: does not start with '{' — not a safetensors file?");
 
-  const JsonValue root = JsonParser(path, text).parseDocument();
-  if (root.type != JsonValue::Type::Object) fail(path, "bad JSON header: not an object");
+  const Json root = parseJson(path, text);
+  if (!root.is_object()) fail(path, "bad JSON header: not an object");
 
   Header h;
   h.dataStart = 8 + headerLen;
   h.dataSize = fileSize - h.dataStart;
-  for (const auto& [name, value] : root.members) {
+  for (const auto& [name, value] : root.items()) {
     if (name == kMetadataKey) {
-      if (value.type == JsonValue::Type::Null) continue;
-      if (value.type != JsonValue::Type::Object)
-        fail(path, std::string("__metadata__ is ") + typeName(value.type) + ", expected an object");
-      for (const auto& [k, v] : value.members) {
-        if (v.type != JsonValue::Type::String)
-          fail(path, "__metadata__ '" + k + "' is " + typeName(v.type) + ", expected a string");
-        h.metadata[k] = v.text;
+      if (value.is_null()) continue;
+      if (!value.is_object())
+        fail(path, std::string("__metadata__ is ") + typeName(value) + ", expected an object");
+      for (const auto& [k, v] : value.items()) {
+        if (!v.is_string()) fail(path, "__metadata__ '" + k + "' is " + typeName(v) + ", expected a string");
+        h.metadata[k] = v.get<std::string>();
       }
       continue;
     }
     const std::string where = "tensor '" + name + "'";
-    if (value.type != JsonValue::Type::Object)
-      fail(path, where + " is " + typeName(value.type) + ", expected an object");
-    const JsonValue* dtype = nullptr;
-    const JsonValue* shape = nullptr;
-    const JsonValue* offsets = nullptr;
-    for (const auto& [k, v] : value.members) {
-      if (k == "dtype") dtype = &v;
-      else if (k == "shape") shape = &v;
-      else if (k == "data_offsets") offsets = &v;
-    }
+    if (!value.is_object()) fail(path, where + " is " + typeName(value) + ", expected an object");
+    const auto member = [&value](const char* key) -> const Json* {
+      const auto it = value.find(key);
+      return it == value.end() ? nullptr : &*it;
+    };
+    const Json* dtype = member("dtype");
+    const Json* shape = member("shape");
+    const Json* offsets = member("data_offsets");
     if (!dtype) fail(path, where + " has no dtype");
     if (!shape) fail(path, where + " has no shape");
     if (!offsets) fail(path, where + " has no data_offsets");
     Entry e;
     e.name = name;
-    if (dtype->type != JsonValue::Type::String) fail(path, where + ": dtype is not a string");
-    e.dtype = dtypeByName(dtype->text);
+    if (!dtype->is_string()) fail(path, where + ": dtype is not a string");
+    const std::string& dtypeName = dtype->get_ref<const std::string&>();
+    e.dtype = dtypeByName(dtypeName);
     if (!e.dtype)
-      fail(path, where + " has unknown dtype '" + dtype->text + "' (supported: " + knownDtypes() + ")");
-    if (shape->type != JsonValue::Type::Array) fail(path, where + ": shape is not an array");
+      fail(path, where + " has unknown dtype '" + dtypeName + "' (supported: " + knownDtypes() + ")");
+    if (!shape->is_array()) fail(path, where + ": shape is not an array");
     // The element count is bounded by the data section, so a huge shape is caught
     // without overflow: stop multiplying once it exceeds what the file could hold.
     std::uint64_t count = 1;
     bool tooBig = false;
-    for (const auto& d : shape->items) {
+    for (const Json& d : *shape) {
       std::uint64_t dim = 0;
       if (!toUint64(d, dim) || dim > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
-        fail(path, where + ": shape dimension '" + d.text + "' is not a non-negative integer");
+        fail(path, where + ": shape dimension " + d.dump() + " is not a non-negative integer");
       e.shape.push_back(static_cast<std::int64_t>(dim));
       if (dim == 0) {
         count = 0;
@@ -433,8 +232,8 @@ Header parseHeader(const std::string& path, std::ifstream& in) {
       }
     }
     if (count == 0) tooBig = false;
-    if (offsets->type != JsonValue::Type::Array || offsets->items.size() != 2 ||
-        !toUint64(offsets->items[0], e.begin) || !toUint64(offsets->items[1], e.end))
+    if (!offsets->is_array() || offsets->size() != 2 || !toUint64((*offsets)[0], e.begin) ||
+        !toUint64((*offsets)[1], e.end))
       fail(path, where + ": data_offsets must be [begin, end] with non-negative integers");
     if (e.end < e.begin)
       fail(path, where + " data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +

@@ -5,11 +5,9 @@
 //   cw*content + sw*style + tvw*TV + tw*temporal.
 // - The image x is optimized directly as RGB; the loss is that of clamp(x, 0, 1), so what
 //   is optimized is exactly what is returned (clamp(x)). Pixels pushed past the range stop
-//   receiving gradient there (they stay saturated). Measured against the alternatives
-//   (VGG19, 256x192, 60 L-BFGS iterations): optimizing unclamped and clamping at the end
-//   gave a final loss of 1.091 (the clamp undid 6 %), clamp in the loss 1.022 at the
-//   same cost; projecting (clamping x) after every iteration defeats the evaluation reuse
-//   below and doubles the cost per iteration for a similar loss.
+//   receiving gradient there (they stay saturated). Optimizing unclamped and clamping at
+//   the end loses part of the optimization to the clamp; projecting (clamping x) after
+//   every iteration defeats the evaluation reuse below and doubles the cost per iteration.
 // - L-BFGS: each outer iteration is one LBFGS::step() with max_iter = 1 and a
 //   strong-Wolfe line search; function evaluations are cached by the image they were
 //   made at, so the evaluation LBFGS makes at the start of each step() reuses the line
@@ -300,7 +298,7 @@ struct StyleOptimizer::Impl {
           std::vector<torch::Tensor>{x}, torch::optim::LBFGSOptions(1.0)
                                              .max_iter(1)
                                              .max_eval(64)
-                                             .history_size(kHistory)
+                                             .history_size(kLbfgsHistory)
                                              .tolerance_grad(0.0)
                                              .line_search_fn("strong_wolfe"));
     } else {
@@ -352,9 +350,15 @@ struct StyleOptimizer::Impl {
     return done;
   }
 
-  static constexpr int kHistory = 20;
   static constexpr int kCudaLossEvery = 10;
 };
+
+int optimizerStateImages(OptimizerKind kind) {
+  constexpr int kLbfgsWorkingImages = 8;  // image, gradient, direction, line-search copies
+  constexpr int kAdamImages = 6;          // image, gradient, two moments, working copies
+  return kind == OptimizerKind::Lbfgs ? kLbfgsImagesPerHistoryEntry * kLbfgsHistory + kLbfgsWorkingImages
+                                      : kAdamImages;
+}
 
 StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const OptimizeConfig& config,
                                std::vector<cv::Mat> styles, std::vector<double> blend)

@@ -87,6 +87,15 @@ struct OptimizeResult {
   LossTerms loss;      // at the end
 };
 
+// The optimizer's memory, for estimates (pipeline/memory.cpp), in image-sized float32
+// tensors (3 x width x height floats each). L-BFGS keeps kLbfgsHistory entries of
+// kLbfgsImagesPerHistoryEntry tensors (the (s, y) pair) besides its working tensors (the
+// image, its gradient, the direction and the line search's copies); Adam keeps the image,
+// its gradient and two moments with their working copies.
+inline constexpr int kLbfgsHistory = 20;
+inline constexpr int kLbfgsImagesPerHistoryEntry = 2;
+int optimizerStateImages(OptimizerKind kind);
+
 class StyleOptimizer {
  public:
   // styles: CV_8UC3 RGB images; blend: one weight per style (normalized to sum 1),

@@ -39,6 +39,26 @@ ProgressMode parseProgressMode(const std::string& name) {
   invalid("progress", "unknown mode '" + name + "' (valid: auto, bar, json, none)");
 }
 
+MethodDefaults methodDefaults(Method method, JobKind kind) {
+  const bool hybrid = method == Method::Hybrid;
+  if (kind == JobKind::Image) return {512, hybrid ? 50 : 150, 0};
+  const bool optimizes = method == Method::Optimize || hybrid;
+  return {optimizes ? 384 : 0, hybrid ? 50 : 150, hybrid ? 10 : 30};
+}
+
+void applyMethodDefaults(Config& c, JobKind kind, const GivenOptions& given) {
+  const MethodDefaults d = methodDefaults(c.method, kind);
+  if (!given.size) c.size.maxSide = d.maxSide;
+  if (kind == JobKind::Image) {
+    if (!given.iterations) c.style.optimize.iterations = d.iterationsFirst;
+    c.style.iterationsFirst = c.style.optimize.iterations;
+    return;
+  }
+  if (given.iterations) return;
+  c.style.iterations = d.iterations;
+  if (!given.iterationsFirst) c.style.iterationsFirst = d.iterationsFirst;
+}
+
 void workingSize(const SizeConfig& size, int w, int h, int& outW, int& outH) {
   if (size.width > 0 && size.height > 0) {
     outW = size.width;

@@ -86,6 +86,35 @@ struct Config {
   ChunkConfig chunk;
 };
 
+enum class JobKind { Image, Video };
+
+// A method's defaults, one place for the command line and for library callers that build
+// a Config. Video: optimize and hybrid work at a long side of 384 px (the input's size
+// otherwise); optimize spends 150 iterations on the first frame and 30 on each later one,
+// hybrid (starting from the network's painting) 50 and 10. Image: a long side of 512 px
+// and an iteration cap of 150 (hybrid 50), for every method.
+struct MethodDefaults {
+  int maxSide = 0;          // SizeConfig::maxSide; 0: the input's size
+  int iterationsFirst = 0;  // video: StyleConfig::iterationsFirst; image: the optimizer's cap
+  int iterations = 0;       // video: StyleConfig::iterations (image: unused)
+};
+MethodDefaults methodDefaults(Method method, JobKind kind);
+
+// The working long side of `flowstyle preview` (any method).
+inline constexpr int kPreviewMaxSide = 256;
+
+// What the caller set itself, which applyMethodDefaults keeps.
+struct GivenOptions {
+  bool size = false;             // SizeConfig (a long side or an exact size)
+  bool iterations = false;       // video: StyleConfig::iterations; image: OptimizeConfig::iterations
+  bool iterationsFirst = false;  // video: StyleConfig::iterationsFirst
+};
+
+// Sets methodDefaults(config.method, kind) where `given` does not say the value is the
+// caller's. Video: a given --iterations also keeps the first frame's budget as it is.
+// Image: StyleConfig::iterationsFirst becomes the optimizer's cap (a still is a first frame).
+void applyMethodDefaults(Config& config, JobKind kind, const GivenOptions& given = {});
+
 // Throws std::invalid_argument naming the option and the allowed range.
 void validate(const Config& config);
 

@@ -20,8 +20,8 @@ FlowLink flowToEarlier(stages::FlowEstimator& estimator, const cv::Mat& gray, co
 // A shot change (a cut) between the two frames: the mean certainty of the link is below
 // kShotChangeCertainty. The video graph then gives the frame no temporal guide at all, so
 // nothing of the previous shot is warped into the next; the frame starts as a first frame.
-// Measured (DIS medium, 384 px, docs/how-it-works.md): 0.019 across a synthetic cut, never
-// below 0.366 between consecutive frames of the shared clips (the 10 fps GIF's lowest pair).
+// The threshold lies between a cut's certainty and that of consecutive frames
+// (docs/how-it-works.md).
 inline constexpr double kShotChangeCertainty = 0.2;
 bool isShotChange(const FlowLink& link);
 

@@ -34,7 +34,7 @@ class FrameStylizer {
   virtual ~FrameStylizer() = default;
   // Optional batched pre-pass, run before stylize() on groups of consecutive frames in
   // order (the fast network). Returns one CV_8UC3 per input, or empty to skip.
-  virtual std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) { return {}; }
+  virtual std::vector<cv::Mat> prepareBatch([[maybe_unused]] const std::vector<cv::Mat>& contents) { return {}; }
   virtual int batchSize() const { return 1; }
   // Whether the stylize step needs flow to earlier frames; offsets of those frames.
   virtual std::vector<int> temporalOffsets() const { return {}; }

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -43,11 +42,12 @@ void checkImageOutputPath(const std::string& path) {
 namespace {
 
 // Writes a BGR image under a temporary name in the destination folder, then renames it.
-void writeImageAtomically(const std::string& output, const cv::Mat& bgr) {
+void writeImageAtomically(const std::string& output, const cv::Mat& bgr,
+                          const std::function<void(const std::string&)>& note) {
   std::error_code ec;
   const fs::path final(output);
-  for (const std::string& note : stages::removeStaleTemporaries(final.parent_path().string()))
-    std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
+  for (const std::string& removed : stages::removeStaleTemporaries(final.parent_path().string()))
+    if (note) note("note: " + removed);
   const fs::path tmp =
       final.parent_path() / stages::temporaryName(final.stem().string(), final.extension().string(), false);
   bool written = false;
@@ -84,7 +84,7 @@ cv::Mat frameAt(const stages::ReaderConfig& config, std::int64_t index) {
 }  // namespace
 
 void writeSideBySide(const stages::ReaderConfig& original, const std::string& stylized, std::int64_t index,
-                     const std::string& output) {
+                     const std::string& output, const std::function<void(const std::string&)>& note) {
   checkImageOutputPath(output);
   stages::ReaderConfig styledConfig;
   styledConfig.path = stylized;
@@ -94,11 +94,11 @@ void writeSideBySide(const stages::ReaderConfig& original, const std::string& st
   cv::Mat both, bgr;
   cv::hconcat(left, right, both);
   cv::cvtColor(both, bgr, cv::COLOR_RGB2BGR);
-  writeImageAtomically(output, bgr);
+  writeImageAtomically(output, bgr, note);
 }
 
 ImageStats runImage(const Config& config, const std::string& content, const std::string& output,
-                    const IterationCallback& onIteration) {
+                    const IterationCallback& onIteration, const std::function<void(const std::string&)>& note) {
   checkImageOutputPath(output);
   std::error_code ec;
   cv::Mat rgb = loadRgbImage(content, "content image");
@@ -126,7 +126,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   cv::Mat out8, outBgr;
   outcome.image.convertTo(out8, CV_8UC3, 255.0);
   cv::cvtColor(out8, outBgr, cv::COLOR_RGB2BGR);
-  writeImageAtomically(output, outBgr);
+  writeImageAtomically(output, outBgr, note);
   ImageStats stats;
   stats.width = w;
   stats.height = h;

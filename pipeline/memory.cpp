@@ -16,6 +16,7 @@
 #include "models/loss_network.hpp"
 #include "models/model_store.hpp"
 #include "models/safetensors.hpp"
+#include "models/style_transfer.hpp"
 #include "stages/video_reader.hpp"
 
 namespace flowstyle::pipeline {
@@ -159,7 +160,7 @@ bool runsOnGpu(const std::string& device) {
 }
 
 // Whether the fast network's peak is a 16-bit one (Auto runs float32 too on its first batch).
-bool fastUsesBFloat16(const FastConfig& fast, bool gpu) {
+bool fastUsesBFloat16(const FastConfig& fast) {
   return fast.precision == models::Precision::BFloat16 || fast.precision == models::Precision::Float16;
 }
 
@@ -215,9 +216,8 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     const NetworkFacts net = lossNetworkFacts(c.style);
     add("loss network weights", kLossWeightFactor * net.weightBytes, true);
     const double lossPass = kLossBytesPerUnit * net.units * P;
-    // Optimizer state: L-BFGS keeps 20 pairs of (s, y) image-sized vectors plus the image,
-    // its gradient, the direction and the line search's copies; Adam two moments.
-    const double optState = (c.style.optimize.optimizer == models::OptimizerKind::Lbfgs ? 2 * 20 + 8 : 6) * 12.0 * P;
+    // Optimizer state: the optimizer's image-sized float32 tensors (3 channels x 4 bytes).
+    const double optState = models::optimizerStateImages(c.style.optimize.optimizer) * 12.0 * P;
     // Style images: decoded at their own size, then one forward pass at the working long
     // side x --style-scale (before the optimization starts: its peak is separate).
     const double s2 = c.style.optimize.styleScale * c.style.optimize.styleScale;
@@ -228,7 +228,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     if (kind == JobKind::Video) add("temporal guides", c.style.longTerm.size() * 16.0 * 2 * P, true);
   }
   if (fast) {
-    const bool reduced = fastUsesBFloat16(c.fast, e.onGpu);
+    const bool reduced = fastUsesBFloat16(c.fast);
     const double factor = reduced ? kFastReducedFactor : kFastFloat32Factor;
     add("style network", kFastFixedBytes, true);
     add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +

@@ -11,8 +11,6 @@
 
 namespace flowstyle::pipeline {
 
-enum class JobKind { Image, Video };
-
 // The peak of one job. `host` is the whole process's resident memory at the peak
 // (libraries included), the figure ru_maxrss / `/usr/bin/time -v` report.
 struct MemoryEstimate {

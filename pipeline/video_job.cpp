@@ -31,7 +31,7 @@ VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIter
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(effective, onIteration);
   VideoJobResult result;
   if (state != nullptr) result.stateFolder = state->folder();
-  result.stats = runVideo(effective, *stylizer, onProgress, cancel, state.get());
+  result.stats = runVideo(effective, *stylizer, onProgress, cancel, state.get(), note);
   result.network = stylizer->describe();
   return result;
 }

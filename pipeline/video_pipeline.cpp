@@ -431,14 +431,15 @@ void checkFrameCounts(const Config& config, const ChunkSpan& span, const stages:
 
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel, ResumeState* state) {
+                  const std::atomic<bool>* cancel, ResumeState* state,
+                  const std::function<void(const std::string&)>& note) {
   namespace flow = tbb::flow;
   const ChunkSpan span = chunkSpan(config);
   stages::VideoReader reader(readerConfigOf(config, span));
   const stages::VideoInfo& info = reader.info();
   int workW = 0, workH = 0;
   workingSize(config.size, info.width, info.height, workW, workH);
-  stages::VideoWriter writer(config.writer, info);
+  stages::VideoWriter writer(config.writer, info, note);
   const GraphShape shape = graphShape(stylizer, config.run.maxInFlight);
   // Frames of the pre-roll that are not written (index counts from the first stylized).
   const std::int64_t unwritten = span.writeFirst - span.stylizeFirst;

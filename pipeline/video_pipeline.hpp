@@ -54,9 +54,11 @@ struct Cancelled : std::runtime_error {
 // Chunks (config.chunk): stylizes from --frames A minus the pre-roll, writes from A minus
 // the overlap (chunkSpan). The output carries config.writer.tags.
 // `state`: frames it holds are taken from it, new ones saved to it; finished (removed)
-// when the output is complete.
+// when the output is complete. `note` receives the writer's one-line remarks
+// (stages::WriterNotes); none: they are dropped.
 JobStats runVideo(const Config& config, FrameStylizer& stylizer,
                   const std::function<void(const Progress&)>& onProgress,
-                  const std::atomic<bool>* cancel, ResumeState* state = nullptr);
+                  const std::atomic<bool>* cancel, ResumeState* state = nullptr,
+                  const std::function<void(const std::string&)>& note = {});
 
 }  // namespace flowstyle::pipeline

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -20,10 +19,10 @@
 
 #include "stages/av_ptr.hpp"
 #include "stages/sequence_pattern.hpp"
+#include "stages/side_streams.hpp"
 #include "stages/temp_files.hpp"
 
 extern "C" {
-#include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
@@ -83,18 +82,12 @@ AVPixelFormat defaultPixFmt(const AVCodec* codec) {
   return avcodec_find_best_pix_fmt_of_list(codec->pix_fmts, AV_PIX_FMT_RGB24, 0, nullptr);
 }
 
-void warn(const std::string& path, const std::string& what) {
-  std::cerr << "warning: " << path << ": " << what << "\n";
-}
-
-// Audio stream handling in the output.
-enum class AudioPlan { CopyOrTranscode, TranscodeAll, VideoOnly };
-
 }  // namespace
 
 struct VideoWriter::Impl {
   WriterConfig cfg;
   VideoInfo src;
+  WriterNotes notes;
   std::string finalPath;
   std::string folder;
   bool sequence = false;
@@ -122,29 +115,15 @@ struct VideoWriter::Impl {
   bool opened = false;
   bool finished = false;
 
-  // Non-video streams copied (or transcoded) from the source.
-  struct Side {
-    int srcIndex = -1;
-    AVStream* out = nullptr;
-    AVRational srcTb{1, 1};
-    bool transcode = false;
-    bool broken = false;
-    // transcoding
-    av::CodecContextPtr dec, aenc;
-    av::SwrPtr swr;
-    av::AudioFifoPtr fifo;
-    av::FramePtr decFrame, encFrame;
-    std::int64_t nextPts = AV_NOPTS_VALUE;  // in aenc->time_base
-  };
-  av::InputFormatPtr side;  // second demuxer on the source
-  std::vector<Side> sides;
-  std::map<int, size_t> sideOf;  // source stream index -> sides[]
-  av::PacketPtr sidePkt = av::allocPacket();   // read from the source
-  av::PacketPtr audioPkt = av::allocPacket();  // out of an audio encoder
-  bool sidePending = false;
-  bool sideEof = true;
+  // Non-video streams copied (or transcoded) from the source; null: none.
+  std::unique_ptr<SideStreams> sides;
 
   // ------------------------------------------------------------------ construction
+
+  void note(const std::string& text) const {
+    if (notes) notes(text);
+  }
+  void warn(const std::string& what) const { note("warning: " + finalPath + ": " + what); }
 
   void setup() {
     finalPath = cfg.path;
@@ -230,8 +209,7 @@ struct VideoWriter::Impl {
     }
 
     // What killed runs left here (their pid is gone): removed, with a note.
-    for (const std::string& note : removeStaleTemporaries(folder))
-      std::fprintf(stderr, "flowstyle: note: %s\n", note.c_str());
+    for (const std::string& note : removeStaleTemporaries(folder)) this->note("note: " + note);
     // Temporary output in the destination folder (also proves it is writable).
     if (sequence) {
       tmpPath = (fs::path(folder) / temporaryName(p.filename().string(), "", true)).string();
@@ -369,13 +347,10 @@ struct VideoWriter::Impl {
 
   // Builds the output context with the given plan for the source's other streams.
   // Returns false when the header could not be written (caller retries a simpler plan).
-  bool tryOpenOutput(AudioPlan plan, std::string* error) {
+  // plan empty: video only.
+  bool tryOpenOutput(std::optional<SideStreams::Plan> plan, std::string* error) {
     oc.reset();
-    sides.clear();
-    sideOf.clear();
-    side.reset();
-    sidePending = false;
-    sideEof = true;
+    sides.reset();
 
     AVFormatContext* raw = nullptr;
     av::check(avformat_alloc_output_context2(&raw, ofmt, nullptr, muxTarget.c_str()),
@@ -400,7 +375,11 @@ struct VideoWriter::Impl {
         av_display_rotation_set(reinterpret_cast<int32_t*>(m), -src.rotationDegrees);
     }
 
-    if (plan != AudioPlan::VideoOnly && cfg.copyAudio && !sequence) addSideStreams(plan);
+    if (plan && cfg.copyAudio && !sequence) {
+      auto added = std::make_unique<SideStreams>(src.path, oc.get(), finalPath, *plan,
+                                                 [this](const std::string& what) { warn(what); });
+      if (!added->empty()) sides = std::move(added);
+    }
 
     if (!(ofmt->flags & AVFMT_NOFILE)) {
       av::check(avio_open(&oc->pb, muxTarget.c_str(), AVIO_FLAG_WRITE), "avio_open", finalPath);
@@ -446,318 +425,19 @@ struct VideoWriter::Impl {
 
   void openOutput() {
     std::string error;
-    if (tryOpenOutput(AudioPlan::CopyOrTranscode, &error)) return;
-    if (!sides.empty()) {
-      warn(finalPath, "the container refused the copied audio/subtitle streams (" + error +
+    if (tryOpenOutput(SideStreams::Plan::CopyOrTranscode, &error)) return;
+    if (sides != nullptr) {
+      warn("the container refused the copied audio/subtitle streams (" + error +
                           "); transcoding the audio instead");
-      if (tryOpenOutput(AudioPlan::TranscodeAll, &error)) return;
-      warn(finalPath, "writing the audio failed too (" + error + "); writing video only");
-      if (tryOpenOutput(AudioPlan::VideoOnly, &error)) return;
+      if (tryOpenOutput(SideStreams::Plan::TranscodeAll, &error)) return;
+      warn("writing the audio failed too (" + error + "); writing video only");
+      if (tryOpenOutput(std::nullopt, &error)) return;
     }
     throw std::runtime_error(finalPath + ": avformat_write_header failed: " + error);
   }
 
-  // Opens the source a second time and adds its audio (and subtitle) streams.
-  void addSideStreams(AudioPlan plan) {
-    if (src.path.empty() || src.path.find('%') != std::string::npos) return;
-    AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, src.path.c_str(), nullptr, nullptr) < 0) {
-      warn(finalPath, "cannot reopen " + src.path + " for its audio; writing video only");
-      return;
-    }
-    side.reset(raw);
-    if (avformat_find_stream_info(side.get(), nullptr) < 0) {
-      warn(finalPath, "cannot read the streams of " + src.path + "; writing video only");
-      side.reset();
-      return;
-    }
-    const bool webm = std::string(ofmt->name) == "webm";
-    const bool mp4like = std::string(ofmt->name) == "mp4" || std::string(ofmt->name) == "mov" ||
-                         std::string(ofmt->name) == "ipod";
-    std::string dropped;
-    for (unsigned i = 0; i < side->nb_streams; ++i) {
-      AVStream* in = side->streams[i];
-      const AVCodecParameters* par = in->codecpar;
-      in->discard = AVDISCARD_ALL;
-      const bool audio = par->codec_type == AVMEDIA_TYPE_AUDIO;
-      const bool subtitle = par->codec_type == AVMEDIA_TYPE_SUBTITLE;
-      if (!audio && !subtitle) continue;
-      const int q = avformat_query_codec(ofmt, par->codec_id, FF_COMPLIANCE_NORMAL);
-      bool copy = q != 0;
-      // Known to be refused at header time (experimental in MP4).
-      if (mp4like && (par->codec_id == AV_CODEC_ID_VORBIS)) copy = false;
-      if (plan == AudioPlan::TranscodeAll) copy = false;
-      Side s;
-      s.srcIndex = static_cast<int>(i);
-      s.srcTb = in->time_base;
-      if (copy) {
-        s.out = avformat_new_stream(oc.get(), nullptr);
-        if (s.out == nullptr || avcodec_parameters_copy(s.out->codecpar, par) < 0) {
-          dropped += std::string(dropped.empty() ? "" : ", ") + "stream " + std::to_string(i);
-          continue;
-        }
-        s.out->codecpar->codec_tag = 0;
-        s.out->time_base = in->time_base;
-        s.out->disposition = in->disposition;
-        av_dict_copy(&s.out->metadata, in->metadata, 0);
-      } else if (audio) {
-        try {
-          setupTranscode(s, in, webm);
-        } catch (const std::exception& e) {
-          warn(finalPath, std::string("cannot transcode audio stream ") + std::to_string(i) +
-                              ": " + e.what() + "; dropping it");
-          continue;
-        }
-        warn(finalPath, std::string("the container cannot take ") +
-                            avcodec_get_name(par->codec_id) + " audio; transcoding to " +
-                            s.aenc->codec->name);
-      } else {
-        dropped += std::string(dropped.empty() ? "" : ", ") + avcodec_get_name(par->codec_id) +
-                   " subtitles";
-        continue;
-      }
-      in->discard = AVDISCARD_DEFAULT;
-      sideOf[s.srcIndex] = sides.size();
-      sides.push_back(std::move(s));
-    }
-    if (!dropped.empty())
-      warn(finalPath, "not copied (the container cannot hold them): " + dropped);
-    if (sides.empty()) {
-      side.reset();
-      return;
-    }
-    sideEof = false;
-  }
-
-  void setupTranscode(Side& s, AVStream* in, bool webm) {
-    const AVCodecParameters* par = in->codecpar;
-    s.transcode = true;
-    const AVCodec* dcodec = avcodec_find_decoder(par->codec_id);
-    if (dcodec == nullptr) throw std::runtime_error("no decoder");
-    s.dec = av::allocCodecContext(dcodec);
-    av::check(avcodec_parameters_to_context(s.dec.get(), par), "avcodec_parameters_to_context",
-              src.path);
-    s.dec->pkt_timebase = in->time_base;
-    av::check(avcodec_open2(s.dec.get(), dcodec, nullptr), "avcodec_open2 (audio decoder)",
-              src.path);
-
-    const AVCodec* ecodec = webm ? avcodec_find_encoder_by_name("libopus")
-                                 : avcodec_find_encoder_by_name("aac");
-    if (ecodec == nullptr) throw std::runtime_error(webm ? "no libopus encoder" : "no aac encoder");
-    s.aenc = av::allocCodecContext(ecodec);
-    int rate = s.dec->sample_rate > 0 ? s.dec->sample_rate : 48000;
-    if (ecodec->supported_samplerates != nullptr) {
-      int best = 0;
-      for (const int* r = ecodec->supported_samplerates; *r != 0; ++r) {
-        if (*r == rate) {
-          best = rate;
-          break;
-        }
-        if (best == 0 || std::abs(*r - rate) < std::abs(best - rate)) best = *r;
-      }
-      rate = best;
-    }
-    s.aenc->sample_rate = rate;
-    s.aenc->sample_fmt = ecodec->sample_fmts != nullptr ? ecodec->sample_fmts[0]
-                                                        : AV_SAMPLE_FMT_FLTP;
-    AVChannelLayout layout;
-    if (s.dec->ch_layout.nb_channels > 0) {
-      av_channel_layout_default(&layout, std::min(s.dec->ch_layout.nb_channels, 2));
-    } else {
-      av_channel_layout_default(&layout, 2);
-    }
-    av::check(av_channel_layout_copy(&s.aenc->ch_layout, &layout), "av_channel_layout_copy",
-              finalPath);
-    s.aenc->bit_rate = 64000LL * layout.nb_channels;
-    s.aenc->time_base = AVRational{1, rate};
-    if (ofmt->flags & AVFMT_GLOBALHEADER) s.aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    av::check(avcodec_open2(s.aenc.get(), ecodec, nullptr), "avcodec_open2 (audio encoder)",
-              finalPath);
-
-    SwrContext* swr = nullptr;
-    av::check(swr_alloc_set_opts2(&swr, &s.aenc->ch_layout, s.aenc->sample_fmt, rate,
-                                  &s.dec->ch_layout, s.dec->sample_fmt, s.dec->sample_rate, 0,
-                                  nullptr),
-              "swr_alloc_set_opts2", finalPath);
-    s.swr.reset(swr);
-    av::check(swr_init(s.swr.get()), "swr_init", finalPath);
-    s.fifo.reset(av_audio_fifo_alloc(s.aenc->sample_fmt, layout.nb_channels, 4096));
-    if (!s.fifo) throw std::runtime_error("av_audio_fifo_alloc failed");
-    s.decFrame = av::allocFrame();
-    s.encFrame = av::allocFrame();
-
-    s.out = avformat_new_stream(oc.get(), nullptr);
-    if (s.out == nullptr) throw std::runtime_error("avformat_new_stream failed");
-    av::check(avcodec_parameters_from_context(s.out->codecpar, s.aenc.get()),
-              "avcodec_parameters_from_context", finalPath);
-    s.out->time_base = s.aenc->time_base;
-    s.out->disposition = in->disposition;
-    av_dict_copy(&s.out->metadata, in->metadata, 0);
-  }
-
-  // ------------------------------------------------------------------ side streams
-
-  // Time of a source packet (pts, else dts) in its stream time base, or NOPTS.
-  static std::int64_t packetTime(const AVPacket* p) {
-    return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
-  }
-
-  // Writes side-stream packets whose time is <= limit (in limitTb); with final=true,
-  // everything up to the end of the written video.
-  void pumpSide(std::int64_t limit, AVRational limitTb, bool final) {
-    if (side == nullptr || firstPts == AV_NOPTS_VALUE) return;
-    while (!sideEof) {
-      if (!sidePending) {
-        int ret = av_read_frame(side.get(), sidePkt.get());
-        if (ret == AVERROR(EAGAIN)) continue;
-        if (ret < 0) {
-          sideEof = true;
-          break;
-        }
-        if (sideOf.find(sidePkt->stream_index) == sideOf.end()) {
-          av_packet_unref(sidePkt.get());
-          continue;
-        }
-        sidePending = true;
-      }
-      const std::int64_t t = packetTime(sidePkt.get());
-      const Side& s = sides[sideOf[sidePkt->stream_index]];
-      if (!final && t != AV_NOPTS_VALUE && av_compare_ts(t, s.srcTb, limit, limitTb) > 0) break;
-      sidePending = false;
-      handleSidePacket(sidePkt.get());
-      av_packet_unref(sidePkt.get());
-    }
-  }
-
-  void handleSidePacket(AVPacket* p) {
-    Side& s = sides[sideOf[p->stream_index]];
-    if (s.broken) return;
-    // Keep packets overlapping [firstPts, lastEnd) of the video (lastEnd known at finish).
-    const std::int64_t t = packetTime(p);
-    if (t != AV_NOPTS_VALUE) {
-      const std::int64_t end = t + std::max<std::int64_t>(0, p->duration);
-      if (av_compare_ts(end, s.srcTb, firstPts, encTb) < 0) return;
-      if (finishing && lastEnd != AV_NOPTS_VALUE && av_compare_ts(t, s.srcTb, lastEnd, encTb) >= 0)
-        return;
-    }
-    try {
-      if (s.transcode) {
-        transcodePacket(s, p);
-      } else {
-        p->stream_index = s.out->index;
-        av_packet_rescale_ts(p, s.srcTb, s.out->time_base);
-        p->pos = -1;
-        int ret = av_interleaved_write_frame(oc.get(), p);
-        if (ret < 0) throw std::runtime_error("writing a packet failed: " + av::errorText(ret));
-      }
-    } catch (const std::exception& e) {
-      s.broken = true;
-      warn(finalPath, std::string("stream ") + std::to_string(s.srcIndex) + " of " + src.path +
-                          " stopped: " + e.what() + " (the video is unaffected)");
-    }
-  }
-
-  void transcodePacket(Side& s, const AVPacket* p) {
-    int ret = avcodec_send_packet(s.dec.get(), p);
-    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
-      if (ret == AVERROR_INVALIDDATA) return;  // skip a damaged packet
-      throw std::runtime_error("audio decoding failed: " + av::errorText(ret));
-    }
-    drainDecoder(s);
-  }
-
-  void drainDecoder(Side& s) {
-    for (;;) {
-      int ret = avcodec_receive_frame(s.dec.get(), s.decFrame.get());
-      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
-      if (ret == AVERROR_INVALIDDATA) continue;
-      av::check(ret, "avcodec_receive_frame (audio)", src.path);
-      if (s.nextPts == AV_NOPTS_VALUE) {
-        std::int64_t t = s.decFrame->best_effort_timestamp;
-        if (t == AV_NOPTS_VALUE) t = av_rescale_q(firstPts, encTb, s.srcTb);
-        s.nextPts = av_rescale_q(t, s.srcTb, s.aenc->time_base);
-      }
-      convertAndQueue(s, s.decFrame.get());
-      av_frame_unref(s.decFrame.get());
-      encodeFifo(s, false);
-    }
-  }
-
-  void convertAndQueue(Side& s, const AVFrame* in) {
-    const int maxOut = swr_get_out_samples(s.swr.get(), in != nullptr ? in->nb_samples : 0);
-    if (maxOut <= 0) return;
-    uint8_t** buf = nullptr;
-    int linesize = 0;
-    av::check(av_samples_alloc_array_and_samples(&buf, &linesize, s.aenc->ch_layout.nb_channels,
-                                                 maxOut, s.aenc->sample_fmt, 0),
-              "av_samples_alloc", finalPath);
-    int got = swr_convert(s.swr.get(), buf, maxOut,
-                          in != nullptr ? const_cast<const uint8_t**>(in->extended_data) : nullptr,
-                          in != nullptr ? in->nb_samples : 0);
-    if (got > 0) av_audio_fifo_write(s.fifo.get(), reinterpret_cast<void**>(buf), got);
-    av_freep(&buf[0]);
-    av_freep(&buf);
-    if (got < 0) throw std::runtime_error("audio resampling failed: " + av::errorText(got));
-  }
-
-  void encodeFifo(Side& s, bool flush) {
-    const int frameSize = s.aenc->frame_size > 0 ? s.aenc->frame_size : 1024;
-    while (av_audio_fifo_size(s.fifo.get()) >= frameSize ||
-           (flush && av_audio_fifo_size(s.fifo.get()) > 0)) {
-      const int n = std::min(frameSize, av_audio_fifo_size(s.fifo.get()));
-      AVFrame* f = s.encFrame.get();
-      av_frame_unref(f);
-      f->nb_samples = (n < frameSize && !(s.aenc->codec->capabilities &
-                                          AV_CODEC_CAP_VARIABLE_FRAME_SIZE) &&
-                       !(s.aenc->codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME))
-                          ? frameSize
-                          : n;
-      f->format = s.aenc->sample_fmt;
-      f->sample_rate = s.aenc->sample_rate;
-      av::check(av_channel_layout_copy(&f->ch_layout, &s.aenc->ch_layout),
-                "av_channel_layout_copy", finalPath);
-      av::check(av_frame_get_buffer(f, 0), "av_frame_get_buffer (audio)", finalPath);
-      av_samples_set_silence(f->extended_data, 0, f->nb_samples, s.aenc->ch_layout.nb_channels,
-                             s.aenc->sample_fmt);
-      av_audio_fifo_read(s.fifo.get(), reinterpret_cast<void**>(f->extended_data), n);
-      f->pts = s.nextPts;
-      s.nextPts += f->nb_samples;
-      av::check(avcodec_send_frame(s.aenc.get(), f), "avcodec_send_frame (audio)", finalPath);
-      drainAudioEncoder(s);
-    }
-  }
-
-  void drainAudioEncoder(Side& s) {
-    for (;;) {
-      int ret = avcodec_receive_packet(s.aenc.get(), audioPkt.get());
-      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
-      av::check(ret, "avcodec_receive_packet (audio)", finalPath);
-      audioPkt->stream_index = s.out->index;
-      av_packet_rescale_ts(audioPkt.get(), s.aenc->time_base, s.out->time_base);
-      ret = av_interleaved_write_frame(oc.get(), audioPkt.get());
-      av_packet_unref(audioPkt.get());
-      if (ret < 0) throw std::runtime_error("writing audio failed: " + av::errorText(ret));
-    }
-  }
-
-  void flushTranscoders() {
-    for (Side& s : sides) {
-      if (!s.aenc || s.broken) continue;
-      try {
-        avcodec_send_packet(s.dec.get(), nullptr);
-        drainDecoder(s);
-        if (s.nextPts != AV_NOPTS_VALUE) {
-          convertAndQueue(s, nullptr);
-          encodeFifo(s, true);
-        }
-        avcodec_send_frame(s.aenc.get(), nullptr);
-        drainAudioEncoder(s);
-      } catch (const std::exception& e) {
-        s.broken = true;
-        warn(finalPath, std::string("finishing the transcoded audio failed: ") + e.what());
-      }
-    }
-  }
+  // The written video so far, for the side streams; its end once finishing.
+  VideoSpan videoSpan() const { return {encTb, firstPts, finishing ? lastEnd : AV_NOPTS_VALUE}; }
 
   bool finishing = false;
   bool videoStartsLate = false;  // first frame pts > 0
@@ -822,7 +502,7 @@ struct VideoWriter::Impl {
       durations.erase(pkt->pts);
       // Audio up to this packet's time first, so the file is interleaved.
       const std::int64_t t = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-      if (t != AV_NOPTS_VALUE) pumpSide(t, encTb, false);
+      if (t != AV_NOPTS_VALUE && sides != nullptr) sides->pump(t, videoSpan());
       pkt->stream_index = vst->index;
       av_packet_rescale_ts(pkt.get(), encTb, vst->time_base);
       ret = av_interleaved_write_frame(oc.get(), pkt.get());
@@ -838,8 +518,7 @@ struct VideoWriter::Impl {
     finishing = true;
     av::check(avcodec_send_frame(enc.get(), nullptr), "flushing the video encoder", finalPath);
     drainEncoder();
-    pumpSide(0, encTb, true);
-    flushTranscoders();
+    if (sides != nullptr) sides->finish(videoSpan());
     av::check(av_write_trailer(oc.get()), "av_write_trailer", finalPath);
     if (!(ofmt->flags & AVFMT_NOFILE)) av::check(avio_closep(&oc->pb), "avio_closep", finalPath);
     std::error_code ec;
@@ -863,17 +542,18 @@ struct VideoWriter::Impl {
   }
 };
 
-VideoWriter::VideoWriter(const WriterConfig& config, const VideoInfo& source)
+VideoWriter::VideoWriter(const WriterConfig& config, const VideoInfo& source, WriterNotes notes)
     : impl_(std::make_unique<Impl>()) {
   impl_->cfg = config;
   impl_->src = source;
+  impl_->notes = std::move(notes);
   impl_->setup();
 }
 
 VideoWriter::~VideoWriter() {
   if (!impl_) return;
   impl_->oc.reset();  // closes the temp file before it is removed
-  impl_->side.reset();
+  impl_->sides.reset();
   impl_->removeTemp();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // Encoding and muxing (FFmpeg). Only stages/*.cpp include libav headers.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,9 +29,14 @@ struct WriterConfig {
 // The constructor already checks what can fail early: the codec name exists and is an
 // encoder, the container is known, the destination folder exists and is writable.
 // Odd sizes with 4:2:0 chroma: padded by one pixel (edge replicate) to even.
+// One-line remarks of a writer, for its caller to show: "note: ..." (stale temporaries
+// removed) and "warning: OUT: ..." (streams that could not be kept; the output is still
+// written). Without one, they are dropped.
+using WriterNotes = std::function<void(const std::string&)>;
+
 class VideoWriter {
  public:
-  VideoWriter(const WriterConfig& config, const VideoInfo& source);
+  VideoWriter(const WriterConfig& config, const VideoInfo& source, WriterNotes notes = {});
   ~VideoWriter();
   VideoWriter(const VideoWriter&) = delete;
   VideoWriter& operator=(const VideoWriter&) = delete;

@@ -36,15 +36,29 @@ namespace {
 
 using namespace flowstyle;
 
-std::atomic<bool> gCancel{false};
-char** gArgv = nullptr;  // for the one re-execution in ensurePassiveOpenMpWait
-std::atomic<int> gSignal{0};
-bool gVerbose = false;      // --verbose: the memory estimate, and a library's full error text
-std::string gContext;       // the file the command works on, named in library errors
+// What the signal handler sets (the one state it must reach): SIGINT or SIGTERM asks the
+// running job to stop.
+struct Interrupt {
+  std::atomic<bool> requested{false};  // the libraries' `cancel` flag
+  std::atomic<int> signal{0};          // which signal (the exit code says)
+};
+Interrupt gInterrupt;
+
+// What a command runs with, made by main and passed down.
+struct RunContext {
+  char** argv = nullptr;        // for the one re-execution in ensurePassiveOpenMpWait
+  bool verbose = false;         // --verbose: the memory estimate, and a library's full error text
+  std::string errorContext;     // the file the command works on, named in library errors
+  const Interrupt* interrupt = nullptr;
+
+  const std::atomic<bool>* cancel() const { return &interrupt->requested; }
+  bool cancelled() const { return interrupt->requested.load(); }
+  int cancelledExitCode() const { return interrupt->signal.load() == SIGTERM ? 143 : 130; }
+};
 
 // --verbose: the job's memory estimate next to the peak it reached (ru_maxrss).
-void printMemory(const std::string& estimate) {
-  if (!gVerbose || estimate.empty()) return;
+void printMemory(const RunContext& ctx, const std::string& estimate) {
+  if (!ctx.verbose || estimate.empty()) return;
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   const pipeline::ProcessMemory self = pipeline::processMemory();
@@ -53,9 +67,12 @@ void printMemory(const std::string& estimate) {
                pipeline::formatBytes(self.peakSize).c_str());
 }
 
+// The libraries' one-line remarks (stale temporaries removed, resuming, writer warnings).
+void printNote(const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); }
+
 extern "C" void onSignal(int sig) {
-  gSignal.store(sig);
-  gCancel.store(true);
+  gInterrupt.signal.store(sig);
+  gInterrupt.requested.store(true);
 }
 
 void installSignalHandlers() {
@@ -66,20 +83,17 @@ void installSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int cancelledExitCode() { return gSignal.load() == SIGTERM ? 143 : 130; }
-
 // One video job with its progress display; returns the stats and the stylizer's note.
-pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
-  gContext = c.reader.path;
+pipeline::JobStats runOneVideo(RunContext& ctx, const pipeline::Config& c, std::string& note) {
+  ctx.errorContext = c.reader.path;
   // Before any weights are loaded or frames decoded: does the job fit?
   const pipeline::MemoryEstimate memory = pipeline::checkVideoMemory(c);
   tools::ProgressPrinter printer(c.run.progress);
   std::int64_t currentFrame = 0;
   auto onIteration = [&](const models::OptimizeProgress& p) {
-    if (gCancel.load()) throw pipeline::Cancelled();
+    if (ctx.cancelled()) throw pipeline::Cancelled();
     printer.iteration(p, currentFrame);
   };
-  auto onNote = [&](const std::string& text) { std::fprintf(stderr, "flowstyle: %s\n", text.c_str()); };
   try {
     auto onProgress = [&](const pipeline::Progress& p) {
       currentFrame = p.frame;
@@ -87,11 +101,11 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
     };
     // A frame range or chunk options make a farm part (its record in the output's tags).
     pipeline::VideoJobResult r = pipeline::makesPart(c)
-                                     ? pipeline::runPartJob(c, onIteration, onProgress, &gCancel, onNote)
-                                     : pipeline::runVideoJob(c, onIteration, onProgress, &gCancel, onNote);
+                                     ? pipeline::runPartJob(c, onIteration, onProgress, ctx.cancel(), printNote)
+                                     : pipeline::runVideoJob(c, onIteration, onProgress, ctx.cancel(), printNote);
     printer.finish();
     note = r.network;
-    printMemory(memory.describe());
+    printMemory(ctx, memory.describe());
     if (r.stats.framesRestored > 0) {
       note += std::string(note.empty() ? "" : "\n") + "resumed: " + std::to_string(r.stats.framesRestored) +
               " frames taken from the resume state";
@@ -109,9 +123,10 @@ pipeline::JobStats runOneVideo(const pipeline::Config& c, std::string& note) {
   }
 }
 
-void prepareTorch(const pipeline::Config& c) {
+// Before any side effect of a command: ensurePassiveOpenMpWait may run the process again.
+void prepareTorch(const RunContext& ctx, const pipeline::Config& c) {
   if (c.method != pipeline::Method::Copy) {
-    tools::ensurePassiveOpenMpWait(gArgv);
+    tools::ensurePassiveOpenMpWait(ctx.argv);
     models::configureTorchThreads(c.run.threads);
   }
 }
@@ -129,28 +144,28 @@ void printVideoSummary(const pipeline::Config& c, const pipeline::JobStats& stat
   }
 }
 
-int runVideoCommand(const std::vector<std::string>& args) {
+int runVideoCommand(RunContext& ctx, const std::vector<std::string>& args) {
   tools::VideoCommand cmd;
   if (!tools::parseVideo(args, cmd)) return 0;
   const pipeline::Config& c = cmd.config;
-  prepareTorch(c);
+  prepareTorch(ctx, c);
   std::string note;
-  pipeline::JobStats stats = runOneVideo(c, note);
+  pipeline::JobStats stats = runOneVideo(ctx, c, note);
   if (c.run.progress != pipeline::ProgressMode::Json) printVideoSummary(c, stats, note);
   return 0;
 }
 
 // flowstyle preview: a short low-resolution segment and a side-by-side picture.
-int runPreviewCommand(const std::vector<std::string>& args) {
+int runPreviewCommand(RunContext& ctx, const std::vector<std::string>& args) {
   tools::PreviewCommand cmd;
   if (!tools::parsePreview(args, cmd)) return 0;
   const pipeline::Config& c = cmd.video.config;
   pipeline::checkImageOutputPath(cmd.picture);  // before the job, not after it
-  prepareTorch(c);
+  prepareTorch(ctx, c);
   std::string note;
-  const pipeline::JobStats stats = runOneVideo(c, note);
+  const pipeline::JobStats stats = runOneVideo(ctx, c, note);
   const std::int64_t middle = stats.framesWritten / 2;
-  pipeline::writeSideBySide(c.reader, c.writer.path, middle, cmd.picture);
+  pipeline::writeSideBySide(c.reader, c.writer.path, middle, cmd.picture, printNote);
   if (c.run.progress != pipeline::ProgressMode::Json) {
     printVideoSummary(c, stats, note);
     std::fprintf(stderr, "%s: frame %lld of the segment, original | stylized\n", cmd.picture.c_str(),
@@ -176,17 +191,17 @@ std::string jsonString(const std::string& s) {
 
 // flowstyle batch: every clip of a folder with the same options. A failing clip is
 // reported and the next one runs; an interrupt stops the batch (finished clips stay).
-int runBatchCommand(const std::vector<std::string>& args) {
+int runBatchCommand(RunContext& ctx, const std::vector<std::string>& args) {
   tools::BatchCommand cmd;
   if (!tools::parseBatch(args, cmd)) return 0;
+  const pipeline::Config& base = cmd.video.config;
+  prepareTorch(ctx, base);  // may run the process again: before the output folder is made
   const std::vector<pipeline::BatchItem> plan =
       pipeline::planBatch(cmd.inputDir, cmd.outputDir, cmd.ext, cmd.overwrite);
   std::error_code ec;
   std::filesystem::create_directories(cmd.outputDir, ec);
   if (ec) throw std::runtime_error(cmd.outputDir + ": cannot create the output folder: " + ec.message());
-  const pipeline::Config& base = cmd.video.config;
   const bool json = base.run.progress == pipeline::ProgressMode::Json;
-  prepareTorch(base);
 
   struct Outcome {
     std::string status = "not started";  // done | skipped | failed | interrupted | not started
@@ -235,7 +250,7 @@ int runBatchCommand(const std::vector<std::string>& args) {
           continue;
         }
         std::string note;
-        const pipeline::JobStats stats = runOneVideo(c, note);
+        const pipeline::JobStats stats = runOneVideo(ctx, c, note);
         o.status = "done";
         o.frames = stats.framesWritten;
         o.seconds = stats.seconds;
@@ -245,7 +260,7 @@ int runBatchCommand(const std::vector<std::string>& args) {
         o.detail = "no output written";
         interrupted = true;
       } catch (const std::exception& e) {
-        if (gCancel.load()) {
+        if (ctx.cancelled()) {
           o.status = "interrupted";
           o.detail = "no output written";
           interrupted = true;
@@ -284,23 +299,23 @@ int runBatchCommand(const std::vector<std::string>& args) {
   }
   if (interrupted) {
     std::fprintf(stderr, "flowstyle: interrupted; finished clips are kept, the clip in progress left no output\n");
-    return cancelledExitCode();
+    return ctx.cancelledExitCode();
   }
   return failed > 0 ? 1 : 0;
 }
 
-int runImageCommand(const std::vector<std::string>& args) {
+int runImageCommand(RunContext& ctx, const std::vector<std::string>& args) {
   tools::ImageCommand cmd;
   if (!tools::parseImage(args, cmd)) return 0;
-  gContext = cmd.content;
-  tools::ensurePassiveOpenMpWait(gArgv);
+  tools::ensurePassiveOpenMpWait(ctx.argv);
+  ctx.errorContext = cmd.content;
   models::configureTorchThreads(cmd.config.run.threads);
   tools::ProgressPrinter printer(pipeline::ProgressMode::Auto);
   auto onIteration = [&](const models::OptimizeProgress& p) {
-    if (gCancel.load()) throw pipeline::Cancelled();
+    if (ctx.cancelled()) throw pipeline::Cancelled();
     printer.iteration(p, 0);
   };
-  pipeline::ImageStats stats = pipeline::runImage(cmd.config, cmd.content, cmd.output, onIteration);
+  pipeline::ImageStats stats = pipeline::runImage(cmd.config, cmd.content, cmd.output, onIteration, printNote);
   printer.finish();
   if (stats.iterations > 0) {
     std::fprintf(stderr, "%s: %dx%d, %d iterations, %.1f s, loss %.4g (content %.3g, style %.3g, tv %.3g)\n",
@@ -310,7 +325,7 @@ int runImageCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %dx%d, %.1f s\n", cmd.output.c_str(), stats.width, stats.height, stats.seconds);
   }
   if (!stats.network.empty()) std::fprintf(stderr, "%s\n", stats.network.c_str());
-  printMemory(stats.memory);
+  printMemory(ctx, stats.memory);
   return 0;
 }
 
@@ -407,17 +422,18 @@ int runEvalCommand(const std::vector<std::string>& args) {
 }
 
 // flowstyle join: farm parts -> one video.
-int runJoinCommand(const std::vector<std::string>& args) {
+int runJoinCommand(RunContext& ctx, const std::vector<std::string>& args) {
   tools::JoinCommand cmd;
   if (!tools::parseJoin(args, cmd)) return 0;
   const bool json = cmd.progress == pipeline::ProgressMode::Json;
   if (cmd.config.restyle) {
-    prepareTorch(*cmd.config.restyle);
+    prepareTorch(ctx, *cmd.config.restyle);
     if (!json && cmd.progress != pipeline::ProgressMode::None) {
       cmd.config.onRestyleFrame = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
     }
   }
-  if (!json) cmd.config.note = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
+  // Remarks (the blend --blend auto chose, the writer's warnings) go to stderr in every mode, as `video`'s do.
+  cmd.config.note = [](const std::string& line) { std::fprintf(stderr, "join: %s\n", line.c_str()); };
   tools::ProgressPrinter printer(cmd.progress);
   const auto start = std::chrono::steady_clock::now();
   const pipeline::JoinStats stats = pipeline::runJoin(
@@ -431,7 +447,7 @@ int runJoinCommand(const std::vector<std::string>& args) {
         p.etaSeconds = p.fps > 0 ? (total - done) / p.fps : -1;
         printer.frame(p);
       },
-      &gCancel);
+      ctx.cancel());
   printer.finish();
   if (!json) {
     std::string seams;
@@ -537,10 +553,12 @@ int runModelsCommand(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gArgv = argv;
+  RunContext ctx;
+  ctx.argv = argv;
+  ctx.interrupt = &gInterrupt;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--verbose") gVerbose = true;  // any command, any position
+    if (std::string(argv[i]) == "--verbose") ctx.verbose = true;  // any command, any position
     else args.emplace_back(argv[i]);
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -556,32 +574,32 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
-    if (command == "video") return runVideoCommand(rest);
-    if (command == "batch") return runBatchCommand(rest);
-    if (command == "preview") return runPreviewCommand(rest);
-    if (command == "image") return runImageCommand(rest);
+    if (command == "video") return runVideoCommand(ctx, rest);
+    if (command == "batch") return runBatchCommand(ctx, rest);
+    if (command == "preview") return runPreviewCommand(ctx, rest);
+    if (command == "image") return runImageCommand(ctx, rest);
     if (command == "eval") return runEvalCommand(rest);
-    if (command == "join") return runJoinCommand(rest);
+    if (command == "join") return runJoinCommand(ctx, rest);
     if (command == "models") return runModelsCommand(rest);
     if (command == "farm") return tools::runFarmCommand(rest);
     throw tools::UsageError("unknown command '" + command + "' (valid: video, batch, preview, join, image, eval, models, farm; see --help)");
   } catch (const pipeline::Cancelled&) {
     std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
-    return cancelledExitCode();
+    return ctx.cancelledExitCode();
   } catch (const tools::UsageError& e) {
     std::fprintf(stderr, "flowstyle %s: %s\n", command.c_str(), e.what());
     return 2;
   } catch (const std::exception& e) {
-    if (gCancel.load()) {
+    if (ctx.cancelled()) {
       std::fprintf(stderr, "\nflowstyle: interrupted; no output written\n");
-      return cancelledExitCode();
+      return ctx.cancelledExitCode();
     }
-    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), gContext).c_str());
-    const std::string details = gVerbose ? tools::errorDetails(std::current_exception()) : "";
+    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), ctx.errorContext).c_str());
+    const std::string details = ctx.verbose ? tools::errorDetails(std::current_exception()) : "";
     if (!details.empty()) std::fprintf(stderr, "the library's full text (--verbose):\n%s\n", details.c_str());
     return 1;
   } catch (...) {
-    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), gContext).c_str());
+    std::fprintf(stderr, "\nflowstyle: error: %s\n", tools::errorLine(std::current_exception(), ctx.errorContext).c_str());
     return 1;
   }
 }

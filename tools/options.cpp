@@ -112,6 +112,8 @@ struct StyleOptionValues {
 
 po::options_description styleOptions(pipeline::Config& c, StyleOptionValues& v, bool video) {
   models::OptimizeConfig& o = c.style.optimize;
+  const pipeline::MethodDefaults videoDefaults = pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Video);
+  const pipeline::MethodDefaults imageDefaults = pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Image);
   po::options_description d("Style (optimize / hybrid)");
   d.add_options()
     ("style", po::value(&c.style.styles)->composing(), "style image (repeat for several styles)")
@@ -136,11 +138,13 @@ po::options_description styleOptions(pipeline::Config& c, StyleOptionValues& v, 
     ("scales", po::value(&o.scales)->default_value(1), "coarse-to-fine levels (each halves the size)");
   if (video) {
     d.add_options()
-      ("iterations", po::value(&c.style.iterations)->default_value(30), "iterations per frame after the first")
-      ("iterations-first", po::value(&c.style.iterationsFirst)->default_value(150), "iterations of the first frame");
+      ("iterations", po::value(&c.style.iterations)->default_value(videoDefaults.iterations),
+       "iterations per frame after the first")
+      ("iterations-first", po::value(&c.style.iterationsFirst)->default_value(videoDefaults.iterationsFirst),
+       "iterations of the first frame");
   } else {
     d.add_options()
-      ("iterations", po::value(&o.iterations)->default_value(150), "iteration cap");
+      ("iterations", po::value(&o.iterations)->default_value(imageDefaults.iterationsFirst), "iteration cap");
   }
   return d;
 }
@@ -304,7 +308,9 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
     ("start", po::value(&start), "start time in seconds")
     ("duration", po::value(&duration), "duration in seconds")
     ("max-side", po::value(&c.size.maxSide),
-     "working size: long side at most N px (default: 384 for optimize/hybrid, the input's size otherwise)")
+     ("working size: long side at most N px (default: " +
+      std::to_string(pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Video).maxSide) +
+      " for optimize/hybrid, the input's size otherwise)").c_str())
     ("size", po::value(&size), "working size WxH exactly");
   addEncoderOptions(io, c.writer, codecOptList, noAudio);
   po::options_description chunks("Farm chunks and resuming");
@@ -381,7 +387,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   if (preview && !vm.count("duration") && frames.empty()) duration = 2.0;  // the segment
   const bool hasDuration = vm.count("duration") || (preview && frames.empty());
   const bool hasMaxSide = vm.count("max-side") || (preview && size.empty());
-  if (preview && !vm.count("max-side") && size.empty()) c.size.maxSide = 256;
+  if (preview && !vm.count("max-side") && size.empty()) c.size.maxSide = pipeline::kPreviewMaxSide;
   if (cmd.input.empty()) throw UsageError("video: missing input file (flowstyle video IN -o OUT)");
   if (c.writer.path.empty()) throw UsageError("video: missing -o OUT");
   asUsageError([&] {
@@ -399,10 +405,6 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   if (hasStart) c.reader.selection.startSeconds = start;
   if (hasDuration) c.reader.selection.durationSeconds = duration;
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
-  if (!hasMaxSide && size.empty() &&
-      (c.method == pipeline::Method::Optimize || c.method == pipeline::Method::Hybrid)) {
-    c.size.maxSide = 384;
-  }
   applyEncoderValues(c.writer, codecOptList, noAudio);
   if ((c.chunk.preroll > 0 || c.chunk.overlap > 0) && frames.empty()) {
     throw UsageError(std::string(c.chunk.preroll > 0 ? "--preroll" : "--overlap") +
@@ -419,11 +421,11 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   }
   if (!longTerm.empty()) c.style.longTerm = parseIntList(longTerm, "long-term");
   applyStyleValues(c, sv);
-  if (c.method == pipeline::Method::Hybrid && vm["iterations"].defaulted()) {
-    // Hybrid starts from the fast network's painting: far fewer iterations do.
-    c.style.iterations = 10;
-    if (vm["iterations-first"].defaulted()) c.style.iterationsFirst = 50;
-  }
+  pipeline::GivenOptions given;
+  given.size = hasMaxSide || !size.empty();
+  given.iterations = !vm["iterations"].defaulted();
+  given.iterationsFirst = !vm["iterations-first"].defaulted();
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Video, given);
   asUsageError([&] { pipeline::validate(c); });
   return true;
 }
@@ -453,7 +455,8 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
     ("output,o", po::value(&cmd.output), "output image (.png .jpg ...)")
     ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid")
     ("model", po::value(&c.fast.model), kImageModelHelp.c_str())
-    ("max-side", po::value(&c.size.maxSide)->default_value(512), "working size: long side at most N px")
+    ("max-side", po::value(&c.size.maxSide)->default_value(pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Image).maxSide),
+     "working size: long side at most N px")
     ("size", po::value(&size), "working size WxH exactly");
   po::options_description all;
   std::string styleIndex;
@@ -476,8 +479,10 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   applyArbitraryValues(c, vm, styleIndex);
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
   applyStyleValues(c, sv);
-  c.style.iterationsFirst = c.style.optimize.iterations;
-  if (c.method == pipeline::Method::Hybrid && vm["iterations"].defaulted()) c.style.optimize.iterations = 50;
+  pipeline::GivenOptions given;
+  given.size = !vm["max-side"].defaulted();
+  given.iterations = !vm["iterations"].defaulted();
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Image, given);
   asUsageError([&] { pipeline::validate(c); });
   return true;
 }

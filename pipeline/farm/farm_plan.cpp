@@ -1,19 +1,19 @@
 #include "pipeline/farm/farm_plan.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
-#define BOOST_BIND_GLOBAL_PLACEHOLDERS  // boost 1.74 property_tree still includes boost/bind.hpp
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
+#include <nlohmann/json.hpp>
 
 namespace flowstyle::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-namespace pt = boost::property_tree;
+using Json = nlohmann::json;
 
 std::string num(std::int64_t v) { return std::to_string(v); }
 
@@ -63,40 +63,39 @@ struct Reader {
     throw std::runtime_error(path + ": " + what + " (a job folder from another version or edited by hand? "
                              "plan it again with flowstyle farm)");
   }
-  const pt::ptree& child(const pt::ptree& t, const std::string& key) const {
-    auto it = t.find(key);
-    if (it == t.not_found()) fail("missing field '" + key + "'");
-    return it->second;
+  const Json& child(const Json& t, const std::string& key) const {
+    const auto it = t.find(key);
+    if (it == t.end()) fail("missing field '" + key + "'");
+    return *it;
   }
-  std::string str(const pt::ptree& t, const std::string& key) const {
-    const pt::ptree& c = child(t, key);
-    if (!c.empty()) fail("field '" + key + "' is not a string");
-    return c.data();
+  std::string str(const Json& t, const std::string& key) const {
+    const Json& c = child(t, key);
+    if (!c.is_string()) fail("field '" + key + "' is not a string");
+    return c.get<std::string>();
   }
-  std::int64_t integer(const pt::ptree& t, const std::string& key) const {
-    const std::string s = str(t, key);
-    try {
-      std::size_t used = 0;
-      const long long v = std::stoll(s, &used);
-      if (used != s.size()) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      fail("field '" + key + "' is not an integer ('" + s + "')");
-    }
+  std::int64_t integer(const Json& t, const std::string& key) const {
+    const Json& c = child(t, key);
+    if (c.is_number_integer() && (!c.is_number_unsigned() || c.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
+      return c.get<std::int64_t>();
+    fail("field '" + key + "' is not an integer ('" + (c.is_string() ? c.get<std::string>() : c.dump()) + "')");
   }
-  std::vector<std::string> strings(const pt::ptree& t, const std::string& key) const {
+  std::vector<std::string> strings(const Json& t, const std::string& key) const {
+    const Json& c = child(t, key);
     std::vector<std::string> out;
-    for (const auto& kv : child(t, key)) {
-      if (!kv.first.empty() || !kv.second.empty()) fail("field '" + key + "' is not a list of strings");
-      out.push_back(kv.second.data());
+    if (!c.is_array()) fail("field '" + key + "' is not a list of strings");
+    for (const Json& item : c) {
+      if (!item.is_string()) fail("field '" + key + "' is not a list of strings");
+      out.push_back(item.get<std::string>());
     }
     return out;
   }
-  std::vector<const pt::ptree*> objects(const pt::ptree& t, const std::string& key) const {
-    std::vector<const pt::ptree*> out;
-    for (const auto& kv : child(t, key)) {
-      if (!kv.first.empty() || kv.second.empty()) fail("field '" + key + "' is not a list of objects");
-      out.push_back(&kv.second);
+  std::vector<const Json*> objects(const Json& t, const std::string& key) const {
+    const Json& c = child(t, key);
+    std::vector<const Json*> out;
+    if (!c.is_array()) fail("field '" + key + "' is not a list of objects");
+    for (const Json& item : c) {
+      if (!item.is_object()) fail("field '" + key + "' is not a list of objects");
+      out.push_back(&item);
     }
     return out;
   }
@@ -274,16 +273,15 @@ std::string farmPlanJson(const FarmPlan& plan) {
 }
 
 FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
-  pt::ptree root;
+  Json root;
   try {
-    std::istringstream in(text);
-    pt::read_json(in, root);
-  } catch (const pt::json_parser_error& e) {
-    throw std::runtime_error(path + ": not a valid JSON plan: " + e.message() + " at line " +
-                             std::to_string(e.line()));
+    root = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw std::runtime_error(path + ": not a valid JSON plan: " + e.what());
   }
   const Reader rd{path};
-  if (root.find("flowstyle_farm_plan") == root.not_found()) {
+  if (!root.is_object()) rd.fail("not a flowstyle farm plan (not a JSON object)");
+  if (root.find("flowstyle_farm_plan") == root.end()) {
     rd.fail("not a flowstyle farm plan (no 'flowstyle_farm_plan' field)");
   }
   const std::int64_t version = rd.integer(root, "flowstyle_farm_plan");
@@ -301,14 +299,14 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
   r.videoArgs = rd.strings(root, "video_args");
   r.joinArgs = rd.strings(root, "join_args");
   std::vector<FarmClip> stored;
-  for (const pt::ptree* c : rd.objects(root, "clips")) {
+  for (const Json* c : rd.objects(root, "clips")) {
     FarmClip clip;
     clip.input.source = rd.str(*c, "source");
     clip.input.output = rd.str(*c, "output");
     clip.input.frames = rd.integer(*c, "frames");
     clip.input.sourceBytes = static_cast<std::uint64_t>(rd.integer(*c, "source_bytes"));
     clip.input.sourceMtimeNs = rd.integer(*c, "source_mtime_ns");
-    for (const pt::ptree* ch : rd.objects(*c, "chunks")) {
+    for (const Json* ch : rd.objects(*c, "chunks")) {
       FarmChunk k;
       k.range.index = static_cast<int>(rd.integer(*ch, "index"));
       k.task = static_cast<int>(rd.integer(*ch, "task"));
@@ -320,7 +318,7 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
       k.command = rd.strings(*ch, "command");
       clip.chunks.push_back(k);
     }
-    for (const pt::ptree* sm : rd.objects(*c, "seams")) {
+    for (const Json* sm : rd.objects(*c, "seams")) {
       FarmSeam seam;
       seam.index = static_cast<int>(rd.integer(*sm, "index"));
       seam.task = static_cast<int>(rd.integer(*sm, "task"));
@@ -373,7 +371,7 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
     rd.fail("field 'seam_tasks' is " + num(rd.integer(root, "seam_tasks")) + ", the seams make " +
             num(plan.seamTaskCount()));
   }
-  if (root.find("tasks") != root.not_found() && rd.integer(root, "tasks") != plan.taskCount()) {
+  if (root.find("tasks") != root.end() && rd.integer(root, "tasks") != plan.taskCount()) {
     rd.fail("field 'tasks' is " + num(rd.integer(root, "tasks")) + ", the chunks make " + num(plan.taskCount()));
   }
   return plan;

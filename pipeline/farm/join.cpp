@@ -622,7 +622,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     seamRecord.restyleLookahead = effectiveLookahead(config);
     writerConfig.tags = partTags(seamRecord);
   }
-  stages::VideoWriter writer(writerConfig, sourceReader.info());
+  stages::VideoWriter writer(writerConfig, sourceReader.info(), config.note);
 
   // Every border's work: which source frames its model (fitted, restyle) needs, and, per seam
   // restyled here, the frames its temporal term reaches back to. The source is read once for

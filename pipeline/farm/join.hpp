@@ -43,13 +43,11 @@ std::string toString(JoinBlend blend);
 JoinBlend chooseBlend(JoinBlend asked, const std::string& method, bool restyleSettings, bool seamParts,
                       std::string* why = nullptr);
 
-// The landing hold measured best on the pan (README, Farm).
+// The restyle's defaults (why these values: docs/farm.md, "Results that decided the
+// defaults"): the landing hold (pipeline/farm/seam_restyle.hpp), the polish's anchor
+// exponent and its look-ahead (pipeline/farm/seam_polish.hpp).
 inline constexpr double kDefaultRestyleHold = 2;
-// The polish's anchor exponent (pipeline/farm/seam_polish.hpp), measured on chaplin and the pan
-// (README, Farm).
 inline constexpr double kDefaultRestylePolish = 2;
-// The polish's look-ahead (pipeline/farm/seam_polish.hpp), measured on the pan, chaplin and the GIF
-// (README, Farm).
 inline constexpr double kDefaultRestyleLookahead = 0.25;
 
 struct JoinConfig {
@@ -66,7 +64,7 @@ struct JoinConfig {
   // Every seam needs the settings, except one whose restyled frames come from a seam part.
   std::optional<Config> restyle;
   std::function<void(const std::string&)> onRestyleFrame;  // a line per restyled frame
-  std::function<void(const std::string&)> note;  // one-line remarks (which blend --blend auto chose)
+  std::function<void(const std::string&)> note;  // one-line remarks (which blend --blend auto chose; the writer's)
   // --restyle-hold: the landing hold's exponent (pipeline/farm/seam_restyle.hpp): the restyled
   // frame t's temporal terms weigh (1 - w_t)^-hold, so the chain lands on the later part.
   double restyleHold = kDefaultRestyleHold;

@@ -73,8 +73,8 @@ struct PairQuadratic {
 };
 //
 // The quadratic is the blend before rounding to 8 bits. Where the source repeats a frame, a
-// step of v rounds the two near-identical blends apart (chaplin: a pair measured 1.48 units
-// where 1.10 was expected); join measures the rounded frames and marks such pairs `steady`:
+// step of v rounds the two near-identical blends apart (more error than the model predicts);
+// join measures the rounded frames and marks such pairs `steady`:
 // v does not step there (v_b = v_a), and the next schedule moves elsewhere.
 struct HandoffModel {
   std::vector<PairQuadratic> pairs;  // width + 1

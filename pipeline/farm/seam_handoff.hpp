@@ -6,9 +6,8 @@
 // The model is the blend before rounding to 8 bits. Where the source repeats a frame, a
 // small step of v rounds two near-identical blends apart: every pixel whose blended value
 // crosses a half between the two frames flips by 1, an error that grows with the step
-// (not its square, as the model's) and that the pair's tiny own error shows most (chaplin,
-// pair 57→58: 1.10 units expected, 1.48 measured on the rounded frames, 1.10 on the exact
-// blends). So settleHandoff measures the rounded fade, keeps v steady on each pair that came
+// (not its square, as the model's) and that the pair's tiny own error shows most. So
+// settleHandoff measures the rounded fade, keeps v steady on each pair that came
 // out above the schedule's worst with a step on it, schedules again, and keeps the best fade
 // of a few rounds.
 #include <cstdint>

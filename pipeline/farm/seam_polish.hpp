@@ -12,22 +12,18 @@
 // with w_t the restyle schedule's weight. Early in the fade (a_t near 0) the frame is free to
 // paint as an uninterrupted run would; towards its end the anchor keeps it on the handoff's
 // frames, which land on the later part. Frames the handoff gave to the later part (v = 1)
-// stay as they are. Measured on an earlier session's bench parts (README, Farm): style loss
-// against the uninterrupted run +6.9 % -> +2.1 % on chaplin (K28/O28/J28), +4.3 % -> +2.6 % on
-// the pan (K24), the worst seam pair unchanged (1.21x, 1.38x).
+// stay as they are. What it does to style loss and seam pairs: docs/farm.md, "Results that decided the defaults".
 // The look-ahead: the chain runs forward, so what the polish moves a frame off its anchor
 // shows in the pair into the next frame, and most at the fade's end, where the next is the
 // later part's own frame and cannot move. So frame t also has a temporal term to its next
 // joined frame F_{t+1} (the later part's first own frame after the fade), warped back by the
 // source's flow, weighted lookahead·a_t: none early in the fade, as firm as the anchor's
-// share at its end. Measured on the pan (optimize, K24/O24/J24; README, Farm): look-ahead
-// 0.25 takes the worst pair of the fades' last frames from 1.29x to 1.07x for +0.1 % style
-// loss (0.1: 1.21x; 0.5: 1.05x, +0.3 %).
-// A repeated source frame (old film: chaplin repeats every third frame) is not painted again:
+// share at its end (its effect: docs/farm.md, "Results that decided the defaults").
+// A repeated source frame (old film repeats frames) is not painted again:
 // it is the polished frame before it plus what the handoff changed on the pair (nothing where
 // the handoff kept v steady), as an uninterrupted run paints it up to the optimizer's last
-// small steps. Two frames optimized apart and rounded differ by far more than that run's own
-// pair there (chaplin's 25->26: 1.3e-6; polished apart with the look-ahead: 5.9x it). A pair
+// small steps; two frames optimized apart and rounded would differ by far more than that
+// run's own pair there. A pair
 // is a repeat when its source frames differ by less than kRepeatShare of the median
 // difference of the fade's pairs.
 // Torch-free: the stylizer does the work.
@@ -55,7 +51,7 @@ struct PolishFrames {
 };
 
 // A source pair whose mean squared difference is below this share of the fade's median pair's
-// is a repeated frame (chaplin: repeats 1e-6..2e-5, moving pairs 4e-4..9e-3).
+// is a repeated frame (repeats sit orders of magnitude below moving pairs).
 inline constexpr double kRepeatShare = 0.05;
 
 // Per fade frame i: whether its source repeats the frame before it (source[i] -> source[i + 1]

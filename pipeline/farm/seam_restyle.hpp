@@ -17,9 +17,8 @@
 // drifted off the cross-fade by the end of the fade is left for the last frames (α → 1 there)
 // and the handoff to remove, in a few large steps. So the temporal terms of frame t are
 // weighted (1 - w_t)^-hold (at most kMaxHold): the chain is free to repaint early in the fade
-// and lands on the later part at its end. Measured on the synthetic pan (optimize, K16/O16,
-// J16; README, Farm): hold 0 gives seam pairs 1.95x mean / 5.18x worst, 2 gives 1.12x / 2.20x,
-// at +10 % style loss on the restyled frames against +4 %.
+// and lands on the later part at its end (seam pairs against style loss by hold:
+// docs/farm.md, "Results that decided the defaults").
 #include <cstdint>
 #include <functional>
 #include <string>

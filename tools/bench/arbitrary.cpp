@@ -95,6 +95,7 @@ int childPipeline(const std::vector<std::string>& a) {
   c.reader.path = a[1];
   c.writer.path = gTmp + "/arbitrary-pipe.mp4";
   c.method = pipeline::Method::Fast;
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Video);
   c.fast.model = installed(a[0]);
   c.style.styles = {stylePath("starry_night.jpg")};
   c.run.device = gOpt.device;

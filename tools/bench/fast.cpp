@@ -82,6 +82,7 @@ int childFast(const std::vector<std::string>& a) {
   c.reader.path = clip;
   c.writer.path = gTmp + "/fast-out.mp4";
   c.method = pipeline::Method::Fast;
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Video);
   c.fast.model = model;
   c.run.device = gOpt.device;
   c.run.threads = gOpt.threads;

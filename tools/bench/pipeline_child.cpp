@@ -85,8 +85,9 @@ int childPipeline(const std::vector<std::string>& a) {
   c.reader.selection.last = std::stoi(get("frames", "3")) - 1;
   c.writer.path = gTmp + "/pipeline-" + std::to_string(getpid()) + ".mp4";
   c.writer.copyAudio = false;
-  c.size.maxSide = std::stoi(get("max_side", "320"));
   c.method = pipeline::parseMethod(get("method", "optimize"));
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Video);
+  c.size.maxSide = std::stoi(get("max_side", "320"));
   c.style.styles = {get("style", stylePath("starry_night.jpg"))};
   c.style.lossNet = get("net", vggPath());
   c.style.iterationsFirst = std::stoi(get("first", "150"));
