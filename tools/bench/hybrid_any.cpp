@@ -5,7 +5,6 @@
 // that same loss. Each method runs in a child of its own (runImage, the image command's
 // job, configured as `flowstyle image` configures it), so its peak RSS is its own.
 #include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -77,9 +76,9 @@ pipeline::Config imageConfig(bool hybrid, const std::string& style, int hybridCa
 struct Reached {};
 
 // Child: _hybrid_any METHOD CONTENT STYLE OUT [CAP [TARGET]] — one still, the loss after
-// every iteration with its time since the job's stylizing began (after the weights loaded
-// and the style was encoded, as runImage's own clock). Emits the trace as t<i>/l<i>. With
-// TARGET it stops at the first iteration whose loss is at most TARGET (nothing written).
+// every iteration with its time since the job started (weights, style, painting included).
+// Emits the trace as t<i>/l<i>. With TARGET it stops at the first iteration whose loss is at
+// most TARGET (nothing written).
 int childHybridAny(const std::vector<std::string>& a) {
   if (a.size() < 4) usage("_hybrid_any optimize|hybrid CONTENT STYLE OUT [CAP [TARGET]]");
   const bool hybrid = a[0] == "hybrid";
@@ -105,7 +104,6 @@ int childHybridAny(const std::vector<std::string>& a) {
     st.network = "stopped at the target";
   }
   const double total = secondsSince(t0);  // the job from its start: weights, style, painting, iterations
-  if (!reached) emit("setup_s", total - st.seconds);
   emit("reached", reached ? 1 : 0);
   emit("job_s", total);
   for (std::size_t i = 0; i < at.size(); ++i) {
