@@ -21,6 +21,10 @@ bool usesArbitraryNetwork(const Config& config) {
   return models::modelKindAt(path) == models::ModelKind::ArbitraryNetwork;
 }
 
+double stabilizationWeight(const std::string& arch) {
+  return arch == "magenta" || arch == "wct16x" ? 0.95 : kTemporalWeight;
+}
+
 cv::Mat loadStyleForNetwork(const std::string& path, int longSide) {
   const cv::Mat rgb = loadRgbImage(path, "style image");
   constexpr int kMinSide = 8;
@@ -104,5 +108,7 @@ std::vector<cv::Mat> ArbitraryPainter::operator()(const std::vector<cv::Mat>& fr
 }
 
 std::string ArbitraryPainter::describe() const { return impl_->summary; }
+
+std::string ArbitraryPainter::arch() const { return impl_->network->arch(); }
 
 }  // namespace flowstyle::pipeline

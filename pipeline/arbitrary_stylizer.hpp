@@ -16,6 +16,13 @@ namespace flowstyle::pipeline {
 // store; an ml5 style network is not one). Throws the store's error when it names nothing.
 bool usesArbitraryNetwork(const Config& config);
 
+// The stabilization blend (--method fast, --temporal-weight not given) for the network
+// `arch` (ArbitraryStyleNetwork::arch()): kTemporalWeight, and 0.95 for magenta and wct16x,
+// whose frames move more (unstabilized warping error 5-10x microast's). Measured on chaplin
+// frames 0-47 at 384 px: 0.8 left their stabilized error at 1.9x and 3.3x the ml5 network's,
+// 0.95 at 1.25x and 1.9x, for 1.4 % and 1.9 % more style loss (docs/performance.md).
+double stabilizationWeight(const std::string& arch);
+
 // Loads a style image for an arbitrary-style network at its working size: the long side
 // scaled to `longSide` (area averaging to shrink, bicubic to enlarge). Errors name the file:
 // unreadable, or smaller than 8x8 pixels.
@@ -36,6 +43,8 @@ class ArbitraryPainter {
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
   // For the job summary, e.g. "arbitrary-style network microast, 2 styles, strength 0.8".
   std::string describe() const;
+  // The network's ArbitraryStyleNetwork::arch(), e.g. "microast".
+  std::string arch() const;
 
  private:
   struct Impl;

@@ -158,7 +158,8 @@ void validate(const Config& c) {
   for (int j : c.style.longTerm) {
     if (j < 1 || j > 100) invalid("long-term", "offsets must be in 1..100");
   }
-  if (c.method == Method::Fast && !(c.fast.temporalWeight >= 0 && c.fast.temporalWeight <= 1)) {
+  if (c.method == Method::Fast && c.fast.temporalWeight != kNetworkTemporalWeight &&
+      !(c.fast.temporalWeight >= 0 && c.fast.temporalWeight <= 1)) {
     invalid("temporal-weight", "for --method fast it is a blend weight in [0, 1]");
   }
 }

@@ -43,6 +43,13 @@ struct StyleConfig {
 // given (README "Any style image"; flowstyle-bench arbitrary).
 inline constexpr const char* kDefaultArbitraryNetwork = "microast";
 
+// --method fast's stabilization blend (FastConfig::temporalWeight) when --temporal-weight is
+// not given: kNetworkTemporalWeight, which each stylizer resolves to its network's own
+// (stabilizationWeight in pipeline/arbitrary_stylizer.hpp): kTemporalWeight for the ml5
+// networks and microast, more for the arbitrary-style networks whose frames move more.
+inline constexpr double kTemporalWeight = 0.8;
+inline constexpr double kNetworkTemporalWeight = -1;
+
 struct FastConfig {
   std::string model;           // style network name or path (--model); empty with --style:
                                // kDefaultArbitraryNetwork
@@ -53,7 +60,8 @@ struct FastConfig {
   int styleSize = 256;          // --style-size: the style image's long side in px (stroke scale)
   std::vector<int> styleIndex;  // --style-index N[,M..] (multistyle26), mixed by --style-blend
   int batch = 1;               // frames per network call
-  double temporalWeight = 0.8; // stabilization blend in [0,1]; 0 = off
+  double temporalWeight = kNetworkTemporalWeight;  // stabilization blend in [0,1]; 0 = off;
+                                                  // kNetworkTemporalWeight: the network's own
   models::Precision precision = models::Precision::Auto;  // --precision
   int borderPad = -1;          // --border-pad: reflect pad in px; -1 = models::kAutoBorderPad, 0 = off
 };

@@ -100,16 +100,22 @@ StylizeOutcome stabilized(const cv::Mat& net, const StylizeRequest& request, dou
   return out;
 }
 
+// --temporal-weight as given, else the network's own blend.
+double blendWeight(const FastConfig& fast, double networkOwn) {
+  return fast.temporalWeight == kNetworkTemporalWeight ? networkOwn : fast.temporalWeight;
+}
+
 class FastStylizer : public FrameStylizer {
  public:
   explicit FastStylizer(const Config& config)
       : fast_(config.fast),
         network_(models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork),
-                 config.run.device, networkOptions(config.fast)) {}
+                 config.run.device, networkOptions(config.fast)),
+        weight_(blendWeight(config.fast, kTemporalWeight)) {}
 
   int batchSize() const override { return fast_.batch; }
   std::vector<int> temporalOffsets() const override {
-    return fast_.temporalWeight > 0 ? std::vector<int>{1} : std::vector<int>{};
+    return weight_ > 0 ? std::vector<int>{1} : std::vector<int>{};
   }
   std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override {
     return network_(contents);
@@ -122,34 +128,37 @@ class FastStylizer : public FrameStylizer {
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const cv::Mat net = request.prepared.empty() ? network_({request.content}).front() : request.prepared;
-    return stabilized(net, request, fast_.temporalWeight);
+    return stabilized(net, request, weight_);
   }
 
  protected:
   FastConfig fast_;
   models::FastStyleNetwork network_;
+  double weight_;  // stabilization blend
 };
 
 // An arbitrary-style network (any style image, one pass), stabilized like the fast path.
 class ArbitraryStylizer final : public FrameStylizer {
  public:
-  explicit ArbitraryStylizer(const Config& config) : fast_(config.fast), painter_(config) {}
+  explicit ArbitraryStylizer(const Config& config)
+      : fast_(config.fast), painter_(config), weight_(blendWeight(config.fast, stabilizationWeight(painter_.arch()))) {}
 
   int batchSize() const override { return fast_.batch; }
   std::vector<int> temporalOffsets() const override {
-    return fast_.temporalWeight > 0 ? std::vector<int>{1} : std::vector<int>{};
+    return weight_ > 0 ? std::vector<int>{1} : std::vector<int>{};
   }
   std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override { return painter_(contents); }
   std::string describe() const override { return painter_.describe(); }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const cv::Mat net = request.prepared.empty() ? painter_({request.content}).front() : request.prepared;
-    return stabilized(net, request, fast_.temporalWeight);
+    return stabilized(net, request, weight_);
   }
 
  private:
   FastConfig fast_;
   ArbitraryPainter painter_;
+  double weight_;  // stabilization blend
 };
 
 // The optimizer started from a single-pass network's output (an ml5 style network, or an
@@ -239,7 +248,7 @@ std::unique_ptr<FrameStylizer> makeStylizer(const Config& config, IterationCallb
 int temporalReach(const Config& config) {
   switch (config.method) {
     case Method::Copy: return 0;
-    case Method::Fast: return config.fast.temporalWeight > 0 ? 1 : 0;
+    case Method::Fast: return config.fast.temporalWeight != 0 ? 1 : 0;  // every network's own blend is > 0
     case Method::Optimize:
     case Method::Hybrid:
       return config.style.longTerm.empty() ? 0 : *std::max_element(config.style.longTerm.begin(), config.style.longTerm.end());

@@ -175,6 +175,35 @@ TEST(Cli_AnyStyle, ShotChangeStartsAfreshWithoutTheLastShot) {
   EXPECT_NE(stable[12], raw[12]) << "after the cut, stabilization starts again";
 }
 
+// Magenta's and WCT's frames move more than microast's: without --temporal-weight they are
+// held on the warped previous output harder (pipeline::stabilizationWeight: 0.95, not 0.8).
+TEST(Cli_AnyStyle, MagentaHoldsOnHarderByDefault) {
+  const fs::path dir = scratchDir();
+  const fs::path models = dir / "models";
+  const CommandResult installed =
+      cli({"models", "install", sharedPath("models/arbitrary/magenta"), "--to", models.string()}, dir);
+  ASSERT_EQ(installed.exitCode, 0) << installed.err;
+  const fs::path clip = dir / "pan.mkv";
+  const CommandResult made = flowstyle::test::run({"ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                                                   "testsrc2=size=96x64:rate=10", "-t", "0.6", "-c:v", "ffv1",
+                                                   clip.string()},
+                                                  dir);
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  auto stylize = [&](const std::string& name, std::vector<std::string> extra) {
+    const fs::path out = dir / name;
+    std::vector<std::string> args = {"video", clip.string(), "-o", out.string(), "--model",
+                                     (models / "magenta.safetensors").string(), "--style", kStarry, "--codec", "ffv1",
+                                     "--threads", "2", "--progress", "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = cli(args, dir);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return flowstyle::test::cli::framemd5(out, dir);
+  };
+  const std::string byDefault = stylize("default.mkv", {});
+  EXPECT_EQ(byDefault, stylize("w095.mkv", {"--temporal-weight", "0.95"}));
+  EXPECT_NE(byDefault, stylize("w08.mkv", {"--temporal-weight", "0.8"}));
+}
+
 TEST(Cli_AnyStyle, BadInputGetsOneLineAndNoOutput) {
   const fs::path dir = scratchDir();
   const fs::path out = dir / "x.png";

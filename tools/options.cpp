@@ -324,7 +324,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   po::options_description temporal("Temporal consistency");
   temporal.add_options()
     ("temporal-weight", po::value(&temporalWeight),
-     "optimize/hybrid: weight of the temporal loss (default 100); fast: blend with the warped previous output in [0,1] (default 0.8; 0 = off)")
+     "optimize/hybrid: weight of the temporal loss (default 100); fast: blend with the warped previous output in [0,1] (default 0.8; magenta and wct16x 0.95; 0 = off)")
     ("long-term", po::value(&longTerm), "earlier frames for the temporal term, e.g. 1,10,20 (default 1)")
     ("flow", po::value(&flow)->default_value("dis"), "optical flow: dis | deepflow | farneback")
     ("flow-preset", po::value(&c.flow.disPreset)->default_value("medium"), "DIS preset: ultrafast | fast | medium")

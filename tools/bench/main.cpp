@@ -36,6 +36,7 @@ namespace fs = std::filesystem;
   X(video)                      \
   X(temporal)                   \
   X(hybrid)                     \
+  X(hybridAny)                  \
   X(borders)                    \
   X(pipelineChild)              \
   X(farm)                       \
