@@ -197,9 +197,10 @@ Header parseHeader(const std::string& path, std::ifstream& in) {
     }
     const std::string where = "tensor '" + name + "'";
     if (!value.is_object()) fail(path, where + " is " + typeName(value) + ", expected an object");
-    const auto member = [&value](const char* key) -> const Json* {
-      const auto it = value.find(key);
-      return it == value.end() ? nullptr : &*it;
+    const Json& entry = value;  // a named reference: C++17 lambdas cannot capture a structured binding
+    const auto member = [&entry](const char* key) -> const Json* {
+      const auto it = entry.find(key);
+      return it == entry.end() ? nullptr : &*it;
     };
     const Json* dtype = member("dtype");
     const Json* shape = member("shape");
