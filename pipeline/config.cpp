@@ -41,7 +41,8 @@ ProgressMode parseProgressMode(const std::string& name) {
 
 MethodDefaults methodDefaults(Method method, JobKind kind) {
   const bool hybrid = method == Method::Hybrid;
-  if (kind == JobKind::Image) return {512, hybrid ? 50 : 150, 0};
+  // A fast network runs at any size: an image keeps its own, as a video does.
+  if (kind == JobKind::Image) return {method == Method::Fast ? 0 : 512, hybrid ? 50 : 150, 0};
   const bool optimizes = method == Method::Optimize || hybrid;
   return {optimizes ? 384 : 0, hybrid ? 50 : 150, hybrid ? 10 : 30};
 }

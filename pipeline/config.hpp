@@ -99,8 +99,8 @@ enum class JobKind { Image, Video };
 // A method's defaults, one place for the command line and for library callers that build
 // a Config. Video: optimize and hybrid work at a long side of 384 px (the input's size
 // otherwise); optimize spends 150 iterations on the first frame and 30 on each later one,
-// hybrid (starting from the network's painting) 50 and 10. Image: a long side of 512 px
-// and an iteration cap of 150 (hybrid 50), for every method.
+// hybrid (starting from the network's painting) 50 and 10. Image: a long side of 512 px for
+// optimize and hybrid (fast: the input's size) and an iteration cap of 150 (hybrid 50).
 struct MethodDefaults {
   int maxSide = 0;          // SizeConfig::maxSide; 0: the input's size
   int iterationsFirst = 0;  // video: StyleConfig::iterationsFirst; image: the optimizer's cap

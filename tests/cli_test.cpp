@@ -297,6 +297,15 @@ TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {
            "--precision", "bfloat16"}, dir);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.err.find("style network wave, bfloat16"), std::string::npos) << r.err;
+  // Without --max-side a fast network keeps the input's size (optimize's default is 512 px).
+  const fs::path small = dir / "small.png";
+  cv::Mat smallImage;
+  cv::resize(cv::imread(content), smallImage, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
+  ASSERT_TRUE(cv::imwrite(small.string(), smallImage));
+  r = cli({"image", small.string(), "--method", "fast", "--model", "wave", "-o", fastOut.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(probeLines(fastOut.string(), "-show_entries stream=width,height", dir),
+            std::vector<std::string>{"200,150"});
   // float16 needs CUDA: on the CPU it is an error before anything is written.
   r = cli({"image", content, "--method", "fast", "--model", "wave", "-o", (dir / "half.png").string(),
            "--max-side", "96", "--precision", "float16", "--device", "cpu"}, dir);

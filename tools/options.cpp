@@ -455,8 +455,10 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
     ("output,o", po::value(&cmd.output), "output image (.png .jpg ...)")
     ("method", po::value(&method)->default_value("optimize"), "optimize | fast | hybrid")
     ("model", po::value(&c.fast.model), kImageModelHelp.c_str())
-    ("max-side", po::value(&c.size.maxSide)->default_value(pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Image).maxSide),
-     "working size: long side at most N px")
+    ("max-side", po::value(&c.size.maxSide),
+     ("working size: long side at most N px (default: " +
+      std::to_string(pipeline::methodDefaults(pipeline::Method::Optimize, pipeline::JobKind::Image).maxSide) +
+      " for optimize/hybrid, the input's size for fast)").c_str())
     ("size", po::value(&size), "working size WxH exactly");
   po::options_description all;
   std::string styleIndex;
@@ -480,7 +482,7 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   if (!size.empty()) parseSize(size, c.size.width, c.size.height);
   applyStyleValues(c, sv);
   pipeline::GivenOptions given;
-  given.size = !vm["max-side"].defaulted();
+  given.size = vm.count("max-side") > 0;
   given.iterations = !vm["iterations"].defaulted();
   pipeline::applyMethodDefaults(c, pipeline::JobKind::Image, given);
   asUsageError([&] { pipeline::validate(c); });
