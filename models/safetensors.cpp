@@ -77,6 +77,8 @@ Json parseJson(const std::string& path, const std::string& text) {
     return Json::parse(text, check);
   } catch (const Json::parse_error& e) {
     fail(path, "bad JSON header at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const Json::exception& e) {  // e.g. out_of_range: a number too large for a double
+    fail(path, std::string("bad JSON header: ") + e.what());
   }
 }
 

@@ -199,6 +199,8 @@ TEST(Farm_Plan, EditedOrForeignPlansAreErrors) {
     return std::string("(no error)");
   };
   EXPECT_NE(error("{").find("job/plan.json: not a valid JSON plan"), std::string::npos);
+  // A number beyond a double's range is the JSON library's out_of_range, reported the same way.
+  EXPECT_NE(error("{\"flowstyle_farm_plan\": 1e999}").find("job/plan.json: not a valid JSON plan"), std::string::npos);
   EXPECT_NE(error("{\"a\": 1}").find("not a flowstyle farm plan"), std::string::npos);
   EXPECT_NE(error(replaceOnce(json, "\"flowstyle_farm_plan\": 2", "\"flowstyle_farm_plan\": 1"))
                 .find("plan version 1, this flowstyle reads version 2"),

@@ -139,6 +139,8 @@ TEST(Models_Safetensors, RejectsMalformedFiles) {
   expectFault(writeRaw(dir, "huge.safetensors", ok, data16, std::uint64_t(1) << 60), "header length");
   expectFault(writeRaw(dir, "badjson.safetensors", R"({"a":{"dtype":"F32",)", data16), "JSON");
   expectFault(writeRaw(dir, "notobject.safetensors", R"([1,2])", data16), "JSON");
+  // Found by fuzz_safetensors: a number beyond a double's range (the JSON library's out_of_range).
+  expectFault(writeRaw(dir, "bignumber.safetensors", R"({"a":{"data_dtype":4e4444}})", data16), "bad JSON header");
   expectFault(writeRaw(dir, "overlap.safetensors",
                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",

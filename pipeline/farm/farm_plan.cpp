@@ -276,7 +276,7 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
   Json root;
   try {
     root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number too large
     throw std::runtime_error(path + ": not a valid JSON plan: " + e.what());
   }
   const Reader rd{path};
