@@ -121,17 +121,6 @@ int childEval(const std::vector<std::string>& a) {
   return 0;
 }
 
-// A chaplin frame as a PNG (the peers read pictures), made once per run.
-std::string chaplinFrame() {
-  const std::string path = gTmp + "/chaplin-frame0.png";
-  if (!fs::exists(path)) {
-    cv::Mat bgr;
-    cv::cvtColor(readFrames(chaplinPath(), 1, 0).front(), bgr, cv::COLOR_RGB2BGR);
-    cv::imwrite(path, bgr);
-  }
-  return path;
-}
-
 // The bench-only Python of the peers: $FLOWSTYLE_BENCH_PYTHON, else .venv-bench/ of the
 // checkout (tools/bench/peers/setup.sh makes it). Empty when there is none.
 std::string peerPython() {
@@ -199,7 +188,7 @@ void speedTable() {
   }
   const std::string threads = std::to_string(gOpt.threads > 0 ? gOpt.threads : 2);
   ChildResult eager = runChild({py, peerScript("microast_eager.py"), sharedPath("models/arbitrary/microast"),
-                                chaplinFrame(), stylePath("starry_night.jpg"), "640", "360", "4", threads});
+                                chaplinFramePng(), stylePath("starry_night.jpg"), "640", "360", "4", threads});
   if (eager.ok()) {
     std::printf("  microast in PyTorch %s eager, 640x360: %.2f fps; flowstyle / eager = %.1fx\n",
                 eager.text["torch_version"].c_str(), eager.get("fps"), fps["microast"] / eager.get("fps"));
@@ -209,7 +198,7 @@ void speedTable() {
     reportFailure("microast PyTorch eager", eager);
   }
   ChildResult ort = runChild({py, peerScript("magenta_ort.py"), sharedPath("models/arbitrary/magenta/arbitrary_predict.onnx"),
-                              sharedPath("models/arbitrary/magenta/arbitrary_transform.onnx"), chaplinFrame(),
+                              sharedPath("models/arbitrary/magenta/arbitrary_transform.onnx"), chaplinFramePng(),
                               stylePath("starry_night.jpg"), "8", threads});
   ChildResult own = runSelf({"_arbitrary", "magenta", "384", "384", "8"});
   if (ort.ok() && own.ok()) {

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "stages/video_reader.hpp"
@@ -315,6 +316,16 @@ cv::Mat resizeLongSide(const cv::Mat& img, int longSide) {
                                 std::max(1, static_cast<int>(std::lround(img.rows * s)))),
              0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
   return out;
+}
+
+std::string chaplinFramePng() {
+  const std::string path = gTmp + "/chaplin-frame0.png";
+  if (!std::filesystem::exists(path)) {
+    cv::Mat bgr;
+    cv::cvtColor(readFrames(chaplinPath(), 1, 0).front(), bgr, cv::COLOR_RGB2BGR);
+    cv::imwrite(path, bgr);
+  }
+  return path;
 }
 
 std::vector<cv::Mat> readFrames(const std::string& path, int count, int maxSide) {

@@ -82,6 +82,8 @@ std::string stylePath(const std::string& name);
 cv::Mat resizeLongSide(const cv::Mat& img, int longSide);
 // The first `count` frames of a clip as RGB, resized to maxSide when it is > 0.
 std::vector<cv::Mat> readFrames(const std::string& path, int count, int maxSide);
+// Chaplin's frame 0 as a PNG in gTmp (for what reads pictures), made once per run.
+std::string chaplinFramePng();
 // A synthetic lavfi clip (x264 ultrafast) in gTmp, made once per name.
 std::string ffmpegClip(const std::string& source, int w, int h, double seconds, int fps);
 

@@ -40,17 +40,6 @@ std::string defaultNetwork() {
   return file.string();
 }
 
-// A chaplin frame as a PNG (runImage reads pictures), made once per run.
-std::string chaplinStill() {
-  const std::string path = gTmp + "/hybrid-any-chaplin0.png";
-  if (!fs::exists(path)) {
-    cv::Mat bgr;
-    cv::cvtColor(readFrames(chaplinPath(), 1, 0).front(), bgr, cv::COLOR_RGB2BGR);
-    cv::imwrite(path, bgr);
-  }
-  return path;
-}
-
 // What `flowstyle image CONTENT --style S --max-side 384 [--method hybrid]` configures
 // (tools/options.cpp parseImage): --precision auto for the optimizer too, a still's budget
 // the optimizer's cap (150; hybrid 50 unless `hybridCap` says otherwise).
@@ -151,7 +140,7 @@ void benchHybridAny() {
               "peak MB", "load");
   const std::string style = stylePath(kStyle);
   const std::vector<std::pair<std::string, std::string>> pictures = {
-      {"tubingen", sharedPath("media/stills/tubingen.jpg")}, {"chaplin", chaplinStill()}};
+      {"tubingen", sharedPath("media/stills/tubingen.jpg")}, {"chaplin", chaplinFramePng()}};
   const std::string outDir = gTmp + "/hybrid-any";
   fs::create_directories(outDir);
   for (const auto& [name, path] : pictures) {
