@@ -19,7 +19,9 @@ t=$SECONDS
 #   Pipeline_Temporal.Optimize*, Models_StyleOptimizer.*  convergence of the optimizer: the
 #                 time is LibTorch's arithmetic, which is not instrumented; the optimizer's
 #                 own code runs sanitized in Cli_Image, Cli_Video and Cli_Join's restyle.
+#   Cli_Join.RestyleStylizesTheOverlapAgainAsOneChain  the same restyle code as
+#                 Cli_Join.SeamPartsRestyleEachSeamAsItsOwnTask, which stays (57 test-seconds).
 # Arguments replace this selection (e.g. none of it: tools/ci-reliability.sh -E '^$').
-(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.])'
+(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$)'
 "$root/tools/test-sanitized.sh" "$@"
 echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"
