@@ -16,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "models/fast_network.hpp"
+#include "tests/image_support.hpp"
 
 namespace fs = std::filesystem;
 using flowstyle::models::FastNetworkOptions;
@@ -37,10 +38,8 @@ std::string scratchDir(const std::string& name) {
 }
 
 cv::Mat readRgb(const std::string& path) {
-  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
-  if (bgr.empty()) throw std::runtime_error(path + ": cannot read");
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  cv::Mat rgb = flowstyle::test::readRgb(path);
+  if (rgb.empty()) throw std::runtime_error(path + ": cannot read");
   return rgb;
 }
 
@@ -51,12 +50,8 @@ struct Diff {
 Diff diff8(const cv::Mat& a, const cv::Mat& b) {
   EXPECT_EQ(a.size(), b.size());
   EXPECT_EQ(a.type(), b.type());
-  cv::Mat d;
-  cv::absdiff(a, b, d);
-  Diff r;
-  cv::minMaxLoc(d.reshape(1), nullptr, &r.maxAbs);
-  r.meanAbs = cv::mean(d.reshape(1))[0];
-  return r;
+  const flowstyle::test::ImageDiff d = flowstyle::test::imageDiff(a, b);
+  return {d.max, d.mean};
 }
 
 // What the network is asked to produce: the ml5 variables, each a symlink to the real
