@@ -18,9 +18,8 @@ bool usesArbitraryNetwork(const Config& config);
 
 // The stabilization blend (--method fast, --temporal-weight not given) for the network
 // `arch` (ArbitraryStyleNetwork::arch()): kTemporalWeight, and 0.95 for magenta and wct16x,
-// whose frames move more (unstabilized warping error 5-10x microast's). Measured on chaplin
-// frames 0-47 at 384 px: 0.8 left their stabilized error at 1.9x and 3.3x the ml5 network's,
-// 0.95 at 1.25x and 1.9x, for 1.4 % and 1.9 % more style loss (docs/performance.md).
+// whose frames move more from one to the next (the measurements: docs/performance.md,
+// "Steadier magenta and wct16x").
 double stabilizationWeight(const std::string& arch);
 
 // Loads a style image for an arbitrary-style network at its working size: the long side

@@ -53,11 +53,14 @@ pipeline::Config imageConfig(bool hybrid, const std::string& style, int hybridCa
   c.style.optimize.precision = models::Precision::Auto;
   c.run.threads = gOpt.threads;
   c.run.progress = pipeline::ProgressMode::None;
+  pipeline::GivenOptions given;
+  given.size = true;
   if (hybrid) {
     c.fast.model = defaultNetwork();
     c.style.optimize.iterations = hybridCap;
+    given.iterations = true;
   }
-  c.style.iterationsFirst = c.style.optimize.iterations;
+  pipeline::applyMethodDefaults(c, pipeline::JobKind::Image, given);
   pipeline::validate(c);
   return c;
 }
