@@ -101,14 +101,16 @@ std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const
 // The seam part of the seam before chunk `chunk` (parts/<clip>/seam-NNN.mkv).
 std::string farmSeamPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk);
 
-// The plan as one JSON object (stable layout, two-space indent):
-// {"flowstyle_farm_plan": 1, "flowstyle": ..., "job_dir": ..., "chunks": N, "chunk_frames": F,
-//  "preroll": K, "overlap": O, "video_args": [...], "join_args": [...],
+// The plan as one JSON object, written by nlohmann-json with a two-space indent, members in
+// this order (one per line, every list item too):
+// {"flowstyle_farm_plan": 2, "flowstyle": ..., "job_dir": ..., "chunks": N, "chunk_frames": F,
+//  "preroll": K, "overlap": O, "video_args": [...], "join_args": [...], "tasks": T,
 //  "clips": [{"source": ..., "output": ..., "frames": ..., "source_bytes": ..., "source_mtime_ns": ...,
 //             "chunks": [{"index":0,"task":0,"first":0,"last":99,"stylize_first":0,"write_first":0,
 //                         "part": ..., "command": [...]}, ...],
 //             "seams": [{"index":1,"task":0,"part": ..., "command": [...]}, ...],
 //             "join": [...]}], "seam_tasks": S}
+// Throws std::runtime_error when a path or option is not UTF-8 (JSON cannot hold it).
 std::string farmPlanJson(const FarmPlan& plan);
 
 // Reads a plan written by farmPlanJson and checks it: the version, every field, and that
