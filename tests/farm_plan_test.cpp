@@ -39,10 +39,10 @@ TEST(Farm_Plan, EvenSplitCoversEveryFrameOnce) {
       ASSERT_EQ(static_cast<std::int64_t>(r.size()), chunks);
       std::int64_t next = 0, lo = frames, hi = 0;
       for (const ChunkRange& c : r) {
-        EXPECT_EQ(c.first, next);
-        next = c.last + 1;
-        lo = std::min(lo, c.last - c.first + 1);
-        hi = std::max(hi, c.last - c.first + 1);
+        EXPECT_EQ(c.frames.first, next);
+        next = c.frames.last + 1;
+        lo = std::min(lo, c.frames.count());
+        hi = std::max(hi, c.frames.count());
       }
       EXPECT_EQ(next, frames) << frames << " frames, " << chunks << " chunks";
       EXPECT_LE(hi - lo, 1);
@@ -53,16 +53,16 @@ TEST(Farm_Plan, EvenSplitCoversEveryFrameOnce) {
 TEST(Farm_Plan, PrerollAndOverlapClampAtZero) {
   const std::vector<ChunkRange> r = splitFrames(300, 3, 0, 8, 5);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r[0].first, 0);
-  EXPECT_EQ(r[0].last, 99);
+  EXPECT_EQ(r[0].frames.first, 0);
+  EXPECT_EQ(r[0].frames.last, 99);
   EXPECT_EQ(r[0].stylizeFirst, 0);
   EXPECT_EQ(r[0].writeFirst, 0);
-  EXPECT_EQ(r[1].first, 100);
+  EXPECT_EQ(r[1].frames.first, 100);
   EXPECT_EQ(r[1].stylizeFirst, 92);  // 100 - the pre-roll
   EXPECT_EQ(r[1].writeFirst, 95);
-  EXPECT_EQ(r[2].last, 299);
+  EXPECT_EQ(r[2].frames.last, 299);
   const std::vector<ChunkRange> small = splitFrames(10, 2, 0, 8, 2);
-  EXPECT_EQ(small[1].first, 5);
+  EXPECT_EQ(small[1].frames.first, 5);
   EXPECT_EQ(small[1].stylizeFirst, 0);
   EXPECT_EQ(small[1].writeFirst, 3);
 }
@@ -70,8 +70,8 @@ TEST(Farm_Plan, PrerollAndOverlapClampAtZero) {
 TEST(Farm_Plan, ChunkFramesMakesShorterLastChunk) {
   const std::vector<ChunkRange> r = splitFrames(250, 0, 100, 0, 0);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r[2].first, 200);
-  EXPECT_EQ(r[2].last, 249);
+  EXPECT_EQ(r[2].frames.first, 200);
+  EXPECT_EQ(r[2].frames.last, 249);
   EXPECT_EQ(splitFrames(5, 0, 100, 0, 0).size(), 1u);
 }
 

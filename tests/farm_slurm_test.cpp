@@ -61,8 +61,7 @@ TEST(Farm_Cli, PlanPrintsTheChunkTableAndJson) {
   EXPECT_NE(r.out.find("\"flowstyle_farm_plan\": 2"), std::string::npos);
   const flowstyle::pipeline::FarmPlan plan = flowstyle::pipeline::parseFarmPlanJson(r.out, "farm plan --json");
   ASSERT_EQ(plan.clips.at(0).chunks.size(), 3u) << r.out;
-  EXPECT_EQ(plan.clips[0].chunks[2].range.first, 10) << r.out;  // 5 + 5 + 2
-  EXPECT_EQ(plan.clips[0].chunks[2].range.last, 11) << r.out;
+  EXPECT_EQ(plan.clips[0].chunks[2].range.frames, (flowstyle::pipeline::FrameRange{10, 11})) << r.out;  // 5 + 5 + 2
 }
 
 TEST(Farm_Cli, DryRunWritesTheJobFolderAndSubmitsNothing) {

@@ -200,17 +200,15 @@ int runFarmStatus(const std::string& jobDir, bool json) {
       const ItemState& s = st.chunks[k][i];
       counts[s.state]++;
       anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
-      char line[256];
-      std::snprintf(line, sizeof line, "  chunk %d (task %d) frames %lld-%lld: %s", c.range.index, c.task,
-                    static_cast<long long>(c.range.first), static_cast<long long>(c.range.last), s.state.c_str());
-      text += line;
+      text += "  chunk " + std::to_string(c.range.index) + " (task " + std::to_string(c.task) + ") frames " +
+              toString(c.range.frames) + ": " + s.state;
       if (s.framesDone >= 0) text += " (" + std::to_string(s.framesDone) + " frames saved for --resume)";
       if (!s.detail.empty()) text += ": " + s.detail;
       text += "\n";
       chunks.push_back({{"index", c.range.index},
                         {"task", c.task},
-                        {"first", c.range.first},
-                        {"last", c.range.last},
+                        {"first", c.range.frames.first},
+                        {"last", c.range.frames.last},
                         {"state", s.state},
                         {"frames_saved", s.framesDone},
                         {"detail", s.detail}});

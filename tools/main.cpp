@@ -468,14 +468,15 @@ int runJoinCommand(RunContext& ctx, const std::vector<std::string>& args) {
     std::string seams;
     for (std::int64_t f : stats.plan.seams) seams += (seams.empty() ? "" : ",") + std::to_string(f);
     if (cmd.config.seamPart) {
-      std::fprintf(stderr, "%s: seam part of the seam at frame %s, %lld restyled frames (%lld-%lld), in %s\n",
+      const std::int64_t last = stats.plan.parts[0].frames.last;
+      std::fprintf(stderr, "%s: seam part of the seam at frame %s, %lld restyled frames (%s), in %s\n",
                    cmd.config.writer.path.c_str(), seams.c_str(), static_cast<long long>(stats.frames),
-                   static_cast<long long>(stats.plan.parts[0].last - stats.frames + 1),
-                   static_cast<long long>(stats.plan.parts[0].last), tools::formatDuration(stats.seconds).c_str());
+                   toString(pipeline::FrameRange{last - stats.frames + 1, last}).c_str(),
+                   tools::formatDuration(stats.seconds).c_str());
     } else {
-      std::fprintf(stderr, "%s: %lld frames (%lld-%lld) from %zu parts, %lld blended, in %s%s%s\n",
+      std::fprintf(stderr, "%s: %lld frames (%s) from %zu parts, %lld blended, in %s%s%s\n",
                    cmd.config.writer.path.c_str(), static_cast<long long>(stats.frames),
-                   static_cast<long long>(stats.plan.first), static_cast<long long>(stats.plan.last),
+                   toString(stats.plan.frames).c_str(),
                    stats.plan.parts.size(), static_cast<long long>(stats.blended),
                    tools::formatDuration(stats.seconds).c_str(), seams.empty() ? "" : "; seams at frames ",
                    seams.c_str());

@@ -19,7 +19,7 @@ std::string num(std::int64_t v) { return std::to_string(v); }
 std::vector<std::string> chunkCommand(const FarmRequest& r, const FarmClipInput& clip, const ChunkRange& c,
                                       const std::string& part) {
   std::vector<std::string> argv = {r.flowstyle, "video", clip.source,
-                                   "--frames", num(c.first) + "-" + num(c.last),
+                                   "--frames", toString(c.frames),
                                    "--preroll", num(r.preroll), "--overlap", num(r.overlap), "--resume"};
   argv.insert(argv.end(), r.videoArgs.begin(), r.videoArgs.end());
   argv.insert(argv.end(), {"--codec", "ffv1", "--no-audio", "-o", part});  // join copies the source's audio
@@ -112,12 +112,11 @@ std::vector<ChunkRange> splitFrames(std::int64_t frameCount, std::int64_t chunks
   for (std::int64_t i = 0; i < chunks; ++i) {
     ChunkRange c;
     c.index = static_cast<int>(i);
-    c.first = first;
-    c.last = std::min(frameCount, first + base + (i < extra ? 1 : 0)) - 1;
-    c.stylizeFirst = std::max<std::int64_t>(0, c.first - preroll);
-    c.writeFirst = std::max<std::int64_t>(0, c.first - overlap);
-    shortest = std::min(shortest, c.last - c.first + 1);
-    first = c.last + 1;
+    c.frames = {first, std::min(frameCount, first + base + (i < extra ? 1 : 0)) - 1};
+    c.stylizeFirst = std::max<std::int64_t>(0, first - preroll);
+    c.writeFirst = std::max<std::int64_t>(0, first - overlap);
+    shortest = std::min(shortest, c.frames.count());
+    first = c.frames.last + 1;
     out.push_back(c);
   }
   if (chunks > 1 && overlap >= shortest) {
@@ -208,8 +207,8 @@ std::string farmPlanJson(const FarmPlan& plan) {
     for (const FarmChunk& ch : c.chunks) {
       chunks.push_back({{"index", ch.range.index},
                         {"task", ch.task},
-                        {"first", ch.range.first},
-                        {"last", ch.range.last},
+                        {"first", ch.range.frames.first},
+                        {"last", ch.range.frames.last},
                         {"stylize_first", ch.range.stylizeFirst},
                         {"write_first", ch.range.writeFirst},
                         {"part", ch.part},
@@ -286,8 +285,7 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
       FarmChunk k;
       k.range.index = static_cast<int>(rd.integer(*ch, "index"));
       k.task = static_cast<int>(rd.integer(*ch, "task"));
-      k.range.first = rd.integer(*ch, "first");
-      k.range.last = rd.integer(*ch, "last");
+      k.range.frames = {rd.integer(*ch, "first"), rd.integer(*ch, "last")};
       k.range.stylizeFirst = rd.integer(*ch, "stylize_first");
       k.range.writeFirst = rd.integer(*ch, "write_first");
       k.part = rd.str(*ch, "part");
@@ -324,8 +322,8 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
     for (std::size_t i = 0; i < a.chunks.size(); ++i) {
       const FarmChunk& x = a.chunks[i];
       const FarmChunk& y = b.chunks[i];
-      if (x.range.index != y.range.index || x.task != y.task || x.range.first != y.range.first ||
-          x.range.last != y.range.last || x.range.stylizeFirst != y.range.stylizeFirst ||
+      if (x.range.index != y.range.index || x.task != y.task || x.range.frames != y.range.frames ||
+          x.range.stylizeFirst != y.range.stylizeFirst ||
           x.range.writeFirst != y.range.writeFirst || x.part != y.part || x.command != y.command) {
         rd.fail(where + ", chunk " + std::to_string(i) + " differs from what the recorded settings make");
       }

@@ -18,17 +18,20 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/frame_range.hpp"
+
 namespace flowstyle::pipeline {
 
 inline constexpr int kFarmPlanVersion = 2;  // 2: seam tasks (join --blend restyle)
 
-// One chunk's frames. All bounds inclusive, 0-based frame indices of the source.
+// One chunk's frames, 0-based frame numbers of the source.
 struct ChunkRange {
   int index = 0;                  // within its clip
-  std::int64_t first = 0;         // frames this chunk owns
-  std::int64_t last = 0;
+  FrameRange frames{0, 0};        // the frames this chunk owns
   std::int64_t stylizeFirst = 0;  // first - preroll, clamped at 0 (pre-roll: stylized, not written)
   std::int64_t writeFirst = 0;    // first - overlap, clamped at 0 (overlap: written by both neighbours)
+  FrameRange stylized() const { return {stylizeFirst, frames.last}; }
+  FrameRange written() const { return {writeFirst, frames.last}; }
 };
 
 // Splits frames [0, frameCount) into `chunks` ranges as even as possible (sizes differ by
