@@ -8,13 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
 #ifndef FLOWSTYLE_TORCH_ONLY  // see fast_network.hpp
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #endif
 #include <torch/torch.h>
@@ -265,53 +266,88 @@ torch::Tensor convBySpaceToDepth(const torch::Tensor& x, const torch::Tensor& s2
 
 #ifndef FLOWSTYLE_TORCH_ONLY
 TensorFile importMl5Checkpoint(const std::string& folder) {
+  using Json = nlohmann::json;
+  // A real manifest is under 5 KB: anything far larger is not one (and is not parsed).
+  constexpr std::uintmax_t kMaxManifestBytes = 1'000'000;
   const fs::path dir(folder);
   const fs::path manifestPath = dir / "manifest.json";
-  boost::property_tree::ptree manifest;
+  Json manifest;
   {
-    std::ifstream in(manifestPath);
+    std::ifstream in(manifestPath, std::ios::binary);
     if (!in) {
       throw std::runtime_error(manifestPath.string() +
                                ": cannot open (an ml5 style checkpoint folder holds "
                                "manifest.json and Variable, Variable_1, ... Variable_47)");
     }
+    std::error_code ec;
+    const std::uintmax_t bytes = fs::file_size(manifestPath, ec);
+    if (ec || bytes > kMaxManifestBytes) {
+      throw std::runtime_error(manifestPath.string() + ": " +
+                               (ec ? "cannot read its size (" + ec.message() + ")"
+                                   : std::to_string(bytes) + " bytes, more than a manifest's limit of " +
+                                         std::to_string(kMaxManifestBytes)) +
+                               " (not an ml5 style checkpoint?)");
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    constexpr int kMaxDepth = 8;  // a manifest is an object of objects of arrays (depth 3)
+    const Json::parser_callback_t bounded = [&](int depth, Json::parse_event_t event, Json&) {
+      if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+          depth >= kMaxDepth) {
+        throw std::runtime_error(manifestPath.string() + ": bad JSON: nested deeper than " +
+                                 std::to_string(kMaxDepth) + " (not an ml5 manifest)");
+      }
+      return true;
+    };
     try {
-      boost::property_tree::read_json(in, manifest);
-    } catch (const boost::property_tree::json_parser_error& e) {
-      throw std::runtime_error(manifestPath.string() + ": bad JSON: " + e.message() +
-                               " at line " + std::to_string(e.line()));
+      manifest = Json::parse(text, bounded);
+    } catch (const Json::parse_error& e) {
+      throw std::runtime_error(manifestPath.string() + ": bad JSON at byte " + std::to_string(e.byte) + ": " +
+                               e.what());
+    } catch (const Json::exception& e) {  // out_of_range: a number too large for a double
+      throw std::runtime_error(manifestPath.string() + ": bad JSON: " + e.what());
     }
   }
 
   auto readEntry = [&](int index, const Shape& expected) {
     const std::string var = ml5VariableName(index);
-    const auto entry = manifest.get_child_optional(boost::property_tree::ptree::path_type(var, '\0'));
-    if (!entry) {
+    const auto entry = manifest.find(var);
+    if (entry == manifest.end()) {
       throw std::runtime_error(manifestPath.string() + ": '" + var +
                                "' is missing (expected shape " + shapeString(expected) + ")");
     }
-    const auto filename = entry->get_optional<std::string>("filename");
-    const auto shapeNode = entry->get_child_optional("shape");
-    if (!filename || filename->empty() || !shapeNode) {
+    const auto filenameNode = entry->is_object() ? entry->find("filename") : entry->end();
+    const auto shapeNode = entry->is_object() ? entry->find("shape") : entry->end();
+    if (filenameNode == entry->end() || !filenameNode->is_string() ||
+        filenameNode->get_ref<const std::string&>().empty() || shapeNode == entry->end()) {
       throw std::runtime_error(manifestPath.string() + ": '" + var +
                                "' lacks \"filename\" or \"shape\"");
     }
+    const std::string& filename = filenameNode->get_ref<const std::string&>();
     Shape shape;
-    try {
-      for (const auto& d : *shapeNode) shape.push_back(d.second.get_value<std::int64_t>());
-    } catch (const boost::property_tree::ptree_error&) {
+    // Dimensions are JSON integers (ml5 writes them so); a non-negative one beyond int64 is
+    // no dimension either.
+    const auto dimension = [](const Json& d) {
+      return d.is_number_integer() &&
+             (!d.is_number_unsigned() ||
+              d.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+    };
+    if (!shapeNode->is_array()) {
       throw std::runtime_error(manifestPath.string() + ": '" + var + "' has a non-integer shape");
+    }
+    for (const Json& d : *shapeNode) {
+      if (!dimension(d)) throw std::runtime_error(manifestPath.string() + ": '" + var + "' has a non-integer shape");
+      shape.push_back(d.get<std::int64_t>());
     }
     if (shape != expected) {
       throw std::runtime_error(manifestPath.string() + ": '" + var + "' has shape " +
                                shapeString(shape) + ", expected " + shapeString(expected) +
                                " (not a johnson_ml5 style network)");
     }
-    if (fs::path(*filename).filename().string() != *filename) {
+    if (fs::path(filename).filename().string() != filename) {
       throw std::runtime_error(manifestPath.string() + ": '" + var + "' names file '" +
-                               *filename + "' outside the folder");
+                               filename + "' outside the folder");
     }
-    return readMl5Variable(dir / *filename, var, shape);
+    return readMl5Variable(dir / filename, var, shape);
   };
 
   TensorFile file;

@@ -270,28 +270,6 @@ Header parseHeader(const std::string& path, std::ifstream& in) {
   return h;
 }
 
-std::string jsonEscape(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 TensorFile readSafetensors(const std::string& path) {
@@ -328,17 +306,11 @@ std::map<std::string, std::vector<std::int64_t>> readSafetensorsShapes(const std
 
 void writeSafetensors(const std::string& path, const TensorFile& file) {
   std::vector<torch::Tensor> data;
-  std::string header = "{";
-  bool first = true;
+  // Members in this order (ordered_json): "__metadata__" first, then the tensors by name.
+  Json header = Json::object();
   if (!file.metadata.empty()) {
-    header += "\"__metadata__\":{";
-    for (const auto& [k, v] : file.metadata) {
-      if (!first) header += ",";
-      first = false;
-      header += jsonEscape(k) + ":" + jsonEscape(v);
-    }
-    header += "}";
-    first = false;
+    Json& metadata = header[kMetadataKey] = Json::object();
+    for (const auto& [k, v] : file.metadata) metadata[k] = v;
   }
   std::uint64_t offset = 0;
   for (const auto& [name, tensor] : file.tensors) {
@@ -350,17 +322,21 @@ void writeSafetensors(const std::string& path, const TensorFile& file) {
                      ", which safetensors writing does not support (supported: " + knownDtypes() + ")");
     torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
     const std::uint64_t n = static_cast<std::uint64_t>(t.numel()) * d->bytes;
-    std::vector<std::int64_t> shape(t.sizes().begin(), t.sizes().end());
-    if (!first) header += ",";
-    first = false;
-    header += jsonEscape(name) + ":{\"dtype\":\"" + d->name + "\",\"shape\":" + shapeText(shape) +
-              ",\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + n) + "]}";
+    header[name] = {{"dtype", d->name},
+                    {"shape", std::vector<std::int64_t>(t.sizes().begin(), t.sizes().end())},
+                    {"data_offsets", {offset, offset + n}}};
     offset += n;
     data.push_back(std::move(t));
   }
-  header += "}";
+  std::string text;
+  try {
+    text = header.dump();  // compact, UTF-8 as is
+  } catch (const Json::type_error& e) {  // 316: a name or metadata value that is not UTF-8
+    fail(path, std::string("cannot write the header: a tensor name or metadata value is not UTF-8 (") + e.what() +
+                   ")");
+  }
   // Pad with spaces so the data section starts 8-byte aligned (as the reference does).
-  header.append((8 - header.size() % 8) % 8, ' ');
+  text.append((8 - text.size() % 8) % 8, ' ');
 
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -372,10 +348,10 @@ void writeSafetensors(const std::string& path, const TensorFile& file) {
   if (!f) fail(path, "cannot create " + tmp.string() + " (" + std::strerror(errno) + ")");
   bool ok = true;
   unsigned char lenBytes[8];
-  std::uint64_t len = header.size();
+  std::uint64_t len = text.size();
   for (int i = 0; i < 8; ++i) lenBytes[i] = static_cast<unsigned char>((len >> (8 * i)) & 0xFF);
   ok = ok && std::fwrite(lenBytes, 1, 8, f) == 8;
-  ok = ok && std::fwrite(header.data(), 1, header.size(), f) == header.size();
+  ok = ok && std::fwrite(text.data(), 1, text.size(), f) == text.size();
   for (const torch::Tensor& t : data) {
     const std::size_t n = static_cast<std::size_t>(t.numel()) * t.element_size();
     if (n > 0) ok = ok && std::fwrite(t.data_ptr(), 1, n, f) == n;

@@ -39,17 +39,16 @@ std::string hashModelPath(const std::string& path) {
 ChunkSpan chunkSpan(const Config& config) {
   const stages::FrameSelection& s = config.reader.selection;
   ChunkSpan span;
-  span.rangeFirst = std::max<std::int64_t>(0, s.first);
-  span.last = s.last;
-  span.stylizeFirst = std::max<std::int64_t>(0, span.rangeFirst - config.chunk.preroll);
-  span.writeFirst = std::max<std::int64_t>(0, span.rangeFirst - config.chunk.overlap);
+  span.frames = {std::max<std::int64_t>(0, s.first), s.last};
+  span.stylizeFirst = std::max<std::int64_t>(0, span.frames.first - config.chunk.preroll);
+  span.writeFirst = std::max<std::int64_t>(0, span.frames.first - config.chunk.overlap);
   return span;
 }
 
 std::string JobIdentity::key() const {
   return "source=" + source.hash + "/" + std::to_string(source.bytes) + " size=" + std::to_string(width) + "x" +
          std::to_string(height) + " settings=" + settingsHash + " frames=" + std::to_string(span.stylizeFirst) + ":" +
-         std::to_string(span.writeFirst) + ":" + std::to_string(span.last);
+         std::to_string(span.writeFirst) + ":" + std::to_string(span.frames.last);
 }
 
 JobIdentity identifyJob(const Config& config) {

@@ -7,17 +7,19 @@
 #include <string>
 
 #include "pipeline/config.hpp"
+#include "pipeline/frame_range.hpp"
 #include "stages/fingerprint.hpp"
 
 namespace flowstyle::pipeline {
 
 // Frames of a job, as source frame numbers. `--frames A-B --preroll K --overlap O`:
-// stylizes max(0,A-K)..B, writes max(0,A-O)..B. last = -1: to the end of the clip.
+// stylizes max(0,A-K)..B, writes max(0,A-O)..B (B: to the end of the clip without one).
 struct ChunkSpan {
-  std::int64_t stylizeFirst = 0;
-  std::int64_t writeFirst = 0;
-  std::int64_t last = -1;
-  std::int64_t rangeFirst = 0;  // A as given
+  FrameRange frames;              // A-B as given (A at least 0)
+  std::int64_t stylizeFirst = 0;  // max(0, A-K)
+  std::int64_t writeFirst = 0;    // max(0, A-O)
+  FrameRange stylized() const { return {stylizeFirst, frames.last}; }
+  FrameRange written() const { return {writeFirst, frames.last}; }
 };
 ChunkSpan chunkSpan(const Config& config);
 

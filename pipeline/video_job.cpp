@@ -13,8 +13,7 @@ VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIter
   const bool network = config.method == Method::Fast || config.method == Method::Hybrid;
   const ChunkSpan span = chunkSpan(config);
   const std::string job = config.reader.path + " -> " + config.writer.path + ", --method " + toString(config.method) +
-                          ", frames " + std::to_string(span.stylizeFirst) + "-" +
-                          (span.last >= 0 ? std::to_string(span.last) : std::string("end"));
+                          ", frames " + toString(span.stylized());
   // Only resume state needs the identity (it hashes the style images and weight files).
   std::string key;
   if (config.chunk.resume) key = identity != nullptr ? identity->key() : identifyJob(config).key();

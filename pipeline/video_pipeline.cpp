@@ -420,8 +420,7 @@ void checkFrameCounts(const Config& config, const ChunkSpan& span, const stages:
     std::string clip = info.frameCountEstimate >= 0
                            ? " (the clip has about " + std::to_string(info.frameCountEstimate) + " frames)"
                            : std::string();
-    throw std::runtime_error(config.reader.path + ": --frames " + std::to_string(span.rangeFirst) + "-" +
-                             (sel.last >= 0 ? std::to_string(sel.last) : std::string()) +
+    throw std::runtime_error(config.reader.path + ": --frames " + toString(span.frames) +
                              " selects no frames: the range starts past the end of the clip" + clip);
   }
   throw std::runtime_error(config.reader.path + ": no frames in the selected range");

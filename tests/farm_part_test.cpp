@@ -22,8 +22,7 @@ PartRecord record(std::int64_t a, std::int64_t b, int preroll, int overlap) {
   r.source.hash = "00112233aabbccdd";
   r.settingsHash = "feedfacefeedface";
   r.method = "fast";
-  r.rangeFirst = a;
-  r.rangeLast = b;
+  r.range = {a, b};
   r.preroll = preroll;
   r.overlap = overlap;
   r.firstFrame = std::max<std::int64_t>(0, a - overlap);
@@ -36,8 +35,7 @@ PartSpan span(const std::string& path, std::int64_t a, std::int64_t b, int overl
   PartSpan s;
   s.path = path;
   s.record = record(a, b, overlap, overlap);
-  s.first = s.record.firstFrame;
-  s.last = last == -2 ? b : last;
+  s.frames = {s.record.firstFrame, last == -2 ? b : last};
   return s;
 }
 
@@ -56,8 +54,7 @@ TEST(Farm_Part, RecordSurvivesTagsWhateverTheirCase) {
   EXPECT_EQ(back.source.hash, r.source.hash);
   EXPECT_EQ(back.source.bytes, 1000);
   EXPECT_EQ(back.settingsHash, r.settingsHash);
-  EXPECT_EQ(back.rangeFirst, 30);
-  EXPECT_EQ(back.rangeLast, 59);
+  EXPECT_EQ(back.range, (FrameRange{30, 59}));
   EXPECT_EQ(back.preroll, 8);
   EXPECT_EQ(back.overlap, 4);
   EXPECT_EQ(back.firstFrame, 26);
@@ -73,8 +70,9 @@ TEST(Farm_Part, SeamRecordKeepsTheSpansOfItsParts) {
   r.seamLater = {22, 59};
   const PartRecord back = parsePartRecord(partTags(r), "s.mkv");
   EXPECT_TRUE(back.seam);
-  EXPECT_EQ(back.seamEarlier, std::make_pair(std::int64_t{0}, std::int64_t{29}));
-  EXPECT_EQ(back.seamLater, std::make_pair(std::int64_t{22}, std::int64_t{59}));
+  EXPECT_EQ(back.seamEarlier, (FrameRange{0, 29}));
+  EXPECT_EQ(back.seamLater, (FrameRange{22, 59}));
+  EXPECT_EQ(partTags(r).at("flowstyle_seam"), "0-29,22-59");
   EXPECT_FALSE(parsePartRecord(partTags(record(30, 59, 8, 4)), "p.mkv").seam);
   // The landing hold it was restyled with, exactly (join compares it with its own).
   EXPECT_EQ(back.restyleHold, 0.0);
@@ -172,7 +170,9 @@ TEST(Farm_Part, ChunkSpanClampsPreRollAndOverlapAtTheStart) {
   ChunkSpan s = chunkSpan(c);
   EXPECT_EQ(s.stylizeFirst, 0);
   EXPECT_EQ(s.writeFirst, 2);
-  EXPECT_EQ(s.last, 29);
+  EXPECT_EQ(s.frames, (FrameRange{5, 29}));
+  EXPECT_EQ(s.stylized(), (FrameRange{0, 29}));
+  EXPECT_EQ(s.written(), (FrameRange{2, 29}));
   c.reader.selection.first = 100;
   s = chunkSpan(c);
   EXPECT_EQ(s.stylizeFirst, 92);
@@ -184,11 +184,10 @@ TEST(Farm_JoinPlan, OrdersPartsAndFindsTheSeams) {
   ASSERT_EQ(plan.parts.size(), 3u);
   EXPECT_EQ(plan.parts[0].path, "a");
   EXPECT_EQ(plan.parts[2].path, "c");
-  EXPECT_EQ(plan.first, 0);
-  EXPECT_EQ(plan.last, 89);
+  EXPECT_EQ(plan.frames, (FrameRange{0, 89}));
   EXPECT_EQ(plan.seams, (std::vector<std::int64_t>{30, 60}));
   // The last part may end early: the clip ends there (join checks the source).
-  EXPECT_EQ(planJoin({span("a", 0, 29), span("b", 30, 99, 0, 75)}).last, 75);
+  EXPECT_EQ(planJoin({span("a", 0, 29), span("b", 30, 99, 0, 75)}).frames.last, 75);
 }
 
 TEST(Farm_JoinPlan, RefusesWhatItCannotBlendAndNamesIt) {

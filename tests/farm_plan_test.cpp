@@ -39,10 +39,10 @@ TEST(Farm_Plan, EvenSplitCoversEveryFrameOnce) {
       ASSERT_EQ(static_cast<std::int64_t>(r.size()), chunks);
       std::int64_t next = 0, lo = frames, hi = 0;
       for (const ChunkRange& c : r) {
-        EXPECT_EQ(c.first, next);
-        next = c.last + 1;
-        lo = std::min(lo, c.last - c.first + 1);
-        hi = std::max(hi, c.last - c.first + 1);
+        EXPECT_EQ(c.frames.first, next);
+        next = c.frames.last + 1;
+        lo = std::min(lo, c.frames.count());
+        hi = std::max(hi, c.frames.count());
       }
       EXPECT_EQ(next, frames) << frames << " frames, " << chunks << " chunks";
       EXPECT_LE(hi - lo, 1);
@@ -53,16 +53,16 @@ TEST(Farm_Plan, EvenSplitCoversEveryFrameOnce) {
 TEST(Farm_Plan, PrerollAndOverlapClampAtZero) {
   const std::vector<ChunkRange> r = splitFrames(300, 3, 0, 8, 5);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r[0].first, 0);
-  EXPECT_EQ(r[0].last, 99);
+  EXPECT_EQ(r[0].frames.first, 0);
+  EXPECT_EQ(r[0].frames.last, 99);
   EXPECT_EQ(r[0].stylizeFirst, 0);
   EXPECT_EQ(r[0].writeFirst, 0);
-  EXPECT_EQ(r[1].first, 100);
+  EXPECT_EQ(r[1].frames.first, 100);
   EXPECT_EQ(r[1].stylizeFirst, 92);  // 100 - the pre-roll
   EXPECT_EQ(r[1].writeFirst, 95);
-  EXPECT_EQ(r[2].last, 299);
+  EXPECT_EQ(r[2].frames.last, 299);
   const std::vector<ChunkRange> small = splitFrames(10, 2, 0, 8, 2);
-  EXPECT_EQ(small[1].first, 5);
+  EXPECT_EQ(small[1].frames.first, 5);
   EXPECT_EQ(small[1].stylizeFirst, 0);
   EXPECT_EQ(small[1].writeFirst, 3);
 }
@@ -70,8 +70,8 @@ TEST(Farm_Plan, PrerollAndOverlapClampAtZero) {
 TEST(Farm_Plan, ChunkFramesMakesShorterLastChunk) {
   const std::vector<ChunkRange> r = splitFrames(250, 0, 100, 0, 0);
   ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r[2].first, 200);
-  EXPECT_EQ(r[2].last, 249);
+  EXPECT_EQ(r[2].frames.first, 200);
+  EXPECT_EQ(r[2].frames.last, 249);
   EXPECT_EQ(splitFrames(5, 0, 100, 0, 0).size(), 1u);
 }
 
@@ -179,6 +179,7 @@ TEST(Farm_Plan, TasksAreNumberedAcrossClips) {
 TEST(Farm_Plan, JsonRoundTrip) {
   FarmRequest r = oneClip(30, 3);
   r.videoArgs.push_back("--style=it's \"quoted\"\\.jpg");
+  r.videoArgs.push_back("tab\tnew line\n\x01 caf\xc3\xa9");  // control characters, UTF-8
   const FarmPlan plan = makeFarmPlan(r);
   const std::string json = farmPlanJson(plan);
   const FarmPlan back = parseFarmPlanJson(json, "plan.json");
@@ -186,6 +187,16 @@ TEST(Farm_Plan, JsonRoundTrip) {
   EXPECT_EQ(back.clips[0].chunks[2].command, plan.clips[0].chunks[2].command);
   EXPECT_EQ(back.clips[0].input.sourceBytes, 1234u);
   EXPECT_NE(json.find("\"flowstyle_farm_plan\": 2"), std::string::npos);
+  EXPECT_NE(json.find("\"tab\\tnew line\\n\\u0001 caf\xc3\xa9\""), std::string::npos) << json;
+  // JSON holds UTF-8 only: a path in another encoding is an error naming the cause, not a
+  // plan that cannot be read back.
+  r.clips[0].source = "/clips/caf\xe9.mp4";
+  try {
+    farmPlanJson(makeFarmPlan(r));
+    ADD_FAILURE() << "a path that is not UTF-8 was written";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Farm_Plan, EditedOrForeignPlansAreErrors) {
@@ -209,7 +220,7 @@ TEST(Farm_Plan, EditedOrForeignPlansAreErrors) {
             std::string::npos);
   // A range edited by hand: the commands no longer match the settings.
   EXPECT_NE(error(replaceOnce(json, "\"last\": 19", "\"last\": 18")).find("chunk 1 differs"), std::string::npos);
-  EXPECT_NE(error(replaceOnce(json, "--frames\", \"20-29", "--frames\", \"20-28")).find("chunk 2 differs"),
+  EXPECT_NE(error(replaceOnce(json, "\"20-29\"", "\"20-28\"")).find("chunk 2 differs"),
             std::string::npos);
   EXPECT_NE(error(replaceOnce(json, "\"preroll\": 8", "\"preroll\": 9")).find("differs"), std::string::npos);
   EXPECT_NE(error(replaceOnce(json, "\"preroll\": 8", "\"preroll\": \"x\"")).find("'preroll' is not an integer"),

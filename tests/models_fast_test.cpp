@@ -10,8 +10,7 @@
 #include <string>
 #include <tuple>
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -58,20 +57,19 @@ Diff diff8(const cv::Mat& a, const cv::Mat& b) {
 // file, plus a manifest that a test may alter.
 struct BrokenCheckpoint {
   std::string dir;
-  boost::property_tree::ptree manifest;
+  nlohmann::json manifest;
 
   explicit BrokenCheckpoint(const std::string& name) : dir(scratchDir(name)) {
     const std::string good = kMl5 + "wave";
-    boost::property_tree::read_json(good + "/manifest.json", manifest);
+    manifest = nlohmann::json::parse(std::ifstream(good + "/manifest.json"));
     for (const auto& entry : fs::directory_iterator(good)) {
       if (entry.path().filename() == "manifest.json") continue;
       fs::create_symlink(entry.path(), fs::path(dir) / entry.path().filename());
     }
   }
-  boost::property_tree::ptree& variable(const std::string& name) {
-    return manifest.get_child(boost::property_tree::ptree::path_type(name, '\0'));
-  }
-  void writeManifest() { boost::property_tree::write_json(dir + "/manifest.json", manifest); }
+  nlohmann::json& variable(const std::string& name) { return manifest.at(name); }
+  void writeManifest() { writeManifestText(manifest.dump(2)); }
+  void writeManifestText(const std::string& text) { std::ofstream(dir + "/manifest.json") << text; }
   void replaceFile(const std::string& name, const std::vector<float>& data) {
     fs::remove(fs::path(dir) / name);
     std::ofstream out(fs::path(dir) / name, std::ios::binary);
@@ -93,8 +91,7 @@ std::string importError(const std::string& dir) {
 
 // Golden outputs from an independent numpy implementation (SOURCES.md, reference/).
 TEST(Models_FastStyleNetwork, MatchesReferenceOutputs) {
-  boost::property_tree::ptree reference;
-  boost::property_tree::read_json(kReference + "reference.json", reference);
+  const nlohmann::json reference = nlohmann::json::parse(std::ifstream(kReference + "reference.json"));
   for (const std::string style : {"wave", "udnie"}) {
     FastStyleNetwork net(kMl5 + style, "cpu");
     EXPECT_EQ(net.name(), style);
@@ -118,9 +115,7 @@ TEST(Models_FastStyleNetwork, MatchesReferenceOutputs) {
       RecordProperty(style + "_" + size + "_max_abs", std::to_string(d.maxAbs));
       RecordProperty(style + "_" + size + "_mean_abs", std::to_string(d.meanAbs));
       RecordProperty(style + "_" + size + "_mean", std::to_string(cv::mean(out.reshape(1))[0]));
-      const double refMean =
-          reference.get_child(boost::property_tree::ptree::path_type(key, '\0'))
-              .get<double>("mean");
+      const double refMean = reference.at(key).at("mean").get<double>();
       EXPECT_NEAR(cv::mean(out.reshape(1))[0], refMean, 0.01);
       double lo = 0, hi = 0;
       cv::minMaxLoc(out.reshape(1), &lo, &hi);
@@ -158,8 +153,7 @@ TEST(Models_FastStyleNetwork, ImportErrorsNameTheVariable) {
   }
   {
     BrokenCheckpoint c("wrong_shape");
-    auto& shape = c.variable("Variable_15").get_child("shape");
-    shape.back().second.put_value(64);
+    c.variable("Variable_15").at("shape").back() = 64;
     c.writeManifest();
     const std::string e = importError(c.dir);
     EXPECT_NE(e.find("manifest.json: 'Variable_15' has shape [3,3,128,64], expected [3,3,128,128]"),
@@ -193,6 +187,40 @@ TEST(Models_FastStyleNetwork, ImportErrorsNameTheVariable) {
   {
     const std::string e = importError(scratchDir("no_manifest"));
     EXPECT_NE(e.find("manifest.json: cannot open"), std::string::npos) << e;
+  }
+}
+
+// The manifest is read by the JSON library (bounded: size, depth); whatever it rejects,
+// including a number beyond a double (nlohmann's out_of_range, not a std::runtime_error),
+// comes back as one line naming the manifest and, past the JSON, the variable.
+TEST(Models_FastStyleNetwork, ImportRejectsBadManifestsInOneLine) {
+  BrokenCheckpoint c("bad_manifest");
+  const auto expectError = [&](const std::string& text, const std::string& what) {
+    c.writeManifestText(text);
+    const std::string e = importError(c.dir);
+    EXPECT_NE(e.find("manifest.json: " + what), std::string::npos) << text.substr(0, 80) << ": " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  };
+  expectError("{\"Variable\": {", "bad JSON at byte");
+  expectError("{\"Variable\": {\"filename\": \"Variable\", \"shape\": [1e999]}}", "bad JSON");
+  expectError(std::string(20, '[') + std::string(20, ']'), "bad JSON: nested deeper than 8");
+  expectError(std::string(2'000'000, ' ') + "{}", "2000002 bytes, more than a manifest's limit");
+  expectError("[1, 2]", "'Variable' is missing");
+  expectError("{\"Variable\": 3}", "'Variable' lacks \"filename\" or \"shape\"");
+  expectError("{\"Variable\": {\"filename\": 7, \"shape\": [9, 9, 3, 32]}}", "'Variable' lacks");
+  expectError("{\"Variable\": {\"filename\": \"Variable\", \"shape\": [9, 9, 3, \"32\"]}}",
+              "'Variable' has a non-integer shape");
+  expectError("{\"Variable\": {\"filename\": \"Variable\", \"shape\": [9, 9, 3, 32.5]}}",
+              "'Variable' has a non-integer shape");
+  expectError("{\"Variable\": {\"filename\": \"Variable\", \"shape\": [9, 9, 3, 18446744073709551615]}}",
+              "'Variable' has a non-integer shape");
+  expectError("{\"Variable\": {\"filename\": \"../Variable\", \"shape\": [9, 9, 3, 32]}}",
+              "'Variable' names file '../Variable' outside the folder");
+  // The real manifests write every dimension as a JSON number; all of them import.
+  for (const auto& style : fs::directory_iterator(kMl5)) {
+    if (!fs::exists(style.path() / "manifest.json")) continue;
+    SCOPED_TRACE(style.path().string());
+    EXPECT_EQ(importMl5Checkpoint(style.path().string()).tensors.size(), 48u);
   }
 }
 

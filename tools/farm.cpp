@@ -250,9 +250,9 @@ void printPlanTable(const FarmPlan& plan) {
                 c.input.output.c_str());
     std::printf("  %-5s %-5s %-13s %-13s %s\n", "chunk", "task", "written", "pre-roll", "command");
     for (const pipeline::FarmChunk& ch : c.chunks) {
-      const std::string written = std::to_string(ch.range.writeFirst) + "-" + std::to_string(ch.range.last);
+      const std::string written = toString(ch.range.written());
       const std::string pre = ch.range.stylizeFirst < ch.range.writeFirst
-                                  ? std::to_string(ch.range.stylizeFirst) + "-" + std::to_string(ch.range.writeFirst - 1)
+                                  ? toString(pipeline::FrameRange{ch.range.stylizeFirst, ch.range.writeFirst - 1})
                                   : "-";
       std::printf("  %-5d %-5d %-13s %-13s %s\n", ch.range.index, ch.task, written.c_str(), pre.c_str(),
                   pipeline::shellCommand(ch.command).c_str());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tools/farm.hpp"
+#include "tools/json_output.hpp"
 
 namespace flowstyle::tools {
 namespace {
@@ -89,16 +90,6 @@ ItemState itemState(const fs::path& status, const std::string& what, const std::
     if (!queued.empty()) s.detail = queued;
   }
   return s;
-}
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) continue;
-    out += ch;
-  }
-  return out + "\"";
 }
 
 // Every chunk's and join's state, from the job folder's files and squeue.
@@ -198,31 +189,30 @@ int runFarmStatus(const std::string& jobDir, bool json) {
   const JobStates st = collectStates(plan);
   std::map<std::string, int> counts;
   bool anyFailed = false;
-  std::string text, js = "{\"job_dir\":" + jsonString(dir.string()) + ",\"submitted\":" +
-                         (st.submitted ? jsonString(st.jobs.array) : std::string("null")) + ",\"clips\":[";
+  std::string text;
+  Json clips = Json::array();
   for (std::size_t k = 0; k < plan.clips.size(); ++k) {
     const pipeline::FarmClip& clip = plan.clips[k];
     text += "\n" + clip.input.source + " -> " + clip.input.output + "\n";
-    js += std::string(k ? "," : "") + "{\"source\":" + jsonString(clip.input.source) + ",\"output\":" +
-          jsonString(clip.input.output) + ",\"chunks\":[";
+    Json chunks = Json::array(), seams = Json::array();
     for (std::size_t i = 0; i < clip.chunks.size(); ++i) {
       const pipeline::FarmChunk& c = clip.chunks[i];
       const ItemState& s = st.chunks[k][i];
       counts[s.state]++;
       anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
-      char line[256];
-      std::snprintf(line, sizeof line, "  chunk %d (task %d) frames %lld-%lld: %s", c.range.index, c.task,
-                    static_cast<long long>(c.range.first), static_cast<long long>(c.range.last), s.state.c_str());
-      text += line;
+      text += "  chunk " + std::to_string(c.range.index) + " (task " + std::to_string(c.task) + ") frames " +
+              toString(c.range.frames) + ": " + s.state;
       if (s.framesDone >= 0) text += " (" + std::to_string(s.framesDone) + " frames saved for --resume)";
       if (!s.detail.empty()) text += ": " + s.detail;
       text += "\n";
-      js += std::string(i ? "," : "") + "{\"index\":" + std::to_string(c.range.index) +
-            ",\"task\":" + std::to_string(c.task) + ",\"first\":" + std::to_string(c.range.first) +
-            ",\"last\":" + std::to_string(c.range.last) + ",\"state\":" + jsonString(s.state) +
-            ",\"frames_saved\":" + std::to_string(s.framesDone) + ",\"detail\":" + jsonString(s.detail) + "}";
+      chunks.push_back({{"index", c.range.index},
+                        {"task", c.task},
+                        {"first", c.range.frames.first},
+                        {"last", c.range.frames.last},
+                        {"state", s.state},
+                        {"frames_saved", s.framesDone},
+                        {"detail", s.detail}});
     }
-    js += "],\"seams\":[";
     for (std::size_t i = 0; i < clip.seams.size(); ++i) {
       const pipeline::FarmSeam& sm = clip.seams[i];
       const ItemState& s = st.seams[k][i];
@@ -230,27 +220,30 @@ int runFarmStatus(const std::string& jobDir, bool json) {
       anyFailed = anyFailed || s.state == "failed" || s.state == "lost";
       text += "  seam before chunk " + std::to_string(sm.index) + " (seam task " + std::to_string(sm.task) +
               "): " + s.state + (s.detail.empty() ? "" : ": " + s.detail) + "\n";
-      js += std::string(i ? "," : "") + "{\"index\":" + std::to_string(sm.index) + ",\"task\":" +
-            std::to_string(sm.task) + ",\"state\":" + jsonString(s.state) + ",\"detail\":" + jsonString(s.detail) +
-            "}";
+      seams.push_back({{"index", sm.index}, {"task", sm.task}, {"state", s.state}, {"detail", s.detail}});
     }
     const ItemState& j = st.joins[k];
     anyFailed = anyFailed || j.state == "failed" || j.state == "not run";
     counts["join " + j.state]++;
     text += "  join: " + j.state + (j.detail.empty() ? "" : ": " + j.detail) + "\n";
-    js += "],\"join\":{\"state\":" + jsonString(j.state) + ",\"detail\":" + jsonString(j.detail) + "}}";
+    clips.push_back({{"source", clip.input.source},
+                     {"output", clip.input.output},
+                     {"chunks", std::move(chunks)},
+                     {"seams", std::move(seams)},
+                     {"join", {{"state", j.state}, {"detail", j.detail}}}});
   }
-  js += "],\"counts\":{";
   std::string summary;
-  bool firstCount = true;
+  Json countsJson = Json::object();  // by state name (counts is a std::map)
   for (const auto& [state, n] : counts) {
-    js += std::string(firstCount ? "" : ",") + jsonString(state) + ":" + std::to_string(n);
-    summary += std::string(firstCount ? "" : ", ") + std::to_string(n) + " " + state;
-    firstCount = false;
+    countsJson[state] = n;
+    summary += std::string(summary.empty() ? "" : ", ") + std::to_string(n) + " " + state;
   }
-  js += "}}";
   if (json) {
-    std::printf("%s\n", js.c_str());
+    const Json status = {{"job_dir", dir.string()},
+                         {"submitted", st.submitted ? Json(st.jobs.array) : Json(nullptr)},
+                         {"clips", std::move(clips)},
+                         {"counts", std::move(countsJson)}};
+    std::printf("%s\n", jsonLine(status).c_str());
   } else {
     std::printf("%s: %d task(s) in %zu clip(s)%s: %s\n%s", dir.c_str(), plan.taskCount(), plan.clips.size(),
                 st.submitted ? (", array job " + st.jobs.array).c_str() : " (not submitted)", summary.c_str(),

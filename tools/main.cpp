@@ -24,6 +24,7 @@
 #include "stages/av_log.hpp"
 #include "tools/errors.hpp"
 #include "tools/farm.hpp"
+#include "tools/json_output.hpp"
 #include "tools/options.hpp"
 #include "tools/process_env.hpp"
 #include "tools/progress.hpp"
@@ -174,21 +175,6 @@ int runPreviewCommand(RunContext& ctx, const std::vector<std::string>& args) {
   return 0;
 }
 
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-      continue;
-    }
-    out += ch;
-  }
-  return out + "\"";
-}
-
 // flowstyle batch: every clip of a folder with the same options. A failing clip is
 // reported and the next one runs; an interrupt stops the batch (finished clips stay).
 int runBatchCommand(RunContext& ctx, const std::vector<std::string>& args) {
@@ -213,9 +199,13 @@ int runBatchCommand(RunContext& ctx, const std::vector<std::string>& args) {
   auto report = [&](std::size_t i) {
     const Outcome& o = outcomes[i];
     if (json) {
-      std::printf("{\"clip\":%s,\"output\":%s,\"status\":\"%s\",\"frames\":%lld,\"seconds\":%.3f,\"detail\":%s}\n",
-                  jsonString(plan[i].input).c_str(), jsonString(plan[i].output).c_str(), o.status.c_str(),
-                  static_cast<long long>(o.frames), o.seconds, jsonString(o.detail).c_str());
+      const tools::Json line = {{"clip", plan[i].input},
+                                {"output", plan[i].output},
+                                {"status", o.status},
+                                {"frames", o.frames},
+                                {"seconds", tools::printedAs("%.3f", o.seconds)},
+                                {"detail", o.detail}};
+      std::printf("%s\n", tools::jsonLine(line).c_str());
       std::fflush(stdout);
     } else if (o.status != "done") {
       std::fprintf(stderr, "  %s: %s\n", o.status.c_str(), o.detail.c_str());
@@ -281,8 +271,14 @@ int runBatchCommand(RunContext& ctx, const std::vector<std::string>& args) {
     notStarted += o.status == "not started";
   }
   if (json) {
-    std::printf("{\"batch\":{\"clips\":%zu,\"done\":%d,\"skipped\":%d,\"failed\":%d,\"interrupted\":%s,\"not_started\":%d}}\n",
-                plan.size(), done, skipped, failed, interrupted ? "true" : "false", notStarted);
+    const tools::Json summary = {{"batch",
+                                  {{"clips", plan.size()},
+                                   {"done", done},
+                                   {"skipped", skipped},
+                                   {"failed", failed},
+                                   {"interrupted", interrupted},
+                                   {"not_started", notStarted}}}};
+    std::printf("%s\n", tools::jsonLine(summary).c_str());
   } else {
     std::fprintf(stderr, "\nbatch %s: %zu clips: %d done, %d skipped, %d failed%s\n", cmd.inputDir.c_str(),
                  plan.size(), done, skipped, failed,
@@ -343,6 +339,52 @@ double medianOf(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+// `flowstyle eval --json`: one object, numbers with the digits the text output has always had
+// (6 significant, ratios and the visible fraction 4 decimals).
+tools::Json evalJson(const tools::EvalCommand& cmd, const stages::WarpingErrorReport& r,
+                     const std::optional<stages::WarpingErrorReport>& ref, double median,
+                     const std::vector<SeamRow>& seams) {
+  using tools::printedAs;
+  tools::Json pairs = tools::Json::array();
+  for (std::size_t i = 0; i < r.pairs.size(); ++i) {
+    const stages::PairError& p = r.pairs[i];
+    tools::Json pair = {{"index", p.index},
+                        {"stylized", printedAs("%.6g", p.stylized)},
+                        {"original", printedAs("%.6g", p.original)},
+                        {"visible", printedAs("%.4f", p.visibleFraction)}};
+    if (ref) pair["reference"] = printedAs("%.6g", ref->pairs[i].stylized);
+    pairs.push_back(std::move(pair));
+  }
+  tools::Json out = {{"original", cmd.original},
+                     {"stylized", cmd.stylized},
+                     {"flow", stages::toString(cmd.flow.method)},
+                     {"pairs", std::move(pairs)},
+                     {"mean_stylized", printedAs("%.6g", r.meanStylized)},
+                     {"mean_original", printedAs("%.6g", r.meanOriginal)},
+                     {"median_stylized", printedAs("%.6g", median)}};
+  if (ref) {
+    out["mean_reference"] = printedAs("%.6g", ref->meanStylized);
+    out["mean_ratio"] = printedAs("%.4f", ratio(r.meanStylized, ref->meanStylized));
+  }
+  if (!cmd.seams.empty()) {
+    tools::Json rows = tools::Json::array();
+    for (const SeamRow& s : seams) {
+      tools::Json row = {{"frame", s.frame},
+                         {"stylized", printedAs("%.6g", s.stylized)},
+                         {"median_ratio", printedAs("%.4f", ratio(s.stylized, median))}};
+      if (ref) {
+        row["reference"] = printedAs("%.6g", s.reference);
+        row["ratio"] = printedAs("%.4f", ratio(s.stylized, s.reference));
+      }
+      rows.push_back(std::move(row));
+    }
+    out["seams"] = std::move(rows);
+  }
+  return out;
+}
+
 int runEvalCommand(const std::vector<std::string>& args) {
   tools::EvalCommand cmd;
   if (!tools::parseEval(args, cmd)) return 0;
@@ -370,35 +412,8 @@ int runEvalCommand(const std::vector<std::string>& args) {
     if (ref) row.reference = ref->pairs[static_cast<std::size_t>(f - 1)].stylized;
     seams.push_back(row);
   }
-  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   if (cmd.json) {
-    std::printf("{\"original\":%s,\"stylized\":%s,\"flow\":\"%s\",\"pairs\":[", jsonString(cmd.original).c_str(),
-                jsonString(cmd.stylized).c_str(), stages::toString(cmd.flow.method).c_str());
-    for (std::size_t i = 0; i < r.pairs.size(); ++i) {
-      const stages::PairError& p = r.pairs[i];
-      std::printf("%s{\"index\":%lld,\"stylized\":%.6g,\"original\":%.6g,\"visible\":%.4f", i ? "," : "",
-                  static_cast<long long>(p.index), p.stylized, p.original, p.visibleFraction);
-      if (ref) std::printf(",\"reference\":%.6g", ref->pairs[i].stylized);
-      std::printf("}");
-    }
-    std::printf("],\"mean_stylized\":%.6g,\"mean_original\":%.6g,\"median_stylized\":%.6g", r.meanStylized,
-                r.meanOriginal, median);
-    if (ref) {
-      std::printf(",\"mean_reference\":%.6g,\"mean_ratio\":%.4f", ref->meanStylized,
-                  ratio(r.meanStylized, ref->meanStylized));
-    }
-    if (!cmd.seams.empty()) {
-      std::printf(",\"seams\":[");
-      for (std::size_t i = 0; i < seams.size(); ++i) {
-        const SeamRow& s = seams[i];
-        std::printf("%s{\"frame\":%lld,\"stylized\":%.6g,\"median_ratio\":%.4f", i ? "," : "",
-                    static_cast<long long>(s.frame), s.stylized, ratio(s.stylized, median));
-        if (ref) std::printf(",\"reference\":%.6g,\"ratio\":%.4f", s.reference, ratio(s.stylized, s.reference));
-        std::printf("}");
-      }
-      std::printf("]");
-    }
-    std::printf("}\n");
+    std::printf("%s\n", tools::jsonLine(evalJson(cmd, r, ref, median, seams)).c_str());
   } else {
     std::printf("warping error (Lai et al. 2018), %zu frame pairs, flow %s:\n", r.pairs.size(),
                 stages::toString(cmd.flow.method).c_str());
@@ -453,14 +468,15 @@ int runJoinCommand(RunContext& ctx, const std::vector<std::string>& args) {
     std::string seams;
     for (std::int64_t f : stats.plan.seams) seams += (seams.empty() ? "" : ",") + std::to_string(f);
     if (cmd.config.seamPart) {
-      std::fprintf(stderr, "%s: seam part of the seam at frame %s, %lld restyled frames (%lld-%lld), in %s\n",
+      const std::int64_t last = stats.plan.parts[0].frames.last;
+      std::fprintf(stderr, "%s: seam part of the seam at frame %s, %lld restyled frames (%s), in %s\n",
                    cmd.config.writer.path.c_str(), seams.c_str(), static_cast<long long>(stats.frames),
-                   static_cast<long long>(stats.plan.parts[0].last - stats.frames + 1),
-                   static_cast<long long>(stats.plan.parts[0].last), tools::formatDuration(stats.seconds).c_str());
+                   toString(pipeline::FrameRange{last - stats.frames + 1, last}).c_str(),
+                   tools::formatDuration(stats.seconds).c_str());
     } else {
-      std::fprintf(stderr, "%s: %lld frames (%lld-%lld) from %zu parts, %lld blended, in %s%s%s\n",
+      std::fprintf(stderr, "%s: %lld frames (%s) from %zu parts, %lld blended, in %s%s%s\n",
                    cmd.config.writer.path.c_str(), static_cast<long long>(stats.frames),
-                   static_cast<long long>(stats.plan.first), static_cast<long long>(stats.plan.last),
+                   toString(stats.plan.frames).c_str(),
                    stats.plan.parts.size(), static_cast<long long>(stats.blended),
                    tools::formatDuration(stats.seconds).c_str(), seams.empty() ? "" : "; seams at frames ",
                    seams.c_str());

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <unistd.h>
 
+#include "tools/json_output.hpp"
+
 namespace flowstyle::tools {
 
 std::string formatDuration(double seconds) {
@@ -27,9 +29,12 @@ void ProgressPrinter::frame(const pipeline::Progress& p) {
   lastFrame_ = p.frame;
   total_ = p.total;
   if (mode_ == pipeline::ProgressMode::Json) {
-    std::printf("{\"frame\":%lld,\"total\":%lld,\"fps\":%.4f,\"eta\":%.1f,\"elapsed\":%.1f}\n",
-                static_cast<long long>(p.frame), static_cast<long long>(p.total), p.fps,
-                p.etaSeconds, p.elapsedSeconds);
+    const Json line = {{"frame", p.frame},
+                       {"total", p.total},
+                       {"fps", printedAs("%.4f", p.fps)},
+                       {"eta", printedAs("%.1f", p.etaSeconds)},
+                       {"elapsed", printedAs("%.1f", p.elapsedSeconds)}};
+    std::printf("%s\n", jsonLine(line).c_str());
     std::fflush(stdout);
     return;
   }

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -13,41 +12,14 @@ namespace flowstyle::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // members in the order written
 
 std::string num(std::int64_t v) { return std::to_string(v); }
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string jsonArray(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + jsonString(items[i]);
-  return out + "]";
-}
 
 std::vector<std::string> chunkCommand(const FarmRequest& r, const FarmClipInput& clip, const ChunkRange& c,
                                       const std::string& part) {
   std::vector<std::string> argv = {r.flowstyle, "video", clip.source,
-                                   "--frames", num(c.first) + "-" + num(c.last),
+                                   "--frames", toString(c.frames),
                                    "--preroll", num(r.preroll), "--overlap", num(r.overlap), "--resume"};
   argv.insert(argv.end(), r.videoArgs.begin(), r.videoArgs.end());
   argv.insert(argv.end(), {"--codec", "ffv1", "--no-audio", "-o", part});  // join copies the source's audio
@@ -140,12 +112,11 @@ std::vector<ChunkRange> splitFrames(std::int64_t frameCount, std::int64_t chunks
   for (std::int64_t i = 0; i < chunks; ++i) {
     ChunkRange c;
     c.index = static_cast<int>(i);
-    c.first = first;
-    c.last = std::min(frameCount, first + base + (i < extra ? 1 : 0)) - 1;
-    c.stylizeFirst = std::max<std::int64_t>(0, c.first - preroll);
-    c.writeFirst = std::max<std::int64_t>(0, c.first - overlap);
-    shortest = std::min(shortest, c.last - c.first + 1);
-    first = c.last + 1;
+    c.frames = {first, std::min(frameCount, first + base + (i < extra ? 1 : 0)) - 1};
+    c.stylizeFirst = std::max<std::int64_t>(0, first - preroll);
+    c.writeFirst = std::max<std::int64_t>(0, first - overlap);
+    shortest = std::min(shortest, c.frames.count());
+    first = c.frames.last + 1;
     out.push_back(c);
   }
   if (chunks > 1 && overlap >= shortest) {
@@ -230,46 +201,50 @@ FarmPlan makeFarmPlan(const FarmRequest& request) {
 
 std::string farmPlanJson(const FarmPlan& plan) {
   const FarmRequest& r = plan.request;
-  std::ostringstream o;
-  o << "{\n  \"flowstyle_farm_plan\": " << plan.version << ",\n"
-    << "  \"flowstyle\": " << jsonString(r.flowstyle) << ",\n"
-    << "  \"job_dir\": " << jsonString(r.jobDir) << ",\n"
-    << "  \"chunks\": " << r.chunks << ",\n"
-    << "  \"chunk_frames\": " << r.chunkFrames << ",\n"
-    << "  \"preroll\": " << r.preroll << ",\n"
-    << "  \"overlap\": " << r.overlap << ",\n"
-    << "  \"video_args\": " << jsonArray(r.videoArgs) << ",\n"
-    << "  \"join_args\": " << jsonArray(r.joinArgs) << ",\n"
-    << "  \"tasks\": " << plan.taskCount() << ",\n"
-    << "  \"clips\": [";
-  for (std::size_t k = 0; k < plan.clips.size(); ++k) {
-    const FarmClip& c = plan.clips[k];
-    o << (k ? ",\n" : "\n") << "    {\n"
-      << "      \"source\": " << jsonString(c.input.source) << ",\n"
-      << "      \"output\": " << jsonString(c.input.output) << ",\n"
-      << "      \"frames\": " << c.input.frames << ",\n"
-      << "      \"source_bytes\": " << c.input.sourceBytes << ",\n"
-      << "      \"source_mtime_ns\": " << c.input.sourceMtimeNs << ",\n"
-      << "      \"chunks\": [";
-    for (std::size_t i = 0; i < c.chunks.size(); ++i) {
-      const FarmChunk& ch = c.chunks[i];
-      o << (i ? ",\n" : "\n") << "        {\"index\": " << ch.range.index << ", \"task\": " << ch.task
-        << ", \"first\": " << ch.range.first << ", \"last\": " << ch.range.last
-        << ", \"stylize_first\": " << ch.range.stylizeFirst << ", \"write_first\": " << ch.range.writeFirst
-        << ",\n         \"part\": " << jsonString(ch.part) << ",\n         \"command\": " << jsonArray(ch.command)
-        << "}";
+  Json clips = Json::array();
+  for (const FarmClip& c : plan.clips) {
+    Json chunks = Json::array(), seams = Json::array();
+    for (const FarmChunk& ch : c.chunks) {
+      chunks.push_back({{"index", ch.range.index},
+                        {"task", ch.task},
+                        {"first", ch.range.frames.first},
+                        {"last", ch.range.frames.last},
+                        {"stylize_first", ch.range.stylizeFirst},
+                        {"write_first", ch.range.writeFirst},
+                        {"part", ch.part},
+                        {"command", ch.command}});
     }
-    o << "\n      ],\n      \"seams\": [";
-    for (std::size_t i = 0; i < c.seams.size(); ++i) {
-      const FarmSeam& sm = c.seams[i];
-      o << (i ? ",\n" : "\n") << "        {\"index\": " << sm.index << ", \"task\": " << sm.task
-        << ",\n         \"part\": " << jsonString(sm.part) << ",\n         \"command\": " << jsonArray(sm.command)
-        << "}";
+    for (const FarmSeam& sm : c.seams) {
+      seams.push_back({{"index", sm.index}, {"task", sm.task}, {"part", sm.part}, {"command", sm.command}});
     }
-    o << (c.seams.empty() ? "]" : "\n      ]") << ",\n      \"join\": " << jsonArray(c.joinCommand) << "\n    }";
+    clips.push_back({{"source", c.input.source},
+                     {"output", c.input.output},
+                     {"frames", c.input.frames},
+                     {"source_bytes", c.input.sourceBytes},
+                     {"source_mtime_ns", c.input.sourceMtimeNs},
+                     {"chunks", std::move(chunks)},
+                     {"seams", std::move(seams)},
+                     {"join", c.joinCommand}});
   }
-  o << "\n  ],\n  \"seam_tasks\": " << plan.seamTaskCount() << "\n}\n";
-  return o.str();
+  const Json root = {{"flowstyle_farm_plan", plan.version},
+                     {"flowstyle", r.flowstyle},
+                     {"job_dir", r.jobDir},
+                     {"chunks", r.chunks},
+                     {"chunk_frames", r.chunkFrames},
+                     {"preroll", r.preroll},
+                     {"overlap", r.overlap},
+                     {"video_args", r.videoArgs},
+                     {"join_args", r.joinArgs},
+                     {"tasks", plan.taskCount()},
+                     {"clips", std::move(clips)},
+                     {"seam_tasks", plan.seamTaskCount()}};
+  try {
+    return root.dump(2) + "\n";
+  } catch (const Json::type_error& e) {  // 316: bytes that are not UTF-8
+    throw std::runtime_error(std::string("the farm plan is JSON, which holds UTF-8 text only: a path or option "
+                                         "is not valid UTF-8 (rename the file or folder) (") +
+                             e.what() + ")");
+  }
 }
 
 FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
@@ -310,8 +285,7 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
       FarmChunk k;
       k.range.index = static_cast<int>(rd.integer(*ch, "index"));
       k.task = static_cast<int>(rd.integer(*ch, "task"));
-      k.range.first = rd.integer(*ch, "first");
-      k.range.last = rd.integer(*ch, "last");
+      k.range.frames = {rd.integer(*ch, "first"), rd.integer(*ch, "last")};
       k.range.stylizeFirst = rd.integer(*ch, "stylize_first");
       k.range.writeFirst = rd.integer(*ch, "write_first");
       k.part = rd.str(*ch, "part");
@@ -348,8 +322,8 @@ FarmPlan parseFarmPlanJson(const std::string& text, const std::string& path) {
     for (std::size_t i = 0; i < a.chunks.size(); ++i) {
       const FarmChunk& x = a.chunks[i];
       const FarmChunk& y = b.chunks[i];
-      if (x.range.index != y.range.index || x.task != y.task || x.range.first != y.range.first ||
-          x.range.last != y.range.last || x.range.stylizeFirst != y.range.stylizeFirst ||
+      if (x.range.index != y.range.index || x.task != y.task || x.range.frames != y.range.frames ||
+          x.range.stylizeFirst != y.range.stylizeFirst ||
           x.range.writeFirst != y.range.writeFirst || x.part != y.part || x.command != y.command) {
         rd.fail(where + ", chunk " + std::to_string(i) + " differs from what the recorded settings make");
       }

@@ -18,17 +18,20 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/frame_range.hpp"
+
 namespace flowstyle::pipeline {
 
 inline constexpr int kFarmPlanVersion = 2;  // 2: seam tasks (join --blend restyle)
 
-// One chunk's frames. All bounds inclusive, 0-based frame indices of the source.
+// One chunk's frames, 0-based frame numbers of the source.
 struct ChunkRange {
   int index = 0;                  // within its clip
-  std::int64_t first = 0;         // frames this chunk owns
-  std::int64_t last = 0;
+  FrameRange frames{0, 0};        // the frames this chunk owns
   std::int64_t stylizeFirst = 0;  // first - preroll, clamped at 0 (pre-roll: stylized, not written)
   std::int64_t writeFirst = 0;    // first - overlap, clamped at 0 (overlap: written by both neighbours)
+  FrameRange stylized() const { return {stylizeFirst, frames.last}; }
+  FrameRange written() const { return {writeFirst, frames.last}; }
 };
 
 // Splits frames [0, frameCount) into `chunks` ranges as even as possible (sizes differ by
@@ -101,14 +104,16 @@ std::string farmPartPath(const std::string& jobDir, std::size_t clipIndex, const
 // The seam part of the seam before chunk `chunk` (parts/<clip>/seam-NNN.mkv).
 std::string farmSeamPath(const std::string& jobDir, std::size_t clipIndex, const std::string& source, int chunk);
 
-// The plan as one JSON object (stable layout, two-space indent):
-// {"flowstyle_farm_plan": 1, "flowstyle": ..., "job_dir": ..., "chunks": N, "chunk_frames": F,
-//  "preroll": K, "overlap": O, "video_args": [...], "join_args": [...],
+// The plan as one JSON object, written by nlohmann-json with a two-space indent, members in
+// this order (one per line, every list item too):
+// {"flowstyle_farm_plan": 2, "flowstyle": ..., "job_dir": ..., "chunks": N, "chunk_frames": F,
+//  "preroll": K, "overlap": O, "video_args": [...], "join_args": [...], "tasks": T,
 //  "clips": [{"source": ..., "output": ..., "frames": ..., "source_bytes": ..., "source_mtime_ns": ...,
 //             "chunks": [{"index":0,"task":0,"first":0,"last":99,"stylize_first":0,"write_first":0,
 //                         "part": ..., "command": [...]}, ...],
 //             "seams": [{"index":1,"task":0,"part": ..., "command": [...]}, ...],
 //             "join": [...]}], "seam_tasks": S}
+// Throws std::runtime_error when a path or option is not UTF-8 (JSON cannot hold it).
 std::string farmPlanJson(const FarmPlan& plan);
 
 // Reads a plan written by farmPlanJson and checks it: the version, every field, and that

@@ -27,10 +27,6 @@ namespace flowstyle::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-std::string range(std::int64_t a, std::int64_t b) {
-  return a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b);
-}
-
 // A --restyle-hold as the user would type it (shortest exact form).
 std::string holdText(double hold) {
   char text[40];
@@ -119,12 +115,12 @@ std::vector<cv::Mat> readSpan(const std::string& path, std::int64_t offset, std:
 // The source frames of several spans [first, last], at `size`, in one pass over the source
 // (a selection by frame number decodes from the start: one pass, not one per seam).
 std::vector<std::vector<cv::Mat>> readSourceSpans(const std::string& source,
-                                                  const std::vector<std::pair<std::int64_t, std::int64_t>>& spans,
+                                                  const std::vector<FrameRange>& spans,
                                                   cv::Size size) {
   std::vector<std::vector<cv::Mat>> out(spans.size());
   if (spans.empty()) return out;
   std::int64_t last = 0;
-  for (const auto& s : spans) last = std::max(last, s.second);
+  for (const FrameRange& s : spans) last = std::max(last, s.last);
   stages::ReaderConfig rc;
   rc.path = source;
   rc.selection.last = last;
@@ -133,31 +129,31 @@ std::vector<std::vector<cv::Mat>> readSourceSpans(const std::string& source,
     std::optional<stages::Frame> f = reader.next();
     if (!f) throw std::runtime_error(source + ": ended before frame " + std::to_string(last));
     for (std::size_t k = 0; k < spans.size(); ++k)
-      if (n >= spans[k].first && n <= spans[k].second) out[k].push_back(toWorkSize(f->rgb, size));
+      if (spans[k].contains(n)) out[k].push_back(toWorkSize(f->rgb, size));
   }
   return out;
 }
 
 // The seam model of pipeline/farm/seam_blend.hpp, measured on the blended frames
-// blendFirst..p.last with flow on the source: each part's own pair warping error (P from
+// blendFirst..p.frames.last with flow on the source: each part's own pair warping error (P from
 // the frame before the fade, Q into its first own frame), the warping error of their
 // half-and-half mix (gives the correlation of their changes) and their mean squared
 // difference D per frame. Pair i of the fade (frame blendFirst-1+i -> blendFirst+i) gets
 // R_i = D / e0_i with e0_i the parts' own error on that pair. `src`: the source's frames
 // seamFrames(p, blendFirst) at the parts' size.
-std::pair<std::int64_t, std::int64_t> seamFrames(const PartSpan& p, std::int64_t blendFirst) {
-  return {std::max(p.first, blendFirst - 1), p.last + 1};
+FrameRange seamFrames(const PartSpan& p, std::int64_t blendFirst) {
+  return {std::max(p.frames.first, blendFirst - 1), p.frames.last + 1};
 }
 
 // The model from frames in memory: pf = P's frames seamFrames().first..pLast, qf = Q's
-// frames blendFirst..seamFrames().second.
+// frames blendFirst..seamFrames().last.
 SeamModel measureSeamFrames(const std::vector<cv::Mat>& src, const std::vector<cv::Mat>& pf,
                             const std::vector<cv::Mat>& qf, std::int64_t from, std::int64_t blendFirst,
                             std::int64_t pLast) {
   const std::int64_t to = pLast + 1;
   stages::FlowConfig flow;
   stages::WarpingErrorMeter meterP(flow), meterQ(flow), meterMix(flow);
-  std::vector<double> diff;  // D of frames blendFirst..p.last
+  std::vector<double> diff;  // D of frames blendFirst..p.frames.last
   for (std::int64_t n = from; n <= to; ++n) {
     const cv::Mat& s = src[static_cast<std::size_t>(n - from)];
     const bool inP = n <= pLast, inQ = n >= blendFirst;
@@ -208,14 +204,14 @@ struct SeamWork {
   const PartSpan* seamPart = nullptr;  // its restyled frames, made by a seam task (join --seam-part)
   bool measured = false;               // fitted, restyle: the seam's model is measured
   bool restyleHere = false;            // restyle, no seam part: this join restyles it
-  std::pair<std::int64_t, std::int64_t> measuredSpan{0, -1};  // source frames the model needs
-  std::pair<std::int64_t, std::int64_t> restyleSpan{0, -1};   // ... and the restyle's temporal term
+  FrameRange measuredSpan{0, 0};  // source frames the model needs (when measured)
+  FrameRange restyleSpan{0, 0};   // ... and the restyle's temporal term (when restyled here)
   std::vector<cv::Mat> measuredSource, restyleSource;         // those frames, at the parts' size
   // The result.
   std::vector<double> weights;     // the fade's weights, one per fade frame
   std::vector<cv::Mat> restyled;   // restyle: the fade's frames
   SeamReport report;
-  std::int64_t blendFirst() const { return p->last - width + 1; }
+  std::int64_t blendFirst() const { return p->frames.last - width + 1; }
 };
 
 // The count of restyled and polished frames across the seams, for the progress lines.
@@ -266,7 +262,7 @@ void restyleAndPolish(SeamWork& w, const JoinConfig& config, const std::vector<c
   chain.insert(chain.end(), w.restyled.begin(), w.restyled.end());
   std::vector<HandoffPair> pairs;
   const HandoffModel handoff =
-      measureHandoff(w.measuredSource, chain, earlierFrames, later, mfrom, blendFirst, p.last, pairs);
+      measureHandoff(w.measuredSource, chain, earlierFrames, later, mfrom, blendFirst, p.frames.last, pairs);
   report.settleWithout = 0;
   for (std::size_t i = 0; i < handoff.pairs.size(); ++i) {
     report.settleWithout =
@@ -282,9 +278,10 @@ void restyleAndPolish(SeamWork& w, const JoinConfig& config, const std::vector<c
   // The polish: the fade's frames optimized once more, from themselves, held on them ever
   // more firmly towards the fade's end.
   PolishFrames polish;
-  const std::vector<cv::Mat>& src = w.measuredSource;  // frames mfrom..p.last + 1
+  const std::vector<cv::Mat>& src = w.measuredSource;  // frames mfrom..p.frames.last + 1
   polish.source.push_back(src[static_cast<std::size_t>(std::max<std::int64_t>(0, blendFirst - 1 - mfrom))]);
-  polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom), src.begin() + (p.last + 2 - mfrom));
+  polish.source.insert(polish.source.end(), src.begin() + (blendFirst - mfrom),
+                       src.begin() + (p.frames.last + 2 - mfrom));
   polish.before = before;
   polish.fade = std::move(w.restyled);
   polish.weights = schedule.weights;
@@ -301,7 +298,7 @@ void restyleAndPolish(SeamWork& w, const JoinConfig& config, const std::vector<c
 // One seam: its fade's weights (a linear ramp, or fitted to the measured model) and, with
 // the restyle, its restyled frames (from its seam part, or restyled here).
 void processSeam(SeamWork& w, const JoinConfig& config, bool restyle, RestyleProgress& progress) {
-  w.report.frame = w.q->record.rangeFirst;
+  w.report.frame = w.q->record.range.first;
   w.report.width = static_cast<int>(w.width);
   SeamSchedule schedule = linearSchedule(w.report.width, SeamModel{});
   if (w.measured) {
@@ -310,13 +307,13 @@ void processSeam(SeamWork& w, const JoinConfig& config, bool restyle, RestylePro
     // The parts' frames the model and the restyle need, read once: P's from the first
     // either reaches back to, Q's over the fade and one after.
     const std::int64_t blendFirst = w.blendFirst();
-    const auto [mfrom, qTo] = w.measuredSpan;
+    const std::int64_t mfrom = w.measuredSpan.first, qTo = w.measuredSpan.last;
     const std::int64_t pFrom = w.restyleHere ? std::min(mfrom, w.restyleSpan.first) : mfrom;
-    const std::vector<cv::Mat> earlier = readSpan(p.path, p.first, pFrom, p.last);
-    const std::vector<cv::Mat> later = readSpan(q.path, q.first, blendFirst, qTo);
+    const std::vector<cv::Mat> earlier = readSpan(p.path, p.frames.first, pFrom, p.frames.last);
+    const std::vector<cv::Mat> later = readSpan(q.path, q.frames.first, blendFirst, qTo);
     SeamModel model = measureSeamFrames(w.measuredSource,
                                         std::vector<cv::Mat>(earlier.begin() + (mfrom - pFrom), earlier.end()), later,
-                                        mfrom, blendFirst, p.last);
+                                        mfrom, blendFirst, p.frames.last);
     // Restyled frames are one chain: its own change is the parts' (no mix of two).
     if (restyle) model.rho = 1;
     schedule = fittedSchedule(w.report.width, model);
@@ -327,7 +324,7 @@ void processSeam(SeamWork& w, const JoinConfig& config, bool restyle, RestylePro
     w.report.expectedLinear = linearSchedule(w.report.width, model).worstRatio;
     if (restyle && w.seamPart != nullptr) {
       // Restyled by a seam task (join --seam-part): its frames as they are.
-      w.restyled = readSpan(w.seamPart->path, w.seamPart->first, blendFirst, p.last);
+      w.restyled = readSpan(w.seamPart->path, w.seamPart->frames.first, blendFirst, p.frames.last);
     } else if (restyle && model.jump == 0) {
       // The parts agree on every fade frame (one chain: the later part's pre-roll reached
       // back to where the earlier part's chain started): those frames are the seam.
@@ -372,17 +369,17 @@ JoinPlan planJoin(const std::vector<std::string>& parts) {
     }
     const std::int64_t count = stages::countVideoPackets(path);
     if (count <= 0) throw std::runtime_error(path + ": part holds no frames");
-    s.first = s.record.firstFrame;
-    s.last = s.first + count - 1;
-    if (s.record.rangeLast >= 0 && s.last > s.record.rangeLast) {
+    s.frames.first = s.record.firstFrame;
+    s.frames.last = s.frames.first + count - 1;
+    if (!s.record.range.toEnd() && s.frames.last > s.record.range.last) {
       throw std::runtime_error(path + ": holds " + std::to_string(count) + " frames, more than its range " +
-                               range(s.record.firstFrame, s.record.rangeLast) + " allows");
+                               toString(FrameRange{s.record.firstFrame, s.record.range.last}) + " allows");
     }
     if (s.record.seam) {
-      if (s.last != s.record.rangeLast) {
-        throw std::runtime_error(path + ": seam part holds frames " + range(s.first, s.last) + " but was made for " +
-                                 range(s.first, s.record.rangeLast) + " (a truncated or damaged seam part: run its "
-                                 "join --seam-part again)");
+      if (s.frames.last != s.record.range.last) {
+        throw std::runtime_error(path + ": seam part holds frames " + toString(s.frames) + " but was made for " +
+                                 toString(FrameRange{s.frames.first, s.record.range.last}) +
+                                 " (a truncated or damaged seam part: run its join --seam-part again)");
       }
       seamSpans.push_back(std::move(s));
     } else {
@@ -427,42 +424,44 @@ JoinPlan planJoin(std::vector<PartSpan> spans) {
     }
   }
   std::stable_sort(spans.begin(), spans.end(), [](const PartSpan& x, const PartSpan& y) {
-    return x.first != y.first ? x.first < y.first : x.last < y.last;
+    return x.frames.first != y.frames.first ? x.frames.first < y.frames.first : x.frames.last < y.frames.last;
   });
   JoinPlan plan;
   std::vector<std::string> missing;
   for (std::size_t i = 1; i < spans.size(); ++i) {
     const PartSpan& p = spans[i - 1];
     const PartSpan& q = spans[i];
-    if (p.first == q.first && p.last == q.last) {
-      throw std::runtime_error(q.path + ": holds the same frames (" + range(q.first, q.last) + ") as " + p.path +
+    if (p.frames == q.frames) {
+      throw std::runtime_error(q.path + ": holds the same frames (" + toString(q.frames) + ") as " + p.path +
                                " (a part given twice, or a duplicated chunk)");
     }
-    if (q.last <= p.last) {
-      throw std::runtime_error(q.path + ": frames " + range(q.first, q.last) + " lie inside " + p.path + "'s " +
-                               range(p.first, p.last) + " (a duplicated range)");
+    if (q.frames.last <= p.frames.last) {
+      throw std::runtime_error(q.path + ": frames " + toString(q.frames) + " lie inside " + p.path + "'s " +
+                               toString(p.frames) + " (a duplicated range)");
     }
-    if (q.first == p.first) {
-      throw std::runtime_error(p.path + ": frames " + range(p.first, p.last) + " lie inside " + q.path + "'s " +
-                               range(q.first, q.last) + " (a duplicated range)");
+    if (q.frames.first == p.frames.first) {
+      throw std::runtime_error(p.path + ": frames " + toString(p.frames) + " lie inside " + q.path + "'s " +
+                               toString(q.frames) + " (a duplicated range)");
     }
-    if (p.record.rangeLast >= 0 && p.last < p.record.rangeLast) {
-      throw std::runtime_error(p.path + ": holds frames " + range(p.first, p.last) + " but was made for frames up to " +
-                               std::to_string(p.record.rangeLast) + " and a later part follows (a truncated or "
+    if (!p.record.range.toEnd() && p.frames.last < p.record.range.last) {
+      throw std::runtime_error(p.path + ": holds frames " + toString(p.frames) + " but was made for frames up to " +
+                               std::to_string(p.record.range.last) + " and a later part follows (a truncated or "
                                "damaged part: run its chunk again)");
     }
-    if (q.first > p.last + 1) {
-      missing.push_back(range(p.last + 1, q.first - 1) + " (between " + p.path + " and " + q.path + ")");
+    if (q.frames.first > p.frames.last + 1) {
+      missing.push_back(toString(FrameRange{p.frames.last + 1, q.frames.first - 1}) + " (between " + p.path +
+                        " and " + q.path + ")");
       continue;
     }
-    if (i >= 2 && q.first <= spans[i - 2].last) {
-      throw std::runtime_error(q.path + ": frame " + std::to_string(q.first) + " is also in " + spans[i - 2].path +
-                               " and " + p.path + "; join blends two parts at a time");
+    if (i >= 2 && q.frames.first <= spans[i - 2].frames.last) {
+      throw std::runtime_error(q.path + ": frame " + std::to_string(q.frames.first) + " is also in " +
+                               spans[i - 2].path + " and " + p.path + "; join blends two parts at a time");
     }
-    const std::int64_t ownFirst = q.record.rangeFirst;  // q's own range starts here
-    if (p.last >= ownFirst) {
-      throw std::runtime_error(p.path + " (frames " + range(p.first, p.last) + ") and " + q.path + " (frames " +
-                               range(q.first, q.last) + ") overlap in frames " + range(ownFirst, p.last) +
+    const std::int64_t ownFirst = q.record.range.first;  // q's own range starts here
+    if (p.frames.last >= ownFirst) {
+      throw std::runtime_error(p.path + " (frames " + toString(p.frames) + ") and " + q.path + " (frames " +
+                               toString(q.frames) + ") overlap in frames " +
+                               toString(FrameRange{ownFirst, p.frames.last}) +
                                ", which " + q.path + " holds as its own range, not as overlap frames; "
                                "chunks must not share their --frames ranges (use --overlap to blend a seam)");
     }
@@ -473,9 +472,8 @@ JoinPlan planJoin(std::vector<PartSpan> spans) {
     throw std::runtime_error(what);
   }
   plan.parts = std::move(spans);
-  plan.first = plan.parts.front().first;
-  plan.last = plan.parts.back().last;
-  for (std::size_t i = 1; i < plan.parts.size(); ++i) plan.seams.push_back(plan.parts[i].record.rangeFirst);
+  plan.frames = {plan.parts.front().frames.first, plan.parts.back().frames.last};
+  for (std::size_t i = 1; i < plan.parts.size(); ++i) plan.seams.push_back(plan.parts[i].record.range.first);
   return plan;
 }
 
@@ -549,7 +547,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   const std::size_t borders = plan.parts.size() - 1;
   std::vector<std::int64_t> widths(borders);
   for (std::size_t k = 0; k < borders; ++k) {
-    widths[k] = std::max<std::int64_t>(0, plan.parts[k].last - plan.parts[k + 1].first + 1);
+    widths[k] = std::max<std::int64_t>(0, plan.parts[k].frames.last - plan.parts[k + 1].frames.first + 1);
     if (config.maxOverlap >= 0) widths[k] = std::min<std::int64_t>(widths[k], config.maxOverlap);
   }
   // Seam parts: each must be the fade of one seam of this join, as this join blends it.
@@ -557,20 +555,20 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   for (const PartSpan& sp : plan.seamParts) {
     const PartRecord& r = sp.record;
     std::size_t k = 0;
-    while (k < borders && plan.parts[k].last != r.rangeLast) ++k;
-    const std::string made = "frames " + range(sp.first, sp.last) + ", restyled from the parts holding " +
-                             range(r.seamEarlier.first, r.seamEarlier.second) + " and " +
-                             range(r.seamLater.first, r.seamLater.second);
+    while (k < borders && plan.parts[k].frames.last != r.range.last) ++k;
+    const std::string made = "frames " + toString(sp.frames) + ", restyled from the parts holding " +
+                             toString(r.seamEarlier) + " and " + toString(r.seamLater);
     if (k == borders) throw std::runtime_error(sp.path + ": seam part (" + made + ") fits no seam of this join");
     const PartSpan& p = plan.parts[k];
     const PartSpan& q = plan.parts[k + 1];
-    if (r.seamEarlier != std::make_pair(p.first, p.last) || r.seamLater != std::make_pair(q.first, q.last) ||
-        widths[k] <= 0 || sp.first != p.last - widths[k] + 1) {
+    if (r.seamEarlier != p.frames || r.seamLater != q.frames ||
+        widths[k] <= 0 || sp.frames.first != p.frames.last - widths[k] + 1) {
       throw std::runtime_error(sp.path + ": seam part (" + made + ") does not fit the seam at frame " +
-                               std::to_string(q.record.rangeFirst) + ", which this join blends over frames " +
-                               (widths[k] > 0 ? range(p.last - widths[k] + 1, p.last) : std::string("none")) +
-                               " of " + p.path + " (" + range(p.first, p.last) + ") and " + q.path + " (" +
-                               range(q.first, q.last) + "); make it from the same parts with the same --overlap");
+                               std::to_string(q.record.range.first) + ", which this join blends over frames " +
+                               (widths[k] > 0 ? toString(FrameRange{p.frames.last - widths[k] + 1, p.frames.last})
+                                              : std::string("none")) +
+                               " of " + p.path + " (" + toString(p.frames) + ") and " + q.path + " (" +
+                               toString(q.frames) + "); make it from the same parts with the same --overlap");
     }
     const std::pair<const char*, std::pair<double, double>> knobs[] = {
         {"--restyle-hold", {r.restyleHold, config.restyleHold}},
@@ -585,7 +583,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     }
     if (seamPartOf[k] != nullptr) {
       throw std::runtime_error(sp.path + ": a second seam part for the seam at frame " +
-                               std::to_string(q.record.rangeFirst) + " (the first is " + seamPartOf[k]->path + ")");
+                               std::to_string(q.record.range.first) + " (the first is " + seamPartOf[k]->path + ")");
     }
     seamPartOf[k] = &sp;
   }
@@ -593,7 +591,7 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     for (std::size_t k = 0; k < borders; ++k) {
       if (widths[k] > 0 && seamPartOf[k] == nullptr) {
         throw std::runtime_error("join --blend restyle: the seam at frame " +
-                                 std::to_string(plan.parts[k + 1].record.rangeFirst) +
+                                 std::to_string(plan.parts[k + 1].record.range.first) +
                                  " has no seam part (join --seam-part) and no chunk options were given after -- "
                                  "to restyle it");
       }
@@ -606,17 +604,18 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   // The output: the joined video, or (--seam-part) the one seam's fade frames as a seam part.
   stages::ReaderConfig rc;
   rc.path = source;
-  rc.selection.first = config.seamPart ? plan.parts[0].last - widths[0] + 1 : plan.first;
-  rc.selection.last = config.seamPart ? plan.parts[0].last : plan.last + 1;  // one more: does the source go on?
+  rc.selection.first = config.seamPart ? plan.parts[0].frames.last - widths[0] + 1 : plan.frames.first;
+  // One more than the join's last: does the source go on?
+  rc.selection.last = config.seamPart ? plan.parts[0].frames.last : plan.frames.last + 1;
   stages::VideoReader sourceReader(rc);
   stages::WriterConfig writerConfig = config.writer;
   if (config.seamPart) {
     PartRecord seamRecord = plan.parts[1].record;
     seamRecord.seam = true;
-    seamRecord.seamEarlier = {plan.parts[0].first, plan.parts[0].last};
-    seamRecord.seamLater = {plan.parts[1].first, plan.parts[1].last};
-    seamRecord.firstFrame = seamRecord.rangeFirst = rc.selection.first;
-    seamRecord.rangeLast = plan.parts[0].last;
+    seamRecord.seamEarlier = plan.parts[0].frames;
+    seamRecord.seamLater = plan.parts[1].frames;
+    seamRecord.firstFrame = rc.selection.first;
+    seamRecord.range = {rc.selection.first, plan.parts[0].frames.last};
     seamRecord.restyleHold = config.restyleHold;
     seamRecord.restylePolish = config.restylePolish;
     seamRecord.restyleLookahead = effectiveLookahead(config);
@@ -639,10 +638,10 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     w.measured = fitted && w.width > 0;
     w.restyleHere = restyle && w.width > 0 && w.seamPart == nullptr;
     if (w.measured) w.measuredSpan = seamFrames(*w.p, w.blendFirst());
-    if (w.restyleHere) w.restyleSpan = {std::max(w.p->first, w.blendFirst() - reach), w.p->last};
+    if (w.restyleHere) w.restyleSpan = {std::max(w.p->frames.first, w.blendFirst() - reach), w.p->frames.last};
   }
   {
-    std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+    std::vector<FrameRange> spans;
     for (const SeamWork& w : seams)
       if (w.measured) spans.push_back(w.measuredSpan);
     for (const SeamWork& w : seams)
@@ -679,11 +678,11 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return stats;
   }
-  const std::int64_t total = plan.last - plan.first + 1;
+  const std::int64_t total = plan.frames.count();
   std::size_t current = 0;  // the part whose frames are read now
   std::vector<std::unique_ptr<stages::VideoReader>> readers(plan.parts.size());
   std::vector<std::int64_t> nextFrame(plan.parts.size());  // the source frame each reader gives next
-  for (std::size_t k = 0; k < plan.parts.size(); ++k) nextFrame[k] = plan.parts[k].first;
+  for (std::size_t k = 0; k < plan.parts.size(); ++k) nextFrame[k] = plan.parts[k].frames.first;
   // Part k's frame n (n at or after what it gave last: parts are read once, in order).
   auto frameOf = [&](std::size_t k, std::int64_t n) -> cv::Mat {
     if (!readers[k]) {
@@ -697,24 +696,24 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
       if (nextFrame[k]++ == n) return f->rgb;
     }
   };
-  for (std::int64_t n = plan.first; n <= plan.last; ++n) {
+  for (std::int64_t n = plan.frames.first; n <= plan.frames.last; ++n) {
     if (cancel != nullptr && cancel->load()) throw Cancelled();
     std::optional<stages::Frame> src = sourceReader.next();
     if (!src) {
       throw std::runtime_error(source + ": has no frame " + std::to_string(n) + " (the parts go to frame " +
-                               std::to_string(plan.last) + ")");
+                               std::to_string(plan.frames.last) + ")");
     }
-    while (plan.parts[current].last < n) {
+    while (plan.parts[current].frames.last < n) {
       readers[current].reset();
       ++current;
     }
     const PartSpan& p = plan.parts[current];
     cv::Mat pixels = frameOf(current, n);
     if (current + 1 < plan.parts.size()) {
-      // The overlap: frames q.first..p.last, of which the last `width` are blended.
+      // The overlap: frames q.frames.first..p.frames.last, of which the last `width` are blended.
       const std::vector<double>& fade = seams[current].weights;
       const std::int64_t width = static_cast<std::int64_t>(fade.size());
-      const std::int64_t blendFirst = p.last - width + 1;
+      const std::int64_t blendFirst = p.frames.last - width + 1;
       if (width > 0 && n >= blendFirst) {
         cv::Mat next = frameOf(current + 1, n);
         const double w = fade[static_cast<std::size_t>(n - blendFirst)];
@@ -731,11 +730,12 @@ JoinStats runJoin(const JoinConfig& config, const std::function<void(std::int64_
   }
   // The last part ends at its range's end or at the source's: anything else is a part cut short.
   const PartSpan& tail = plan.parts.back();
-  if (tail.record.rangeLast < 0 || tail.record.rangeLast > plan.last) {
+  if (tail.record.range.toEnd() || tail.record.range.last > plan.frames.last) {
     if (sourceReader.next()) {
-      throw std::runtime_error(tail.path + ": ends at frame " + std::to_string(plan.last) + " but " + source +
+      throw std::runtime_error(tail.path + ": ends at frame " + std::to_string(plan.frames.last) + " but " + source +
                                " goes on and the part was made for frames up to " +
-                               (tail.record.rangeLast < 0 ? std::string("the end") : std::to_string(tail.record.rangeLast)) +
+                               (tail.record.range.toEnd() ? std::string("the end")
+                                                          : std::to_string(tail.record.range.last)) +
                                " (a truncated or damaged part: run its chunk again)");
     }
   }

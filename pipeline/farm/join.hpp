@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pipeline/farm/part.hpp"
+#include "pipeline/frame_range.hpp"
 #include "stages/video_writer.hpp"
 
 namespace flowstyle::pipeline {
@@ -84,13 +85,12 @@ struct JoinConfig {
 struct PartSpan {
   std::string path;
   PartRecord record;
-  std::int64_t first = 0;  // source frame numbers, inclusive
-  std::int64_t last = 0;
+  FrameRange frames{0, 0};  // the source frames it holds
 };
 
 struct JoinPlan {
   std::vector<PartSpan> parts;  // ordered by first frame
-  std::int64_t first = 0, last = 0;
+  FrameRange frames{0, 0};      // the joined frames: the first part's first to the last part's last
   std::vector<std::int64_t> seams;  // per border: the later part's first frame of its own range
   std::vector<PartSpan> seamParts;  // seam parts given (join --seam-part), checked against the parts
 };

@@ -58,8 +58,7 @@ PartRecord partRecord(const Config& config, const JobIdentity& identity) {
   r.source = identity.source;
   r.settingsHash = identity.settingsHash;
   r.method = toString(config.method);
-  r.rangeFirst = identity.span.rangeFirst;
-  r.rangeLast = identity.span.last;
+  r.range = identity.span.frames;
   r.preroll = config.chunk.preroll;
   r.overlap = config.chunk.overlap;
   r.firstFrame = identity.span.writeFirst;
@@ -78,16 +77,15 @@ std::map<std::string, std::string> partTags(const PartRecord& r) {
   put("source_hash", r.source.hash);
   put("settings", r.settingsHash);
   put("method", r.method);
-  put("range_first", std::to_string(r.rangeFirst));
-  put("range_last", std::to_string(r.rangeLast));
+  put("range_first", std::to_string(r.range.first));
+  put("range_last", std::to_string(r.range.last));
   put("preroll", std::to_string(r.preroll));
   put("overlap", std::to_string(r.overlap));
   put("first_frame", std::to_string(r.firstFrame));
   put("width", std::to_string(r.width));
   put("height", std::to_string(r.height));
   if (r.seam) {
-    put("seam", std::to_string(r.seamEarlier.first) + "-" + std::to_string(r.seamEarlier.second) + "," +
-                    std::to_string(r.seamLater.first) + "-" + std::to_string(r.seamLater.second));
+    put("seam", toString(r.seamEarlier) + "," + toString(r.seamLater));
     auto number = [](double x) {
       char text[40];
       return std::string(text, std::to_chars(text, text + sizeof text, x).ptr);  // shortest exact form, no locale
@@ -137,8 +135,8 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
   r.source.hash = textField(tags, "source_hash", file);
   r.settingsHash = textField(tags, "settings", file);
   r.method = textField(tags, "method", file);
-  r.rangeFirst = intField(tags, "range_first", file, 0, kMax);
-  r.rangeLast = intField(tags, "range_last", file, -1, kMax);
+  r.range.first = intField(tags, "range_first", file, 0, kMax);
+  r.range.last = intField(tags, "range_last", file, -1, kMax);
   r.preroll = static_cast<int>(intField(tags, "preroll", file, 0, 100000));
   r.overlap = static_cast<int>(intField(tags, "overlap", file, 0, 100000));
   r.firstFrame = intField(tags, "first_frame", file, 0, kMax);
@@ -168,22 +166,21 @@ PartRecord parsePartRecord(const std::map<std::string, std::string>& rawTags, co
     exponent("restyle_hold", r.restyleHold);
     exponent("restyle_polish", r.restylePolish);
     exponent("restyle_lookahead", r.restyleLookahead);
-    if (r.firstFrame < c || r.rangeLast != b) {
+    if (r.firstFrame < c || r.range.last != b) {
       throw std::runtime_error(file + ": seam part record is inconsistent (frames from " +
-                               std::to_string(r.firstFrame) + " to " + std::to_string(r.rangeLast) +
+                               std::to_string(r.firstFrame) + " to " + std::to_string(r.range.last) +
                                ", made from parts holding " + it->second + ")");
     }
   }
   if (r.source.hash.empty() || r.settingsHash.empty()) {
     throw std::runtime_error(file + ": part record has an empty source or settings hash");
   }
-  if (r.rangeLast >= 0 && r.rangeLast < r.rangeFirst) {
-    throw std::runtime_error(file + ": part record range " + std::to_string(r.rangeFirst) + "-" +
-                             std::to_string(r.rangeLast) + " is reversed");
+  if (!r.range.toEnd() && r.range.last < r.range.first) {
+    throw std::runtime_error(file + ": part record range " + toString(r.range) + " is reversed");
   }
-  if (r.firstFrame > r.rangeFirst || r.overlap > r.preroll) {
+  if (r.firstFrame > r.range.first || r.overlap > r.preroll) {
     throw std::runtime_error(file + ": part record is inconsistent (first frame " + std::to_string(r.firstFrame) +
-                             ", range from " + std::to_string(r.rangeFirst) + ", overlap " +
+                             ", range from " + std::to_string(r.range.first) + ", overlap " +
                              std::to_string(r.overlap) + ", pre-roll " + std::to_string(r.preroll) + ")");
   }
   return r;

@@ -6,9 +6,9 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <utility>
 
 #include "pipeline/config.hpp"
+#include "pipeline/frame_range.hpp"
 #include "pipeline/job_identity.hpp"
 #include "pipeline/video_job.hpp"
 #include "stages/fingerprint.hpp"
@@ -21,17 +21,16 @@ struct PartRecord {
   stages::SourceFingerprint source;
   std::string settingsHash;
   std::string method;
-  std::int64_t rangeFirst = 0;    // --frames A
-  std::int64_t rangeLast = -1;    // --frames B as given (-1: to the end)
+  FrameRange range;               // --frames A-B as given (last -1: to the end)
   int preroll = 0;
   int overlap = 0;
   std::int64_t firstFrame = 0;    // source frame number of the part's first frame
   int width = 0, height = 0;      // working size
   // A seam part (`join --blend restyle --seam-part`): the restyled fade of one seam, frames
-  // firstFrame..rangeLast, made from the chunk parts that hold frames seamEarlier and
-  // seamLater (first, last). Tag "flowstyle_seam" = "a-b,c-d"; absent on chunk parts.
+  // firstFrame..range.last, made from the chunk parts that hold frames seamEarlier and
+  // seamLater. Tag "flowstyle_seam" = "a-b,c-d"; absent on chunk parts.
   bool seam = false;
-  std::pair<std::int64_t, std::int64_t> seamEarlier{0, 0}, seamLater{0, 0};
+  FrameRange seamEarlier{0, 0}, seamLater{0, 0};
   // A seam part's `join --restyle-hold` (tag "flowstyle_restyle_hold", written with "seam";
   // a seam part without it was made before the landing hold existed: 0).
   double restyleHold = 0;

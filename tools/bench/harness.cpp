@@ -23,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "stages/video_reader.hpp"
+#include "tools/json_output.hpp"
 
 #ifndef FLOWSTYLE_SOURCE_DIR
 #define FLOWSTYLE_SOURCE_DIR "."
@@ -134,28 +135,23 @@ std::string loadAvg() {
 JsonLine::JsonLine(const std::string& bench) { add("bench", bench); }
 
 JsonLine& JsonLine::add(const std::string& k, const std::string& v) {
-  std::string esc;
-  for (char c : v) {
-    if (c == '"' || c == '\\') esc += '\\';
-    esc += c;
-  }
-  parts_.push_back("\"" + k + "\":\"" + esc + "\"");
+  members_.emplace_back(k, v);
   return *this;
 }
 
 JsonLine& JsonLine::add(const std::string& k, double v) {
-  char buf[64];
-  if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.6g", v);
-  else std::snprintf(buf, sizeof buf, "null");
-  parts_.push_back("\"" + k + "\":" + buf);
+  members_.emplace_back(k, v);
   return *this;
 }
 
 void JsonLine::print() const {
   if (!gOpt.json) return;
-  std::string s = "{";
-  for (std::size_t i = 0; i < parts_.size(); ++i) s += (i ? "," : "") + parts_[i];
-  std::printf("%s}\n", s.c_str());
+  tools::Json line = tools::Json::object();
+  for (const auto& [k, v] : members_) {
+    if (const double* x = std::get_if<double>(&v)) line[k] = tools::printedAs("%.6g", *x);  // NaN, inf: null
+    else line[k] = std::get<std::string>(v);
+  }
+  std::printf("%s\n", tools::jsonLine(line).c_str());
   std::fflush(stdout);
 }
 

@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -93,7 +94,8 @@ std::string fmt(const char* f, double v);
 std::string loadAvg();
 void printHeader(const std::string& title);
 
-// One JSON object per line on stdout, only with --json.
+// One JSON object per line on stdout, only with --json: members in the order added, numbers
+// with 6 significant digits (as %.6g), NaN and infinity as null (tools/json_output.hpp).
 class JsonLine {
  public:
   explicit JsonLine(const std::string& bench);
@@ -102,7 +104,7 @@ class JsonLine {
   void print() const;
 
  private:
-  std::vector<std::string> parts_;
+  std::vector<std::pair<std::string, std::variant<std::string, double>>> members_;
 };
 
 // ---------------------------------------------------------------- child processes
