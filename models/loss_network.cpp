@@ -375,6 +375,8 @@ class Vgg19Network : public NetworkBase {
     for (auto& p : net_->parameters()) p.set_requires_grad(false);
   }
   std::string arch() const override { return "vgg19"; }
+  int layerStride(const std::string& layer) const override { return geometry(layer).first; }
+  int receptiveRadius(const std::string& layer) const override { return geometry(layer).second; }
   std::vector<std::string> layerNames() const override {
     std::vector<std::string> n;
     for (const auto& c : kVggConvs) n.emplace_back(c.layer);
@@ -407,6 +409,24 @@ class Vgg19Network : public NetworkBase {
 
  protected:
   torch::nn::Module& module() override { return *net_; }
+  // (stride, receptive radius) at `layer`: a 3x3 conv widens the radius by one step of the
+  // grid it runs on; a 2x2 pool reaches one step further on one side (taken on both), then
+  // doubles the step.
+  std::pair<int, int> geometry(const std::string& layer) const {
+    const int target = kVggConvs[resolve({layer}).front()].index;
+    int stride = 1;
+    int radius = 0;
+    for (int i = 0, conv = 0; i <= target; ++i) {
+      if (conv < 16 && kVggConvs[conv].index == i) {
+        radius += stride;
+        ++conv;
+      } else if (std::find(std::begin(kVggPools), std::end(kVggPools), i) != std::end(kVggPools)) {
+        radius += stride;
+        stride *= 2;
+      }
+    }
+    return {stride, radius};
+  }
 
  private:
   Vgg19 net_;
@@ -532,11 +552,6 @@ std::unique_ptr<LossNetwork> loadLossNetwork(const std::string& path) {
 }
 
 namespace losses {
-
-namespace {
-// A positive denominator: squared norms of real targets are far above this.
-constexpr double kTinyNorm = 1e-12;
-}  // namespace
 
 torch::Tensor gramMatrix(const torch::Tensor& features) {
   TORCH_CHECK(features.dim() == 4, "gramMatrix: features must be [N,C,H,W]");

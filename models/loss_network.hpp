@@ -42,6 +42,15 @@ class LossNetwork {
   // ReLUs and pools run in the compute type.
   virtual void setComputeType(torch::ScalarType type) = 0;
   virtual torch::ScalarType computeType() const = 0;
+
+  // What tiling needs (StyleOptimizer with OptimizeConfig::tile): how many input pixels
+  // one step of `layer`'s activation grid spans (1, 2, 4, ...), and how far from an
+  // activation's centre, in input pixels, the input can change it (its receptive field's
+  // radius, the conv padding's reach included). An input cut at a multiple of the stride,
+  // with at least the radius of real pixels around what is kept, gives the whole image's
+  // activations exactly. 0: this architecture cannot be tiled (the default).
+  virtual int layerStride(const std::string& /*layer*/) const { return 0; }
+  virtual int receptiveRadius(const std::string& /*layer*/) const { return 0; }
 };
 
 // The architecture of a loss network's weights ("vgg19" | "squeezenet1_1"): metadata
@@ -67,6 +76,8 @@ std::unique_ptr<LossNetwork> makeLossNetwork(const TensorFile& file, const std::
 // al.). Each returns a 0-dim tensor, differentiable in its first argument; targets carry no
 // gradient.
 namespace losses {
+// The least denominator of the normalized terms: squared norms of real targets are far above it.
+inline constexpr double kTinyNorm = 1e-12;
 // features [N,C,H,W] -> [N,C,C] = F F^T / (C*H*W), F = features viewed as [N,C,H*W].
 torch::Tensor gramMatrix(const torch::Tensor& features);
 // ||F - Fc||^2 / ||Fc||^2

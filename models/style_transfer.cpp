@@ -159,6 +159,9 @@ struct StyleOptimizer::Impl {
   std::vector<std::string> layers;   // content + style, for one extract()
   std::map<std::pair<int, int>, std::vector<torch::Tensor>> gramCache;  // (h, w)
   OptimizePrecision precision;
+  // Tiling (cfg.tile > 0): the margin of each tile and the stride of each layer used.
+  int halo = 0;
+  std::map<std::string, int> strides;
 
 
   void checkLayer(const std::string& name) const {
@@ -191,9 +194,15 @@ struct StyleOptimizer::Impl {
         cv::Size size(std::max(1, static_cast<int>(std::lround(s.cols * f))),
                       std::max(1, static_cast<int>(std::lround(s.rows * f))));
         auto x = upload(resizeTo(s, size), device);
-        auto feats = net->extract(x, styleLayers);
+        std::vector<torch::Tensor> grams;
+        if (cfg.tile > 0) {
+          grams = tiledSums(x, nullptr).grams;
+        } else {
+          auto feats = net->extract(x, styleLayers);
+          for (const auto& layer : styleLayers) grams.push_back(losses::gramMatrix(feats.at(layer)));
+        }
         for (size_t l = 0; l < styleLayers.size(); ++l) {
-          auto g = losses::gramMatrix(feats.at(styleLayers[l])).mul(blend[i]);
+          auto g = grams[l].mul(blend[i]);
           targets[l] = targets[l].defined() ? targets[l] + g : g;
         }
       }
@@ -215,11 +224,26 @@ struct StyleOptimizer::Impl {
     torch::Tensor contentFeatures;
     const std::vector<torch::Tensor>* grams = nullptr;
     std::vector<GuideTensors> guides;
+    // Tiled: the content activations of each tile's own part, and ||Fc||^2 of them all.
+    std::vector<torch::Tensor> tileContent;
+    torch::Tensor contentNorm;
   };
 
   Problem makeProblem(const cv::Mat& content8, const std::vector<TemporalGuide>& guides) {
     Problem p;
-    p.contentFeatures = contentTarget(upload(content8, device));
+    if (cfg.tile > 0) {
+      const auto content = upload(content8, device);
+      torch::NoGradGuard noGrad;
+      p.contentNorm = torch::zeros({}, content.options());
+      for (const auto& t : tilesFor(content8.rows, content8.cols)) {
+        auto f = innerPart(net->extract(crop(content, t.outer), {contentLayer}).at(contentLayer), t,
+                           strides.at(contentLayer), content8.rows, content8.cols);
+        p.contentNorm += f.pow(2).sum();
+        p.tileContent.push_back(f.clone());
+      }
+    } else {
+      p.contentFeatures = contentTarget(upload(content8, device));
+    }
     p.grams = &styleTargets(content8.rows, content8.cols);
     for (const auto& g : guides)
       p.guides.push_back({upload(g.warped, device),
@@ -246,13 +270,148 @@ struct StyleOptimizer::Impl {
     return t;
   }
 
+  // ---- tiling (cfg.tile > 0; OptimizeConfig::tile) -------------------------------------
+  struct Tile {
+    cv::Rect inner;  // the pixels this tile answers for
+    cv::Rect outer;  // inner with the halo, clipped to the image: what the network sees
+  };
+  std::vector<Tile> tilesFor(int h, int w) const {
+    std::vector<Tile> tiles;
+    for (int y = 0; y < h; y += cfg.tile)
+      for (int x = 0; x < w; x += cfg.tile) {
+        const cv::Rect inner(x, y, std::min(cfg.tile, w - x), std::min(cfg.tile, h - y));
+        const int x0 = std::max(0, x - halo), y0 = std::max(0, y - halo);
+        const int x1 = std::min(w, inner.br().x + halo), y1 = std::min(h, inner.br().y + halo);
+        tiles.push_back({inner, cv::Rect(x0, y0, x1 - x0, y1 - y0)});
+      }
+    return tiles;
+  }
+  static torch::Tensor crop(const torch::Tensor& image, const cv::Rect& r) {
+    return image.narrow(2, r.y, r.height).narrow(3, r.x, r.width);
+  }
+  // The activations (of a layer of this stride) that belong to t.inner, cut from those of
+  // t.outer. Cuts fall on multiples of the stride; at the image's right and bottom edges the
+  // whole image's grid ends where the tile's does (floor(size / stride)).
+  static torch::Tensor innerPart(const torch::Tensor& f, const Tile& t, int stride, int h, int w) {
+    auto cut = [&](const torch::Tensor& a, int64_t dim, int in0, int in1, int out0, int full) {
+      const int64_t begin = (in0 - out0) / stride;
+      const int64_t end = in1 == full ? a.size(dim) : (in1 - out0) / stride;
+      return a.narrow(dim, begin, std::max<int64_t>(0, end - begin));
+    };
+    return cut(cut(f, 2, t.inner.y, t.inner.br().y, t.outer.y, h), 3, t.inner.x, t.inner.br().x,
+               t.outer.x, w);
+  }
+  // F F^T of activations [1,C,h,w] (not normalized), through the fast gramMatrix.
+  static torch::Tensor outerProduct(const torch::Tensor& f) {
+    return losses::gramMatrix(f.contiguous()) * static_cast<double>(f.size(1) * f.size(2) * f.size(3));
+  }
+  // The number of activations of a layer over the whole image (gramMatrix's C*H*W).
+  int64_t wholeCount(const std::string& layer, int64_t channels, int h, int w) const {
+    const int s = strides.at(layer);
+    return channels * (h / s) * (w / s);
+  }
+
+  struct Sums {
+    std::vector<torch::Tensor> grams;  // the whole image's Gram matrix at each style layer
+    torch::Tensor contentDiff;         // sum of (F - Fc)^2 at the content layer (with targets)
+  };
+  // One pass over the tiles without gradients: the Gram matrices of image01 (and the content
+  // difference against `contentTargets`, one per tile, when given).
+  Sums tiledSums(const torch::Tensor& image01, const std::vector<torch::Tensor>* contentTargets) {
+    torch::NoGradGuard noGrad;
+    const int h = static_cast<int>(image01.size(2)), w = static_cast<int>(image01.size(3));
+    const auto tiles = tilesFor(h, w);
+    Sums s;
+    s.grams.resize(styleLayers.size());
+    s.contentDiff = torch::zeros({}, image01.options());
+    for (size_t i = 0; i < tiles.size(); ++i) {
+      auto feats = net->extract(crop(image01, tiles[i].outer), contentTargets ? layers : styleLayers);
+      for (size_t l = 0; l < styleLayers.size(); ++l) {
+        const auto f = innerPart(feats.at(styleLayers[l]), tiles[i], strides.at(styleLayers[l]), h, w);
+        if (!s.grams[l].defined()) s.grams[l] = torch::zeros({1, f.size(1), f.size(1)}, f.options());
+        if (f.numel() > 0) s.grams[l] += outerProduct(f);
+      }
+      if (contentTargets) {
+        const auto f = innerPart(feats.at(contentLayer), tiles[i], strides.at(contentLayer), h, w);
+        s.contentDiff += (f - (*contentTargets)[i]).pow(2).sum();
+      }
+    }
+    for (size_t l = 0; l < styleLayers.size(); ++l)
+      s.grams[l] /= static_cast<double>(wholeCount(styleLayers[l], s.grams[l].size(1), h, w));
+    return s;
+  }
+
+  // The loss terms at x, tile by tile; with `gradient`, also the whole image's gradient of the
+  // total into x.grad(): a second pass over the tiles backpropagates, per tile, the loss
+  // linearized in its own F F^T around the Gram matrices of the first pass (the same gradient,
+  // since the style term depends on the activations only through the sum of those products).
+  TermTensors tiledTerms(const torch::Tensor& x, const Problem& p, bool gradient) {
+    const int h = static_cast<int>(x.size(2)), w = static_cast<int>(x.size(3));
+    const torch::Tensor x01 = x.detach().clamp(0.0, 1.0);
+    const Sums sums = tiledSums(x01, &p.tileContent);
+    TermTensors t;
+    t.content = sums.contentDiff / p.contentNorm.clamp_min(losses::kTinyNorm);
+    t.style = torch::zeros({}, x.options());
+    std::vector<torch::Tensor> dGram(styleLayers.size());  // d total / d (F F^T), per layer
+    for (size_t l = 0; l < styleLayers.size(); ++l) {
+      const auto& target = (*p.grams)[l];
+      t.style = t.style + losses::style(sums.grams[l], target) * layerWeights[l];
+      const double n = static_cast<double>(wholeCount(styleLayers[l], target.size(1), h, w));
+      dGram[l] = (sums.grams[l] - target) * 2.0 * cfg.styleWeight * layerWeights[l] /
+                 target.pow(2).sum().clamp_min(losses::kTinyNorm) / n;
+    }
+    torch::Tensor grad;
+    if (gradient) {
+      grad = torch::zeros_like(x);
+      const auto tiles = tilesFor(h, w);
+      const auto contentScale = cfg.contentWeight / p.contentNorm.clamp_min(losses::kTinyNorm);
+      for (size_t i = 0; i < tiles.size(); ++i) {
+        auto xt = crop(x.detach(), tiles[i].outer).clone().set_requires_grad(true);
+        auto feats = net->extract(xt.clamp(0.0, 1.0), layers);
+        auto sum = torch::zeros({}, x.options());
+        for (size_t l = 0; l < styleLayers.size(); ++l) {
+          const auto f = innerPart(feats.at(styleLayers[l]), tiles[i], strides.at(styleLayers[l]), h, w);
+          if (f.numel() > 0) sum = sum + (outerProduct(f) * dGram[l]).sum();
+        }
+        const auto fc = innerPart(feats.at(contentLayer), tiles[i], strides.at(contentLayer), h, w);
+        sum = sum + (fc - p.tileContent[i]).pow(2).sum() * contentScale;
+        sum.backward();
+        crop(grad, tiles[i].outer).add_(xt.grad());
+      }
+    }
+    // TV and the temporal term are per pixel: on the whole image at once.
+    auto xw = x.detach().clone().set_requires_grad(gradient);
+    const auto xc = xw.clamp(0.0, 1.0);
+    t.tv = losses::totalVariation(xc);
+    t.temporal = torch::zeros({}, x.options());
+    for (const auto& g : p.guides) t.temporal = t.temporal + losses::temporal(xc, g.warped, g.certainty);
+    auto pixels = t.tv * cfg.tvWeight;
+    if (!p.guides.empty()) pixels = pixels + t.temporal * cfg.temporalWeight;
+    if (gradient) {
+      pixels.backward();
+      x.mutable_grad() = grad + xw.grad();
+    }
+    t.tv = t.tv.detach();
+    t.temporal = t.temporal.detach();
+    t.total = t.content * cfg.contentWeight + t.style * cfg.styleWeight + t.tv * cfg.tvWeight;
+    if (!p.guides.empty()) t.total = t.total + t.temporal * cfg.temporalWeight;
+    return t;
+  }
+
+  // The loss at x and its gradient into x.grad() (x a leaf that requires grad).
+  TermTensors lossAndGradient(const torch::Tensor& x, const Problem& p) {
+    if (cfg.tile > 0) return tiledTerms(x, p, true);
+    auto t = terms(x, p);
+    t.total.backward();
+    return t;
+  }
+
   // Precision::Auto: loss and gradient at the first start x0 in float32 and bfloat16.
   void decidePrecision(const torch::Tensor& x0, const Problem& p) {
     auto lossAndGrad = [&](torch::ScalarType type) {
       ComputeTypeScope scope(*net, type);
       auto x = x0.detach().clone().set_requires_grad(true);
-      auto t = terms(x, p);
-      t.total.backward();
+      auto t = lossAndGradient(x, p);
       return std::make_pair(t.total.item<double>(), x.grad().detach().clone());
     };
     const auto [lf, gf] = lossAndGrad(torch::kFloat);
@@ -282,8 +441,7 @@ struct StyleOptimizer::Impl {
           return e;
         }
       x.mutable_grad() = torch::Tensor();
-      auto t = terms(x, p);
-      t.total.backward();
+      auto t = lossAndGradient(x, p);
       evals.push_back({x.detach().clone(), x.grad(), t});
       return evals.back();
     };
@@ -417,6 +575,21 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
   m.layers = m.styleLayers;
   if (std::find(m.layers.begin(), m.layers.end(), m.contentLayer) == m.layers.end())
     m.layers.push_back(m.contentLayer);
+  if (c.tile < 0) fail("tile must be >= 0 (0: the whole image)");
+  if (c.tile > 0) {
+    int align = 1, radius = 0;
+    for (const auto& layer : m.layers) {
+      const int s = m.net->layerStride(layer);
+      if (s <= 0) fail("the " + m.net->arch() + " loss network cannot be tiled (vgg19 can)");
+      m.strides[layer] = s;
+      align = std::max(align, s);
+      radius = std::max(radius, m.net->receptiveRadius(layer));
+    }
+    if (c.tile % align != 0)
+      fail("tile " + std::to_string(c.tile) + " is not a multiple of " + std::to_string(align) +
+           " (the stride of the deepest layer used)");
+    m.halo = (radius + align - 1) / align * align;  // keeps every tile's cut on the grid
+  }
 
   m.device = resolveDevice(c.device);
   if (m.net->device() != m.device) m.net->to(m.device);
@@ -427,6 +600,7 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
 }
 
 const OptimizePrecision& StyleOptimizer::precision() const { return impl_->precision; }
+int StyleOptimizer::tileHalo() const { return impl_->halo; }
 
 StyleOptimizer::~StyleOptimizer() = default;
 
@@ -516,6 +690,7 @@ LossTerms StyleOptimizer::evaluate(const cv::Mat& content, const cv::Mat& image,
   if (image.size() != content.size() || (image.type() != CV_32FC3 && image.type() != CV_8UC3))
     fail("image must be CV_32FC3 or CV_8UC3 of the content's size " + sizeString(content.size()));
   const auto problem = m.makeProblem(content, guides);
+  if (m.cfg.tile > 0) return m.tiledTerms(upload(image, m.device), problem, false).read();
   c10::InferenceMode guard;
   return m.terms(upload(image, m.device), problem).read();
 }

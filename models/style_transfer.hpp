@@ -51,6 +51,15 @@ struct OptimizeConfig {
   //   Float16 is not supported (an error).
   Precision precision = Precision::Float32;
   double precisionTolerance = 0.005;  // gradient: 50x this (0.25, a direction within ~15 degrees)
+  // 0: the loss network sees the whole image. N > 0: it sees tiles of N x N pixels (N a
+  // multiple of the network's deepest layer stride, 16 for VGG19's defaults), each with a
+  // margin of real pixels as wide as the receptive field of the deepest layer used (halo),
+  // so every activation is the whole image's. The Gram matrices are summed over the tiles
+  // first (a pass without gradients), then each tile's gradient is taken against them and
+  // added into the one image's gradient: loss and gradient are the whole image's (up to
+  // float32 summation order), so the result is too, and the peak memory is one tile's.
+  // Needs a loss network that can be tiled (LossNetwork::layerStride; VGG19).
+  int tile = 0;
 };
 
 // The optimizer's number format, and why (StyleOptimizer::precision()).
@@ -117,6 +126,8 @@ class StyleOptimizer {
                      const std::vector<TemporalGuide>& guides = {});
 
   const OptimizePrecision& precision() const;
+  // With config.tile > 0: the margin each tile carries, in pixels (0 when not tiled).
+  int tileHalo() const;
 
  private:
   struct Impl;

@@ -304,3 +304,105 @@ TEST(Models_StyleOptimizer, BFloat16ReachesTheFloat32Loss) {
   EXPECT_NE(strict.describe().find("rejected"), std::string::npos) << strict.describe();
   EXPECT_EQ(meanAbsDiff(s.image, f32.image), 0.0);  // rejected: exactly float32's run
 }
+
+// ---- Tiling (OptimizeConfig::tile) ---------------------------------------------------
+
+TEST(Models_LossNetworkTiling, VggKnowsItsStridesAndReceptiveFields) {
+  auto net = vgg();
+  EXPECT_EQ(net->layerStride("relu1_1"), 1);
+  EXPECT_EQ(net->layerStride("relu2_1"), 2);
+  EXPECT_EQ(net->layerStride("relu4_2"), 8);
+  EXPECT_EQ(net->layerStride("relu5_1"), 16);
+  // conv1_1 sees 3x3; relu4_2 and relu5_1 by counting 3x3 convs (a step each) and 2x2 pools
+  // (a step to one side).
+  EXPECT_EQ(net->receptiveRadius("relu1_1"), 1);
+  EXPECT_EQ(net->receptiveRadius("relu3_1"), 13);
+  EXPECT_EQ(net->receptiveRadius("relu4_2"), 45);
+  EXPECT_EQ(net->receptiveRadius("relu5_1"), 85);
+  EXPECT_NE(errorOf([&] { (void)net->layerStride("relu9_9"); }).find("relu9_9"), std::string::npos);
+  EXPECT_EQ(loadLossNetwork(kSqueeze)->layerStride("fire2"), 0) << "SqueezeNet does not tile";
+}
+
+// Tiles that cut the image into a 3 x 2 grid, one column narrower than a relu5_1 step (16 px):
+// every loss term equals the whole image's.
+TEST(Models_StyleOptimizerTiling, TiledLossEqualsTheWholeImages) {
+  const cv::Mat content = loadRgb("media/stills/tubingen.jpg", 330);
+  ASSERT_EQ(content.cols, 330);
+  const cv::Mat style = loadRgb("media/styles/starry_night.jpg", 256);
+  OptimizeConfig c;  // the default layers: relu5_1 is the deepest, stride 16, radius 85
+  c.device = "cpu";
+  c.tolerance = 0;
+  TemporalGuide g;
+  g.warped = cv::Mat(content.size(), CV_32FC3, cv::Scalar(0.1, 0.8, 0.2));
+  g.certainty = cv::Mat(content.size(), CV_32FC1, cv::Scalar(0.5));
+  StyleOptimizer whole(vgg(), c, {style});
+  c.tile = 160;
+  StyleOptimizer tiled(vgg(), c, {style});
+  EXPECT_EQ(whole.tileHalo(), 0);
+  EXPECT_EQ(tiled.tileHalo(), 96) << "radius 85 rounded up to the stride";
+
+  cv::Mat noisy(content.size(), CV_32FC3);
+  cv::RNG(1).fill(noisy, cv::RNG::UNIFORM, 0.0, 1.0);
+  const LossTerms a = whole.evaluate(content, noisy, {g});
+  const LossTerms b = tiled.evaluate(content, noisy, {g});
+  std::printf("[ measured ] whole total %.6g style %.6g content %.6g; tiled %.6g %.6g %.6g\n", a.total,
+              a.style, a.content, b.total, b.style, b.content);
+  EXPECT_NEAR(b.style, a.style, 1e-4 * a.style);
+  EXPECT_NEAR(b.content, a.content, 1e-4 * a.content);
+  EXPECT_NEAR(b.tv, a.tv, 1e-5 * a.tv);
+  EXPECT_NEAR(b.temporal, a.temporal, 1e-5 * a.temporal);
+  EXPECT_NEAR(b.total, a.total, 1e-4 * a.total);
+
+}
+
+// Through L-BFGS steps (the gradient) on shallower layers, which keep the test quick: relu3_1
+// is the deepest (stride 4, radius 13, halo 16); 48 px tiles, the last column 24 px wide.
+TEST(Models_StyleOptimizerTiling, TiledOptimizationFollowsTheWholeImages) {
+  const cv::Mat content = loadRgb("media/stills/tubingen.jpg", 120);
+  const cv::Mat style = loadRgb("media/styles/starry_night.jpg", 128);
+  OptimizeConfig c = smallConfig();
+  TemporalGuide g;
+  g.warped = cv::Mat(content.size(), CV_32FC3, cv::Scalar(0.1, 0.8, 0.2));
+  g.certainty = cv::Mat(content.size(), CV_32FC1, cv::Scalar(0.5));
+  StyleOptimizer whole(vgg(), c, {style});
+  c.tile = 16 * 3;
+  StyleOptimizer tiled(vgg(), c, {style});
+  EXPECT_EQ(tiled.tileHalo(), 16);
+  // From the content with a little noise: an 8-bit picture's flat areas tie in the max pools,
+  // where either of the tied activations is a valid way for the gradient to go, and a tile's
+  // convolutions may round differently from the whole image's and pick the other.
+  cv::Mat start, noise(content.size(), CV_32FC3);
+  content.convertTo(start, CV_32FC3, 1.0 / 255);
+  cv::RNG(2).fill(noise, cv::RNG::UNIFORM, -0.02, 0.02);
+  start += noise;
+  const auto ra = whole.run(content, start, {g}, 4);
+  const auto rb = tiled.run(content, start, {g}, 4);
+  const double diff = cv::norm(ra.imageFloat, rb.imageFloat, cv::NORM_INF);
+  const double moved = cv::norm(ra.imageFloat, start, cv::NORM_INF);
+  std::printf("[ measured ] after 4 iterations: tiled vs whole max |diff| %.3g (the image moved up to %.3g)\n",
+              diff, moved);
+  std::printf("[ measured ] final loss whole %.6g, tiled %.6g\n", ra.loss.total, rb.loss.total);
+  EXPECT_GT(moved, 0.2);
+  // L-BFGS carries float32's summation-order differences from step to step (measured 1.4e-5
+  // after 4 steps with this noise, 0.0067 with another draw; one step from noise: 6e-8).
+  EXPECT_LT(diff, 0.02);
+  EXPECT_NEAR(rb.loss.total, ra.loss.total, 1e-3 * ra.loss.total);
+}
+
+TEST(Models_StyleOptimizerTiling, BadTilesAreErrors) {
+  const cv::Mat style = loadRgb("media/styles/starry_night.jpg", 64);
+  OptimizeConfig c;
+  c.device = "cpu";
+  c.tile = 100;
+  EXPECT_NE(errorOf([&] { StyleOptimizer(vgg(), c, {style}); }).find("tile 100 is not a multiple of 16"),
+            std::string::npos);
+  c.tile = -1;
+  EXPECT_NE(errorOf([&] { StyleOptimizer(vgg(), c, {style}); }).find("tile must be >= 0"), std::string::npos);
+  c = smallConfig();
+  c.contentLayer = "fire6";
+  c.styleLayers = {"relu1", "fire2"};
+  c.tile = 64;
+  EXPECT_NE(errorOf([&] { StyleOptimizer(std::shared_ptr<LossNetwork>(loadLossNetwork(kSqueeze)), c, {style}); })
+                .find("cannot be tiled"),
+            std::string::npos);
+}
