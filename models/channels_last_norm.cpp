@@ -106,7 +106,11 @@ torch::Tensor apply(const torch::Tensor& xIn, const std::vector<float>& affine, 
   const T* x = xIn.data_ptr<T>();
   const std::int64_t outH = v.h * s, outW = v.w * s, pad = e.padBottomRight;
   torch::Tensor out;
-  if (e.tanhOutput) {
+  if (e.inPlace) {
+    TORCH_CHECK(s == 1 && pad == 0 && !e.tanhOutput && xIn.is_contiguous(at::MemoryFormat::ChannelsLast),
+                "instanceNormChannelsLast: in place needs a contiguous channels-last x, no shuffle, pad or tanh");
+    out = xIn;
+  } else if (e.tanhOutput) {
     out = torch::empty({v.n, c, outH, outW}, xIn.options().dtype(torch::kFloat));
   } else {
     out = torch::empty({v.n, c, outH + pad, outW + pad},

@@ -28,6 +28,10 @@ struct NormEpilogue {
   // The fast network's last step: 150 * tanh(y) + 127.5 clipped to [0,255], written as
   // float32 NCHW (contiguous) whatever x's type.
   bool tanhOutput = false;
+  // Write the output over x and return x (each value is read before it is overwritten):
+  // one activation less at the peak. Needs x contiguous channels-last, shuffle 1, no pad,
+  // no tanhOutput.
+  bool inPlace = false;
 };
 
 // x: [N,K,H,W] channels-last, float32 or bfloat16, K = C * shuffle^2. scale, shift:

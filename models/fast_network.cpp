@@ -546,16 +546,20 @@ struct FastStyleNetwork::Impl {
   }
 
   // The five residual blocks on the channels-last path (x: conv3's normed output).
-  torch::Tensor residualChannelsLast(const Weights& k, torch::Tensor x) const {
+  // inPlace: each norm writes over its convolution's output (three activations at the peak
+  // instead of four; the tiled path, whose peak this part is).
+  torch::Tensor residualChannelsLast(const Weights& k, torch::Tensor x, bool inPlace = false) const {
     const auto& L = layerSpecs();
     detail::NormEpilogue relu;
     relu.relu = true;
+    relu.inPlace = inPlace;
     for (int b = 0; b < 5; ++b) {
       const auto& c1 = L[3 + 2 * b];
       const auto& c2 = L[4 + 2 * b];
       auto y = normCl(convCl(k, c1.conv + ".weight", x, sameGeometry(x, 3, 1)), c1.norm, relu);
       detail::NormEpilogue add;
       add.residual = x;
+      add.inPlace = inPlace;
       x = normCl(convCl(k, c2.conv + ".weight", y, sameGeometry(y, 3, 1)), c2.norm, add);
     }
     return x;
@@ -756,9 +760,10 @@ struct FastStyleNetwork::Impl {
     x = torch::Tensor();
     detail::NormEpilogue relu;
     relu.relu = true;
-    torch::Tensor r = cl ? residualChannelsLast(k, normCl(raw, L[2].norm, relu))
-                         : residualNchw(k, norm(raw, L[2].norm, true));
+    relu.inPlace = cl;
+    torch::Tensor r = cl ? normCl(raw, L[2].norm, relu) : norm(raw, L[2].norm, true);
     raw = torch::Tensor();
+    r = cl ? residualChannelsLast(k, std::move(r), true) : residualNchw(k, std::move(r));
 
     // Tail: in4 and in5 from statistics passes, then conv4's raw output, whole.
     std::vector<std::vector<float>> tail;
