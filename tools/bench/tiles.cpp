@@ -85,9 +85,10 @@ void benchTiles() {
   a.convertTo(fa, CV_64F);
   b.convertTo(fb, CV_64F);
   d = fa - fb;
-  const double rms = std::sqrt(cv::mean(d.mul(d).reshape(1))[0]);
+  const cv::Mat sq = d.mul(d), absd = cv::abs(d);
+  const double rms = std::sqrt(cv::mean(sq.reshape(1))[0]);
   double maxAbs = 0;
-  cv::minMaxLoc(cv::abs(d).reshape(1), nullptr, &maxAbs);
+  cv::minMaxLoc(absd.reshape(1), nullptr, &maxAbs);
   std::printf("  tiled vs whole: RMS %.4f, max %.0f (of 255); time tiled / whole %.2f; peak tiled / whole %.2f; "
               "load %s\n",
               rms, maxAbs, runs[1].r.wall / runs[0].r.wall, runs[1].r.maxRssMb / runs[0].r.maxRssMb,
