@@ -544,7 +544,15 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       }
     }
   }
-  if (c.run.force) return e;
+  if (c.run.force) {
+    // Anyway, but in the least memory: the smallest tile when the frame tiles at all.
+    Config smallest = c;
+    smallest.fast.tile = models::kMinFastTile;
+    MemoryEstimate t = autoTile ? estimateMemory(smallest, kind, srcW, srcH) : e;
+    if (t.fastTile == 0 || t.host >= e.host) return e;
+    t.limit = e.limit;
+    return t;
+  }
   const bool hostFits = !limit.known || e.host <= limit.bytes;
 
   // A suggestion must run: its estimate leaves a fifth of the limit free, because measured

@@ -318,6 +318,9 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   smaller.size.maxSide = std::stoi(m[1].str());
   const pl::MemoryEstimate fits = pl::checkMemory(smaller, pl::JobKind::Image, 3840, 2160, "4k.png", src);
   EXPECT_LE(fits.host, c.run.maxMemory) << fits.describe();
+  // --force runs it anyway, in the least memory: the smallest tile.
+  c.run.force = true;
+  EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
 // ---------------------------------------------------------------------------------------
