@@ -67,24 +67,20 @@ inline T store(float y) {
   return static_cast<T>(y);
 }
 
+// Per image and channel (the phases pooled): the pixel count, mean and biased variance,
+// in double. One read of x.
 template <typename T>
-torch::Tensor run(const torch::Tensor& xIn, const torch::Tensor& scaleIn,
-                  const torch::Tensor& shiftIn, double eps, const NormEpilogue& e) {
-  const std::int64_t s = e.shuffle, phases = s * s;
+void moments(const torch::Tensor& xIn, std::int64_t phases, std::vector<double>& mean,
+             std::vector<double>& var, double& count) {
   const View v{xIn.size(0), xIn.size(1), xIn.size(2), xIn.size(3),
                xIn.stride(0), xIn.stride(2), xIn.stride(3)};
   const std::int64_t c = v.k / phases;
   const T* x = xIn.data_ptr<T>();
-
-  // Affine per image and channel: y = x * a + b.
   std::vector<double> sums;
   statistics(x, v, c, sums);
-  auto scale = scaleIn.to(torch::kFloat).contiguous();
-  auto shift = shiftIn.to(torch::kFloat).contiguous();
-  const float* g = scale.data_ptr<float>();
-  const float* beta = shift.data_ptr<float>();
-  std::vector<float> affine(static_cast<std::size_t>(v.n * 2 * c));
-  const double count = static_cast<double>(v.h * v.w * phases);
+  mean.assign(static_cast<std::size_t>(v.n * c), 0.0);
+  var.assign(static_cast<std::size_t>(v.n * c), 0.0);
+  count = static_cast<double>(v.h * v.w * phases);
   for (std::int64_t n = 0; n < v.n; ++n) {
     const T* first = x + n * v.sn;
     for (std::int64_t ch = 0; ch < c; ++ch) {
@@ -94,17 +90,27 @@ torch::Tensor run(const torch::Tensor& xIn, const torch::Tensor& scaleIn,
         sq += sums[n * 2 * v.k + v.k + p * c + ch];
       }
       const double meanShifted = sum / count;
-      const double var = std::max(0.0, sq / count - meanShifted * meanShifted);
-      const double mean = meanShifted + load(first[ch]);
-      const double a = g[ch] / std::sqrt(var + eps);
-      affine[n * 2 * c + ch] = static_cast<float>(a);
-      affine[n * 2 * c + c + ch] = static_cast<float>(beta[ch] - mean * a);
+      var[n * c + ch] = std::max(0.0, sq / count - meanShifted * meanShifted);
+      mean[n * c + ch] = meanShifted + load(first[ch]);
     }
   }
+}
 
+// y = x * a + b per image and channel (affine: [N][a[C], b[C]]), then the epilogue.
+template <typename T>
+torch::Tensor apply(const torch::Tensor& xIn, const std::vector<float>& affine, const NormEpilogue& e) {
+  const std::int64_t s = e.shuffle, phases = s * s;
+  const View v{xIn.size(0), xIn.size(1), xIn.size(2), xIn.size(3),
+               xIn.stride(0), xIn.stride(2), xIn.stride(3)};
+  const std::int64_t c = v.k / phases;
+  const T* x = xIn.data_ptr<T>();
   const std::int64_t outH = v.h * s, outW = v.w * s, pad = e.padBottomRight;
   torch::Tensor out;
-  if (e.tanhOutput) {
+  if (e.inPlace) {
+    TORCH_CHECK(s == 1 && pad == 0 && !e.tanhOutput && xIn.is_contiguous(at::MemoryFormat::ChannelsLast),
+                "instanceNormChannelsLast: in place needs a contiguous channels-last x, no shuffle, pad or tanh");
+    out = xIn;
+  } else if (e.tanhOutput) {
     out = torch::empty({v.n, c, outH, outW}, xIn.options().dtype(torch::kFloat));
   } else {
     out = torch::empty({v.n, c, outH + pad, outW + pad},
@@ -173,22 +179,115 @@ torch::Tensor run(const torch::Tensor& xIn, const torch::Tensor& scaleIn,
   return out;
 }
 
-}  // namespace
+template <typename T>
+torch::Tensor run(const torch::Tensor& xIn, const torch::Tensor& scaleIn,
+                  const torch::Tensor& shiftIn, double eps, const NormEpilogue& e) {
+  std::vector<double> mean, var;
+  double count = 0;
+  moments<T>(xIn, e.shuffle * e.shuffle, mean, var, count);
+  const std::int64_t n = xIn.size(0), c = static_cast<std::int64_t>(mean.size()) / n;
+  auto scale = scaleIn.to(torch::kFloat).contiguous();
+  auto shift = shiftIn.to(torch::kFloat).contiguous();
+  const float* g = scale.data_ptr<float>();
+  const float* beta = shift.data_ptr<float>();
+  std::vector<float> affine(static_cast<std::size_t>(n * 2 * c));
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const double a = g[ch] / std::sqrt(var[i * c + ch] + eps);
+      affine[i * 2 * c + ch] = static_cast<float>(a);
+      affine[i * 2 * c + c + ch] = static_cast<float>(beta[ch] - mean[i * c + ch] * a);
+    }
+  }
+  return apply<T>(xIn, affine, e);
+}
 
-torch::Tensor instanceNormChannelsLast(const torch::Tensor& x, const torch::Tensor& scale,
-                                       const torch::Tensor& shift, double eps,
-                                       const NormEpilogue& epilogue) {
+void checkEpilogue(const torch::Tensor& x, std::int64_t channels, const NormEpilogue& epilogue) {
   TORCH_CHECK(x.dim() == 4 && x.device().is_cpu(), "instanceNormChannelsLast: expected a CPU [N,K,H,W]");
   TORCH_CHECK(epilogue.shuffle == 1 || epilogue.shuffle == 2, "instanceNormChannelsLast: shuffle 1 or 2");
   TORCH_CHECK(epilogue.padBottomRight >= 0, "instanceNormChannelsLast: negative pad");
   const std::int64_t phases = epilogue.shuffle * epilogue.shuffle;
-  TORCH_CHECK(x.size(1) % phases == 0 && scale.numel() == x.size(1) / phases &&
-                  shift.numel() == scale.numel(),
-              "instanceNormChannelsLast: ", x.size(1), " channels, ", scale.numel(),
-              " scales, shuffle ", epilogue.shuffle);
+  TORCH_CHECK(x.size(1) % phases == 0 && channels == x.size(1) / phases, "instanceNormChannelsLast: ",
+              x.size(1), " channels, ", channels, " scales, shuffle ", epilogue.shuffle);
   TORCH_CHECK(x.size(2) > 0 && x.size(3) > 0, "instanceNormChannelsLast: empty image");
-  // Channels must be contiguous; the spatial strides may be anything (a cropped view).
-  const torch::Tensor in = x.stride(1) == 1 ? x : x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// Channels must be contiguous; the spatial strides may be anything (a cropped view).
+torch::Tensor channelsInner(const torch::Tensor& x) {
+  return x.stride(1) == 1 ? x : x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+}  // namespace
+
+void ChannelMoments::merge(const ChannelMoments& other) {
+  if (other.count == 0) return;
+  if (count == 0) {
+    *this = other;
+    return;
+  }
+  TORCH_CHECK(mean.size() == other.mean.size(), "ChannelMoments::merge: channel counts differ");
+  const double total = count + other.count;
+  for (std::size_t c = 0; c < mean.size(); ++c) {
+    const double delta = other.mean[c] - mean[c];
+    mean[c] += delta * (other.count / total);
+    m2[c] += other.m2[c] + delta * delta * (count * other.count / total);
+  }
+  count = total;
+}
+
+ChannelMoments channelMomentsChannelsLast(const torch::Tensor& x, int shuffle) {
+  TORCH_CHECK(x.dim() == 4 && x.size(0) == 1 && x.device().is_cpu() && (shuffle == 1 || shuffle == 2) &&
+                  x.size(1) % (shuffle * shuffle) == 0 && x.size(2) > 0 && x.size(3) > 0,
+              "channelMomentsChannelsLast: expected a CPU [1,K,H,W] with K a multiple of ", shuffle * shuffle);
+  const torch::Tensor in = channelsInner(x);
+  ChannelMoments m;
+  std::vector<double> var;
+  if (in.scalar_type() == torch::kFloat) {
+    moments<float>(in, shuffle * shuffle, m.mean, var, m.count);
+  } else if (in.scalar_type() == torch::kBFloat16) {
+    moments<c10::BFloat16>(in, shuffle * shuffle, m.mean, var, m.count);
+  } else {
+    TORCH_CHECK(false, "channelMomentsChannelsLast: float32 or bfloat16, not ", in.scalar_type());
+  }
+  m.m2.resize(var.size());
+  for (std::size_t c = 0; c < var.size(); ++c) m.m2[c] = var[c] * m.count;
+  return m;
+}
+
+std::vector<float> instanceNormAffine(const ChannelMoments& m, const torch::Tensor& scaleIn,
+                                      const torch::Tensor& shiftIn, double eps) {
+  const auto c = static_cast<std::int64_t>(m.mean.size());
+  TORCH_CHECK(m.count > 0 && scaleIn.numel() == c && shiftIn.numel() == c && m.m2.size() == m.mean.size(),
+              "instanceNormAffine: ", c, " channels of moments, ", scaleIn.numel(), " scales");
+  auto scale = scaleIn.to(torch::kCPU, torch::kFloat).contiguous();
+  auto shift = shiftIn.to(torch::kCPU, torch::kFloat).contiguous();
+  const float* g = scale.data_ptr<float>();
+  const float* beta = shift.data_ptr<float>();
+  std::vector<float> affine(static_cast<std::size_t>(2 * c));
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    const double a = g[ch] / std::sqrt(std::max(0.0, m.m2[ch] / m.count) + eps);
+    affine[ch] = static_cast<float>(a);
+    affine[c + ch] = static_cast<float>(beta[ch] - m.mean[ch] * a);
+  }
+  return affine;
+}
+
+torch::Tensor affineChannelsLast(const torch::Tensor& x, const std::vector<float>& affine,
+                                 const NormEpilogue& epilogue) {
+  checkEpilogue(x, static_cast<std::int64_t>(affine.size()) / 2, epilogue);
+  TORCH_CHECK(x.size(0) == 1, "affineChannelsLast: one image");
+  const torch::Tensor in = channelsInner(x);
+  if (in.scalar_type() == torch::kFloat) return apply<float>(in, affine, epilogue);
+  if (in.scalar_type() == torch::kBFloat16) return apply<c10::BFloat16>(in, affine, epilogue);
+  TORCH_CHECK(false, "affineChannelsLast: float32 or bfloat16, not ", in.scalar_type());
+}
+
+torch::Tensor instanceNormChannelsLast(const torch::Tensor& x, const torch::Tensor& scale,
+                                       const torch::Tensor& shift, double eps,
+                                       const NormEpilogue& epilogue) {
+  TORCH_CHECK(scale.numel() == shift.numel(), "instanceNormChannelsLast: ", scale.numel(), " scales, ",
+              shift.numel(), " shifts");
+  checkEpilogue(x, scale.numel(), epilogue);
+  const torch::Tensor in = channelsInner(x);
   if (in.scalar_type() == torch::kFloat) return run<float>(in, scale, shift, eps, epilogue);
   if (in.scalar_type() == torch::kBFloat16) {
     return run<c10::BFloat16>(in, scale, shift, eps, epilogue);

@@ -6,6 +6,7 @@
 // ReLU and add as separate passes; here the statistics take one read of the tensor and
 // the output one read and one write.
 #include <cstdint>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -27,6 +28,10 @@ struct NormEpilogue {
   // The fast network's last step: 150 * tanh(y) + 127.5 clipped to [0,255], written as
   // float32 NCHW (contiguous) whatever x's type.
   bool tanhOutput = false;
+  // Write the output over x and return x (each value is read before it is overwritten):
+  // one activation less at the peak. Needs x contiguous channels-last, shuffle 1, no pad,
+  // no tanhOutput.
+  bool inPlace = false;
 };
 
 // x: [N,K,H,W] channels-last, float32 or bfloat16, K = C * shuffle^2. scale, shift:
@@ -37,6 +42,26 @@ struct NormEpilogue {
 torch::Tensor instanceNormChannelsLast(const torch::Tensor& x, const torch::Tensor& scale,
                                        const torch::Tensor& shift, double eps,
                                        const NormEpilogue& epilogue = {});
+
+// Instance-norm statistics gathered piece by piece (tiles of one image), merged exactly
+// (Chan et al.'s pairwise update, in double): per channel, the phases of a shuffle pooled.
+struct ChannelMoments {
+  double count = 0;          // values per channel
+  std::vector<double> mean;  // [C]
+  std::vector<double> m2;    // [C]: sum of squared deviations from the mean
+  void merge(const ChannelMoments& other);
+};
+// x: [1,K,H,W] channels-last (a cropped view is fine), float32 or bfloat16, K = C * shuffle^2
+// in the phase-major order below. The same float32 block sums as instanceNormChannelsLast.
+ChannelMoments channelMomentsChannelsLast(const torch::Tensor& x, int shuffle = 1);
+// The norm's affine from whole-image moments: [a[C], b[C]], y = x * a + b, as float32 the
+// way instanceNormChannelsLast rounds it (a = scale / sqrt(var + eps), b = shift - mean * a).
+std::vector<float> instanceNormAffine(const ChannelMoments& moments, const torch::Tensor& scale,
+                                      const torch::Tensor& shift, double eps);
+// instanceNormChannelsLast's second half with a given affine (from instanceNormAffine):
+// x: [1,K,H,W] as there; the same epilogue and output.
+torch::Tensor affineChannelsLast(const torch::Tensor& x, const std::vector<float>& affine,
+                                 const NormEpilogue& epilogue = {});
 
 // The phase-major order above from torch's pixel_shuffle order (channel c*4 + 2a + b), for
 // the output channels of a weight [4*C, ...] (dim 0) or input channels (dim 1).

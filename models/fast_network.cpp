@@ -23,6 +23,7 @@
 #include "models/channels_last_norm.hpp"
 #include "models/device.hpp"
 #include "models/packed_conv.hpp"
+#include "models/tiling.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -388,6 +389,51 @@ torch::ScalarType scalarType(Precision p) {
   }
 }
 
+// The SAME padding of a kernel x kernel convolution with `stride` on t as a ConvGeometry.
+detail::ConvGeometry sameGeometry(const torch::Tensor& t, std::int64_t kernel, std::int64_t stride) {
+  const auto [top, bottom] = samePadding(t.size(2), kernel, stride);
+  const auto [left, right] = samePadding(t.size(3), kernel, stride);
+  return detail::ConvGeometry{stride, top, left, bottom, right};
+}
+
+// A half-open range of rows or columns, and a rectangle of them, in one layer's grid.
+struct Span {
+  std::int64_t lo = 0, hi = 0;
+  std::int64_t size() const { return hi - lo; }
+};
+struct Box {
+  Span y, x;
+};
+
+Box clipBox(const Box& b, const Box& frame) {
+  return {{std::max(b.y.lo, frame.y.lo), std::min(b.y.hi, frame.y.hi)},
+          {std::max(b.x.lo, frame.x.lo), std::min(b.x.hi, frame.x.hi)}};
+}
+Box grow(const Box& b, std::int64_t by) { return {{b.y.lo - by, b.y.hi + by}, {b.x.lo - by, b.x.hi + by}}; }
+Box scaled(const Box& b, std::int64_t num, std::int64_t den) {  // exact: callers keep cores aligned
+  return {{b.y.lo * num / den, b.y.hi * num / den}, {b.x.lo * num / den, b.x.hi * num / den}};
+}
+std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
+// The input grid of a stride-2 up-convolution whose output covers `fine` (rounded outwards).
+Box coarseGrid(const Box& fine) {
+  return {{floorHalf(fine.y.lo), floorHalf(fine.y.hi + 1)}, {floorHalf(fine.x.lo), floorHalf(fine.x.hi + 1)}};
+}
+Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(3)}}; }
+
+// t holds the values of `have`; returns them over `need`, with zeros where `need` leaves
+// `frame` (what the whole-frame convolution's zero padding reads there).
+torch::Tensor window(const torch::Tensor& t, const Box& have, const Box& need, const Box& frame) {
+  const Box in = clipBox(need, frame);
+  TORCH_CHECK(in.y.lo >= have.y.lo && in.y.hi <= have.y.hi && in.x.lo >= have.x.lo && in.x.hi <= have.x.hi &&
+                  in.y.size() > 0 && in.x.size() > 0,
+              "tiled fast network: a tile reads outside what was computed");
+  auto v = t.narrow(2, in.y.lo - have.y.lo, in.y.size()).narrow(3, in.x.lo - have.x.lo, in.x.size());
+  const std::int64_t top = in.y.lo - need.y.lo, bottom = need.y.hi - in.y.hi;
+  const std::int64_t left = in.x.lo - need.x.lo, right = need.x.hi - in.x.hi;
+  if (top || bottom || left || right) v = torch::constant_pad_nd(v, {left, right, top, bottom}, 0.0);
+  return v;
+}
+
 }  // namespace
 
 Precision parsePrecision(const std::string& name) {
@@ -436,6 +482,7 @@ struct FastStyleNetwork::Impl {
   // across threads anyway: the network is thread-compatible).
   mutable std::map<std::string, detail::PackedConv> packed;
   mutable std::string fallback;  // why a fast path is off (empty: none is)
+  mutable std::string tiling;    // how the last call was tiled; empty: whole
   Weights w;        // float32 on device; deconvs also as "<name>.shuffle", 9x9 as "<name>.s2d"
   Weights reduced;  // the convolution weights of w in the reduced format; empty if none
   PrecisionChoice choice;
@@ -495,11 +542,6 @@ struct FastStyleNetwork::Impl {
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
     auto even = [](const torch::Tensor& t) { return t.size(2) % 2 == 0 && t.size(3) % 2 == 0; };
-    auto same = [](const torch::Tensor& t, std::int64_t kernel, std::int64_t stride) {
-      const auto [top, bottom] = samePadding(t.size(2), kernel, stride);
-      const auto [left, right] = samePadding(t.size(3), kernel, stride);
-      return detail::ConvGeometry{stride, top, left, bottom, right};
-    };
     // A SAME stride-2 3x3 conv on an even size pads 0 before and 1 after: the norm before
     // it writes that zero row and column, and the conv runs unpadded.
     auto normBeforeStride2 = [&](const torch::Tensor& t, const LayerSpec& l) {
@@ -510,22 +552,14 @@ struct FastStyleNetwork::Impl {
     };
     auto stride2 = [&](const torch::Tensor& t, const LayerSpec& l, const torch::Tensor& before) {
       const std::string key = l.conv + ".weight";
-      return even(before) ? convCl(k, key, t, {2}) : convCl(k, key, t, same(t, 3, 2));
+      return even(before) ? convCl(k, key, t, {2}) : convCl(k, key, t, sameGeometry(t, 3, 2));
     };
     detail::NormEpilogue relu;
     relu.relu = true;
-    auto y = convCl(k, L[0].conv + ".weight", x, same(x, L[0].kernel, 1));
+    auto y = convCl(k, L[0].conv + ".weight", x, sameGeometry(x, L[0].kernel, 1));
     x = stride2(normBeforeStride2(y, L[0]), L[1], y);
     y = normBeforeStride2(x, L[1]);
-    x = normCl(stride2(y, L[2], x), L[2].norm, relu);
-    for (int b = 0; b < 5; ++b) {
-      const auto& c1 = L[3 + 2 * b];
-      const auto& c2 = L[4 + 2 * b];
-      y = normCl(convCl(k, c1.conv + ".weight", x, same(x, 3, 1)), c1.norm, relu);
-      detail::NormEpilogue add;
-      add.residual = x;
-      x = normCl(convCl(k, c2.conv + ".weight", y, same(y, 3, 1)), c2.norm, add);
-    }
+    x = residualChannelsLast(k, normCl(stride2(y, L[2], x), L[2].norm, relu));
     // Up-convolutions: the 2x2 conv of transposedConvAsConvWeight (one zero row on top,
     // one column on the left) with its outputs in phase-major order; the norm writes the
     // four phases shuffled.
@@ -543,8 +577,41 @@ struct FastStyleNetwork::Impl {
       return normCl(convCl(k, s2d, detail::spaceToDepthChannelsLast(x), {1, p, p, p, p}),
                     L[15].norm, last);
     }
-    return normCl(convCl(k, L[15].conv + ".weight", x, same(x, L[15].kernel, 1)), L[15].norm,
+    return normCl(convCl(k, L[15].conv + ".weight", x, sameGeometry(x, L[15].kernel, 1)), L[15].norm,
                   last);
+  }
+
+  // The five residual blocks on the channels-last path (x: conv3's normed output).
+  // inPlace: each norm writes over its convolution's output (three activations at the peak
+  // instead of four; the tiled path, whose peak this part is).
+  torch::Tensor residualChannelsLast(const Weights& k, torch::Tensor x, bool inPlace = false) const {
+    const auto& L = layerSpecs();
+    detail::NormEpilogue relu;
+    relu.relu = true;
+    relu.inPlace = inPlace;
+    for (int b = 0; b < 5; ++b) {
+      const auto& c1 = L[3 + 2 * b];
+      const auto& c2 = L[4 + 2 * b];
+      auto y = normCl(convCl(k, c1.conv + ".weight", x, sameGeometry(x, 3, 1)), c1.norm, relu);
+      detail::NormEpilogue add;
+      add.residual = x;
+      add.inPlace = inPlace;
+      x = normCl(convCl(k, c2.conv + ".weight", y, sameGeometry(y, 3, 1)), c2.norm, add);
+    }
+    return x;
+  }
+
+  // The five residual blocks on the NCHW (or CUDA channels-last) path.
+  torch::Tensor residualNchw(const Weights& k, torch::Tensor x) const {
+    const auto& L = layerSpecs();
+    for (int b = 0; b < 5; ++b) {
+      const auto& c1 = L[3 + 2 * b];
+      const auto& c2 = L[4 + 2 * b];
+      auto y = norm(conv(k, x, c1, 1), c1.norm, true);
+      y = norm(conv(k, y, c2, 1), c2.norm, false);
+      x = y.add_(x);
+    }
+    return x;
   }
 
   // A convolution on the channels-last path: oneDNN with the weight packed once where this
@@ -585,22 +652,200 @@ struct FastStyleNetwork::Impl {
                          {}, stride, torch::IntArrayRef{0, 0});
   }
 
+  // ---- Tiles (FastNetworkOptions::tile) ----------------------------------------------
+  // Each tiled layer runs per tile as an unpadded convolution on a window of the previous
+  // layer's output (zeros where the window leaves the frame, as the whole-frame padding
+  // reads), so a tile's values are the whole-frame run's. A norm's statistics come from a
+  // pass over every tile's core (moments merged in double) before any tile reads its output.
+
+  bool fusedCpu() const { return channelsLast && device.is_cpu(); }
+
+  // An unpadded convolution in this network's layout.
+  torch::Tensor convValid(const Weights& k, const std::string& key, const torch::Tensor& x,
+                          std::int64_t stride) const {
+    if (fusedCpu()) return convCl(k, key, x.contiguous(at::MemoryFormat::ChannelsLast), {stride, 0, 0, 0, 0});
+    return torch::conv2d(x, k.at(key), {}, stride);
+  }
+
+  // Moments per channel of a raw convolution output over its whole extent; `shuffle` 2: the
+  // four phases of an up-convolution (the fused path's phase-major layout).
+  detail::ChannelMoments moments(const torch::Tensor& t, int shuffle) const {
+    if (fusedCpu()) return detail::channelMomentsChannelsLast(t, shuffle);
+    auto [var, mean] = torch::var_mean(t.to(torch::kFloat), {2, 3}, /*unbiased=*/false);
+    detail::ChannelMoments m;
+    m.count = static_cast<double>(t.size(2) * t.size(3));
+    auto v = var.to(torch::kCPU, torch::kDouble).reshape({-1}).contiguous();
+    auto u = mean.to(torch::kCPU, torch::kDouble).reshape({-1}).contiguous();
+    m.mean.assign(u.data_ptr<double>(), u.data_ptr<double>() + u.numel());
+    m.m2.assign(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
+    for (double& x : m.m2) x *= m.count;
+    return m;
+  }
+
+  std::vector<float> affineOf(const detail::ChannelMoments& m, const std::string& norm) const {
+    return detail::instanceNormAffine(m, w.at(norm + ".scale"), w.at(norm + ".shift"), kInstanceNormEps);
+  }
+
+  // y = relu(x * a + b) with a whole-frame affine; `shuffle` as in moments().
+  torch::Tensor applyNorm(const torch::Tensor& x, const std::vector<float>& affine, int shuffle) const {
+    if (fusedCpu()) {
+      detail::NormEpilogue e;
+      e.relu = true;
+      e.shuffle = shuffle;
+      return detail::affineChannelsLast(x, affine, e);
+    }
+    const auto c = static_cast<std::int64_t>(affine.size() / 2);
+    auto ab = torch::from_blob(const_cast<float*>(affine.data()), {2, 1, c, 1, 1}, torch::kFloat)
+                  .to(x.device(), x.scalar_type());
+    return torch::addcmul(ab[1], x, ab[0]).relu_();
+  }
+
+  // An up-convolution (deconv1 or deconv2) on a window of its input: on the fused path
+  // the phase-major 2x2 convolution's output on the input grid, else the shuffled output.
+  torch::Tensor deconvTile(const Weights& k, const LayerSpec& l, const torch::Tensor& x) const {
+    if (fusedCpu()) return convValid(k, l.conv + ".shuffle", x, 1);
+    return torch::pixel_shuffle(torch::conv2d(x, k.at(l.conv + ".shuffle")), 2);
+  }
+  int deconvShuffle() const { return fusedCpu() ? 2 : 1; }
+
+  // conv1 .. conv<last+1> over `core` (in layer last's output grid) of the input x (one
+  // image): the raw convolution output, the earlier norms applied with `affine`.
+  torch::Tensor headTile(const Weights& k, const torch::Tensor& x, int last, const Box& core,
+                         const std::vector<std::vector<float>>& affine) const {
+    const auto& L = layerSpecs();
+    const Box frames[3] = {frameOf(x), scaled(frameOf(x), 1, 2), scaled(frameOf(x), 1, 4)};
+    // The input a layer reads for `out`: conv1 9x9 SAME (4 each side); conv2, conv3 3x3
+    // stride 2 on an even size (TensorFlow pads 0 before, 1 after).
+    auto need = [](int l, const Box& out) {
+      return l == 0 ? grow(out, 4) : Box{{2 * out.y.lo, 2 * out.y.hi + 1}, {2 * out.x.lo, 2 * out.x.hi + 1}};
+    };
+    Box out[3];
+    out[last] = core;
+    for (int l = last - 1; l >= 0; --l) out[l] = clipBox(need(l + 1, out[l + 1]), frames[l]);
+    torch::Tensor t = convValid(k, L[0].conv + ".weight", window(x, frames[0], need(0, out[0]), frames[0]), 1);
+    for (int l = 1; l <= last; ++l) {
+      t = applyNorm(t, affine[l - 1], 1);
+      t = convValid(k, L[l].conv + ".weight", window(t, out[l - 1], need(l, out[l]), frames[l - 1]), 2);
+    }
+    return t;
+  }
+
+  // deconv1, deconv2, conv4 up to `last` (0..2) over `core` (in that layer's output
+  // pixels: half, full, full resolution) from r, the residual blocks' whole output.
+  // deconv: the raw output (deconvTile); conv4: raw, on the 2x-coarser grid when `s2d`.
+  torch::Tensor tailTile(const Weights& k, const torch::Tensor& r, int last, const Box& core,
+                         const std::vector<std::vector<float>>& affine, bool s2d) const {
+    const auto& L = layerSpecs();
+    const Box in[3] = {frameOf(r), scaled(frameOf(r), 2, 1), scaled(frameOf(r), 4, 1)};
+    // An up-convolution reads input rows m-1 and m for output grid row m; conv4 9x9 SAME.
+    auto need = [](int l, const Box& out) {
+      if (l == 2) return grow(out, 4);
+      const Box g = coarseGrid(out);
+      return Box{{g.y.lo - 1, g.y.hi}, {g.x.lo - 1, g.x.hi}};
+    };
+    Box out[3];
+    out[last] = core;
+    for (int l = last; l >= 1; --l) out[l - 1] = clipBox(need(l, out[l]), in[l]);
+    torch::Tensor t = deconvTile(k, L[13], window(r, in[0], need(0, out[0]), in[0]));
+    Box have = scaled(coarseGrid(out[0]), 2, 1);
+    if (last == 0) return t;
+    t = deconvTile(k, L[14], window(applyNorm(t, affine[0], deconvShuffle()), have, need(1, out[1]), in[1]));
+    have = scaled(coarseGrid(out[1]), 2, 1);
+    if (last == 1) return t;
+    t = window(applyNorm(t, affine[1], deconvShuffle()), have, need(2, out[2]), in[2]);
+    if (s2d) {
+      return convValid(k, L[15].conv + ".s2d",
+                       detail::spaceToDepthChannelsLast(t.contiguous(at::MemoryFormat::ChannelsLast)), 1);
+    }
+    return convValid(k, L[15].conv + ".weight", t, 1);
+  }
+
+  // The network in tiles on x (one image, [1,3,H,W] with H, W multiples of 4).
+  torch::Tensor forwardTiled(const Weights& k, const TileGrid& grid, torch::Tensor x) const {
+    const auto& L = layerSpecs();
+    const bool cl = fusedCpu();
+    const auto format = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    x = x.to(k.at("conv1.weight").scalar_type()).contiguous(format);
+    std::vector<Box> cores;  // full-resolution cores, row by row
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        cores.push_back({{grid.ys[r], grid.ys[r + 1]}, {grid.xs[c], grid.xs[c + 1]}});
+      }
+    }
+    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
+      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
+    };
+    auto wholeLike = [&](const torch::Tensor& part, std::int64_t h, std::int64_t wd) {
+      return torch::empty({1, part.size(1), h, wd}, part.options().memory_format(format));
+    };
+    const std::int64_t H = x.size(2), W = x.size(3);
+
+    // Head: in1 and in2 from statistics passes, then conv3's raw output, whole.
+    std::vector<std::vector<float>> head;
+    for (int l = 0; l < 2; ++l) {
+      detail::ChannelMoments m;
+      for (const Box& c : cores) m.merge(moments(headTile(k, x, l, scaled(c, 1, 1 << l), head), 1));
+      head.push_back(affineOf(m, L[l].norm));
+    }
+    torch::Tensor raw;
+    for (const Box& c : cores) {
+      auto t = headTile(k, x, 2, scaled(c, 1, 4), head);
+      if (!raw.defined()) raw = wholeLike(t, H / 4, W / 4);
+      place(raw, scaled(c, 1, 4), t);
+    }
+    x = torch::Tensor();
+    detail::NormEpilogue relu;
+    relu.relu = true;
+    relu.inPlace = cl;
+    torch::Tensor r = cl ? normCl(raw, L[2].norm, relu) : norm(raw, L[2].norm, true);
+    raw = torch::Tensor();
+    r = cl ? residualChannelsLast(k, std::move(r), true) : residualNchw(k, std::move(r));
+
+    // Tail: in4 and in5 from statistics passes, then conv4's raw output, whole.
+    std::vector<std::vector<float>> tail;
+    for (int l = 0; l < 2; ++l) {
+      detail::ChannelMoments m;
+      for (const Box& c : cores) {
+        m.merge(moments(tailTile(k, r, l, scaled(c, 1, l == 0 ? 2 : 1), tail, false), deconvShuffle()));
+      }
+      tail.push_back(affineOf(m, L[13 + l].norm));
+    }
+    const bool s2d = cl && k.count(L[15].conv + ".s2d");
+    for (const Box& c : cores) {
+      auto t = tailTile(k, r, 2, c, tail, s2d);
+      if (!raw.defined()) raw = s2d ? wholeLike(t, H / 2, W / 2) : wholeLike(t, H, W);
+      place(raw, s2d ? scaled(c, 1, 2) : c, t);
+    }
+    r = torch::Tensor();
+    if (cl) {
+      detail::NormEpilogue last;
+      last.tanhOutput = true;
+      last.shuffle = s2d ? 2 : 1;
+      return normCl(raw, L[15].norm, last);
+    }
+    auto y = norm(raw.to(torch::kFloat), L[15].norm, false);
+    return y.tanh_().mul_(150.0).add_(127.5).clamp_(0.0, 255.0).contiguous();
+  }
+
   // The network with convolution weights k (their type is the compute type).
   torch::Tensor forwardWith(const Weights& k, torch::Tensor x) const {
+    if (options.tile > 0 && x.size(2) % 4 == 0 && x.size(3) % 4 == 0) {  // operator() pads to 4
+      const TileGrid grid = fastTileGrid(static_cast<int>(x.size(3)), static_cast<int>(x.size(2)), options.tile);
+      if (grid.tiled()) {
+        tiling = grid.describe();
+        std::vector<torch::Tensor> out;
+        for (std::int64_t i = 0; i < x.size(0); ++i) out.push_back(forwardTiled(k, grid, x.narrow(0, i, 1)));
+        return out.size() == 1 ? out.front() : torch::cat(out, 0);
+      }
+    }
+    tiling.clear();
     if (channelsLast && device.is_cpu()) return forwardChannelsLast(k, x);
     const auto& L = layerSpecs();
     x = x.to(k.at("conv1.weight").scalar_type());  // 0..255 integers are exact in all three
     if (channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     x = norm(conv(k, x, L[0], 1), L[0].norm, true);
     x = norm(conv(k, x, L[1], 2), L[1].norm, true);
-    x = norm(conv(k, x, L[2], 2), L[2].norm, true);
-    for (int b = 0; b < 5; ++b) {
-      const auto& c1 = L[3 + 2 * b];
-      const auto& c2 = L[4 + 2 * b];
-      auto y = norm(conv(k, x, c1, 1), c1.norm, true);
-      y = norm(conv(k, y, c2, 1), c2.norm, false);
-      x = y.add_(x);
-    }
+    x = residualNchw(k, norm(conv(k, x, L[2], 2), L[2].norm, true));
     x = norm(deconv(k, x, L[13]), L[13].norm, true);
     x = norm(deconv(k, x, L[14]), L[14].norm, true);
     // The last layer has 3 channels: its norm and the output scaling run in float32.
@@ -739,6 +984,8 @@ FastStyleNetwork::~FastStyleNetwork() = default;
 std::string FastStyleNetwork::name() const { return impl_->name; }
 
 std::string FastStyleNetwork::fallbacks() const { return impl_->fallback; }
+
+std::string FastStyleNetwork::tiling() const { return impl_->tiling; }
 
 const PrecisionChoice& FastStyleNetwork::precision() const { return impl_->choice; }
 

@@ -69,6 +69,15 @@ struct FastNetworkOptions {
   // kernel's layout once (where the build has oneDNN, models/packed_conv.hpp); false:
   // LibTorch's conv2d, which reorders every weight on every call.
   bool packedWeights = true;
+  // > 0: run the full-resolution layers (conv1..conv3, deconv1..conv4) in tiles of at most
+  // this side (px of the padded input, cores on multiples of 4, see models/tiling.hpp) with
+  // a halo of real neighbouring pixels, and every instance norm's statistics over the whole
+  // frame (a pass per norm of the tiled layers; earlier norms settled before later ones);
+  // the quarter-resolution residual blocks run whole. The output equals the whole-frame
+  // run's within float rounding (tests: RMS < 0.05 of 255); peak memory follows the tile,
+  // not the frame, except for the quarter-resolution part (docs/performance.md, "Tiles").
+  // 0: the whole frame at once. Any precision and layout; frames of a batch run one by one.
+  int tile = 0;
 };
 
 // The default border pad in pixels: the frame the networks paint is a fixed number of
@@ -101,6 +110,8 @@ class FastStyleNetwork {
   // Why a fast path fell back since load (oneDNN had no packed kernel: LibTorch's
   // convolution runs instead), one line; empty when none did.
   std::string fallbacks() const;
+  // How the last call was tiled ("4x3 tiles of 1024 px, halo 16"); empty when it ran whole.
+  std::string tiling() const;
 
   // frames: CV_8UC3 RGB, all the same size (any size >= 1x1). Returns CV_8UC3 RGB
   // of each frame's own size (reflect-padded by options.borderPad on every side, then

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/tiling.hpp"
+
 namespace flowstyle::pipeline {
 namespace {
 
@@ -97,6 +99,21 @@ void validate(const Config& c) {
   if (c.method == Method::Optimize && c.style.optimize.precision == models::Precision::Float16)
     invalid("precision", "float16 is for the fast network on CUDA; the optimizer takes auto, float32 or bfloat16");
   if (c.fast.borderPad < -1 || c.fast.borderPad > 512) invalid("border-pad", "must be in 0..512 pixels");
+  if (c.fast.tile != kAutoTile && (c.fast.tile < 0 || c.fast.tile > models::kMaxFastTile)) {
+    invalid("tile", std::to_string(c.fast.tile) + " is not a tile side: use 0 (no tiles) or " +
+                        std::to_string(models::kMinFastTile) + ".." + std::to_string(models::kMaxFastTile) +
+                        " px, or leave it out (tiles only when the frame does not fit the memory budget)");
+  }
+  if (c.fast.tile > 0 && c.fast.tile < models::kMinFastTile) {
+    invalid("tile", std::to_string(c.fast.tile) + " px is smaller than the smallest tile, " +
+                        std::to_string(models::kMinFastTile) + " px (each tile reads a " +
+                        std::to_string(models::kFastTileHalo) + " px halo on every side); use --tile " +
+                        std::to_string(models::kMinFastTile) + " or more");
+  }
+  if (c.fast.tile > 0 && c.method != Method::Fast) {
+    invalid("tile", "tiles exist for --method fast with an ml5 style network (--model NAME) only, not for --method " +
+                        toString(c.method) + "; leave --tile out or give --tile 0");
+  }
 
   if (c.chunk.preroll < 0 || c.chunk.preroll > 100000) invalid("preroll", "must be in 0..100000 frames");
   if (c.chunk.overlap < 0) invalid("overlap", "must be >= 0 frames");

@@ -50,6 +50,8 @@ inline constexpr const char* kDefaultArbitraryNetwork = "microast";
 inline constexpr double kTemporalWeight = 0.8;
 inline constexpr double kNetworkTemporalWeight = -1;
 
+inline constexpr int kAutoTile = -1;
+
 struct FastConfig {
   std::string model;           // style network name or path (--model); empty with --style:
                                // kDefaultArbitraryNetwork
@@ -64,6 +66,10 @@ struct FastConfig {
                                                   // kNetworkTemporalWeight: the network's own
   models::Precision precision = models::Precision::Auto;  // --precision
   int borderPad = -1;          // --border-pad: reflect pad in px; -1 = models::kAutoBorderPad, 0 = off
+  // --tile: the ml5 network's tile side in px (models::FastNetworkOptions::tile); kAutoTile:
+  // whole frames when the job fits the memory budget, else the largest tile that fits
+  // (checkMemory decides); 0 = never tile.
+  int tile = kAutoTile;
 };
 
 struct RunConfig {

@@ -79,12 +79,15 @@ models::FastNetworkOptions networkOptions(const FastConfig& fast) {
   models::FastNetworkOptions options;
   options.precision = fast.precision;
   options.borderPad = fast.borderPad;
+  options.tile = std::max(0, fast.tile);  // automatic: checkMemory has resolved it, or whole frames
   return options;
 }
 
 std::string describeNetwork(const models::FastStyleNetwork& network) {
   const std::string fallbacks = network.fallbacks();
+  const std::string tiling = network.tiling();
   return "style network " + network.name() + ", " + network.precision().describe() +
+         (tiling.empty() ? std::string() : "; tiled: " + tiling) +
          (fallbacks.empty() ? std::string() : "; " + fallbacks);
 }
 
@@ -123,7 +126,9 @@ class FastStylizer : public FrameStylizer {
 
   std::string describe() const override { return describeNetwork(network_); }
   std::map<std::string, std::string> settledChoices() const override {
-    return {{"precision", models::toString(network_.precision().used)}};
+    // The tile side decides the output's last bits: a resumed run keeps the first run's.
+    return {{"precision", models::toString(network_.precision().used)},
+            {"tile", std::to_string(std::max(0, fast_.tile))}};
   }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {

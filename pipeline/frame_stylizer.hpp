@@ -44,6 +44,7 @@ class FrameStylizer {
   // Choices settled while running the first frame, kept in resume state so that a resumed
   // run makes the same ones (key -> value, models::toString spelling):
   //   "precision"            the style network's number format (fast, hybrid)
+  //   "tile"                 the style network's tile side, 0 = whole frames (fast)
   //   "optimizer_precision"  the optimizer's (optimize, hybrid; `auto` decides at the first
   //                          start, which on a resumed run would be another frame)
   virtual std::map<std::string, std::string> settledChoices() const { return {}; }

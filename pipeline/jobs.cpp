@@ -114,6 +114,7 @@ ImageStats runImage(const Config& config, const std::string& content, const std:
   // A still is a "first frame": its budget is the optimizer's iteration cap.
   imageConfig.style.iterationsFirst = config.style.optimize.iterations;
   const MemoryEstimate memory = checkMemory(config, JobKind::Image, rgb.cols, rgb.rows, content);
+  if (imageConfig.fast.tile == kAutoTile) imageConfig.fast.tile = memory.fastTile;  // what fits
   std::unique_ptr<FrameStylizer> stylizer = makeStylizer(imageConfig, onIteration);
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -13,10 +13,13 @@
 #include <sys/resource.h>
 
 #include "models/device.hpp"
+#include "models/fast_network.hpp"
 #include "models/loss_network.hpp"
 #include "models/model_store.hpp"
 #include "models/safetensors.hpp"
 #include "models/style_transfer.hpp"
+#include "models/tiling.hpp"
+#include "pipeline/arbitrary_stylizer.hpp"
 #include "stages/video_reader.hpp"
 
 namespace flowstyle::pipeline {
@@ -50,6 +53,17 @@ constexpr double kFastUnits = 35.0;
 constexpr double kFastFloat32Factor = 3.1;
 constexpr double kFastReducedFactor = 1.6;
 constexpr double kFastFixedBytes = 45 * kMiB;  // weights (two copies) and oneDNN's buffers
+// Tiled (FastConfig::tile > 0), in values per pixel of the padded network input (Pp), each
+// value 4 bytes in float32 and 2 in the 16-bit formats, except the float32 input (3 per
+// pixel, kept by the caller); the peak is the larger of two phases (fit: README "Memory",
+// docs/performance.md "Fast network in tiles"):
+//   residual blocks: the input, three 128-channel quarter-resolution tensors (3 x 8 per Pp);
+//   tiles: the input, its copy in the compute format (3), conv3's whole output (8), and per
+//   pixel of the largest tile with its halo three 32-channel activations (96).
+constexpr double kFastTiledInputValues = 3;
+constexpr double kFastTiledResidualValues = 24;
+constexpr double kFastTiledTilePhaseValues = 3 + 8;
+constexpr double kFastTileValues = 96;
 // Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
 // float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
 constexpr double kFrameBytesPerPixel = 3 + 1 + 4 + 12 + 3;
@@ -231,9 +245,32 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     const bool reduced = fastUsesBFloat16(c.fast);
     const double factor = reduced ? kFastReducedFactor : kFastFloat32Factor;
     add("style network", kFastFixedBytes, true);
-    add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
-            std::to_string(c.fast.batch) + ")",
-        4.0 * kFastUnits * factor * P * c.fast.batch, true);
+    int padW = 0, padH = 0;
+    models::fastNetworkInputSize(e.width, e.height, models::borderPadFor(c.fast.borderPad, e.width, e.height), padW,
+                                 padH);
+    const models::TileGrid grid =
+        c.method == Method::Fast && c.fast.tile > 0 ? models::fastTileGrid(padW, padH, c.fast.tile) : models::TileGrid{};
+    if (grid.tiled()) {
+      // Frames of a batch run one after the other through the tiles.
+      e.fastTile = c.fast.tile;
+      e.tiling = grid.describe();
+      int coreW = 0, coreH = 0;
+      for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
+      for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
+      const double tileP = (coreW + 2.0 * models::kFastTileHalo) * (coreH + 2.0 * models::kFastTileHalo);
+      const double Pp = static_cast<double>(padW) * padH, bytes = reduced ? 2.0 : 4.0;
+      const double input = 4.0 * kFastTiledInputValues * Pp;
+      const double residual = bytes * kFastTiledResidualValues * Pp;
+      const double tiles = bytes * (kFastTiledTilePhaseValues * Pp + kFastTileValues * tileP);
+      const std::string format = reduced ? "16-bit" : "float32";
+      add("style network input", input, true);
+      if (residual >= tiles) add("style network residual blocks, whole (" + format + ")", residual, true);
+      else add("style network tiles (" + format + ", " + e.tiling + ")", tiles, true);
+    } else {
+      add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
+              std::to_string(c.fast.batch) + ")",
+          4.0 * kFastUnits * factor * P * c.fast.batch, true);
+    }
   }
   if (kind == JobKind::Image) {
     // The content at its own size (BGR + RGB) and the result (float + 8-bit + BGR).
@@ -460,16 +497,63 @@ std::uint64_t parseMemorySize(const std::string& text) {
   return static_cast<std::uint64_t>(value * scale);
 }
 
+const std::vector<int>& autoTileSides() {
+  static const std::vector<int> sides = {4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256, 192, 128, models::kMinFastTile};
+  return sides;
+}
+
+namespace {
+
+// Whether automatic tiling applies: --method fast with an ml5 network and --tile automatic.
+bool autoTiles(const Config& c) {
+  if (c.method != Method::Fast || c.fast.tile != kAutoTile) return false;
+  try {
+    return !usesArbitraryNetwork(c);
+  } catch (const std::runtime_error&) {
+    return false;  // no such model: the stylizer says where it looked
+  }
+}
+
+}  // namespace
+
 MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, const std::string& file,
                            const MemorySources& sources) {
-  MemoryEstimate e = estimateMemory(c, kind, srcW, srcH);
-  if (c.run.force) return e;
+  const bool autoTile = autoTiles(c);
+  Config whole = c;
+  if (autoTile) whole.fast.tile = 0;
+  MemoryEstimate e = estimateMemory(whole, kind, srcW, srcH);
+  if (c.run.force && !autoTile) return e;
   const MemoryLimit limit = memoryLimit(c.run.maxMemory, sources);
   e.limit = limit.known ? formatBytes(limit.bytes) + ": " + limit.what : "none known";
   std::uint64_t gpuFree = e.onGpu ? gpuFreeMemory(c.run.device) : 0;
+  auto within = [&](const MemoryEstimate& t, double share) {
+    return (!limit.known || t.host <= share * static_cast<double>(limit.bytes)) &&
+           (!t.onGpu || gpuFree == 0 || t.device <= share * static_cast<double>(gpuFree));
+  };
+  if (within(e, 1.0)) return e;
+  if (autoTile) {
+    // The largest tile that leaves the suggestions' margin free, else the largest that fits.
+    for (const double share : {kSuggestionShare, 1.0}) {
+      for (const int side : autoTileSides()) {
+        Config trial = c;
+        trial.fast.tile = side;
+        MemoryEstimate t = estimateMemory(trial, kind, srcW, srcH);
+        if (t.fastTile == 0 || !within(t, share)) continue;
+        t.limit = e.limit;
+        return t;
+      }
+    }
+  }
+  if (c.run.force) {
+    // Anyway, but in the least memory: the smallest tile when the frame tiles at all.
+    Config smallest = c;
+    smallest.fast.tile = models::kMinFastTile;
+    MemoryEstimate t = autoTile ? estimateMemory(smallest, kind, srcW, srcH) : e;
+    if (t.fastTile == 0 || t.host >= e.host) return e;
+    t.limit = e.limit;
+    return t;
+  }
   const bool hostFits = !limit.known || e.host <= limit.bytes;
-  const bool gpuFits = !e.onGpu || gpuFree == 0 || e.device <= gpuFree;
-  if (hostFits && gpuFits) return e;
 
   // A suggestion must run: its estimate leaves a fifth of the limit free, because measured
   // peaks run up to ~22 % above the estimate (README, Reliability; a fresh-clone CI run hit it).
@@ -497,6 +581,8 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
     } else {
       trial.size.maxSide = side;
     }
+    // Automatic tiles: at that size the check picks a tile that fits when the smallest does.
+    if (autoTile) trial.fast.tile = models::kMinFastTile;
     return trial;
   };
   int lo = 0, hi = longSide;
@@ -523,6 +609,24 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       // SqueezeNet not installed (resolveModel): no suggestion.
     }
   }
+  if (autoTile || (c.method == Method::Fast && c.fast.tile > 0)) {
+    // Tiles: a smaller one that fits, or what the smallest needs (the rest stays whole).
+    std::string tileHelp;
+    for (const int side : autoTileSides()) {
+      if (c.fast.tile > 0 && side >= c.fast.tile) continue;
+      Config trial = c;
+      trial.fast.tile = side;
+      const MemoryEstimate t = estimateMemory(trial, kind, srcW, srcH);
+      if (t.fastTile == 0) continue;
+      if (fits(trial)) {
+        tileHelp = "--tile " + std::to_string(side) + " fits";
+        break;
+      }
+      tileHelp = "even the smallest tile (--tile " + std::to_string(side) + ") needs about " + formatBytes(t.host) +
+                 " (the quarter-resolution part stays whole)";
+    }
+    if (!tileHelp.empty()) helps.insert(helps.begin(), tileHelp);
+  }
   if ((c.method == Method::Fast || c.method == Method::Hybrid) && c.fast.batch > 1) {
     Config trial = c;
     trial.fast.batch = 1;
@@ -545,14 +649,16 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
   throw MemoryError(msg);
 }
 
-MemoryEstimate checkVideoMemory(const Config& c) {
+MemoryEstimate checkVideoMemory(Config& c) {
   int w = 0, h = 0;
   {
     stages::VideoReader probe(c.reader);
     w = probe.info().width;
     h = probe.info().height;
   }
-  return checkMemory(c, JobKind::Video, w, h, c.reader.path);
+  MemoryEstimate e = checkMemory(c, JobKind::Video, w, h, c.reader.path);
+  if (c.fast.tile == kAutoTile) c.fast.tile = e.fastTile;
+  return e;
 }
 
 }  // namespace flowstyle::pipeline

@@ -24,6 +24,14 @@ VideoJobResult runVideoJob(const Config& config, const IterationCallback& onIter
   if (state != nullptr) {
     const std::string netFormat = state->value("precision");
     if (!netFormat.empty()) effective.fast.precision = models::parsePrecision(netFormat);
+    const std::string tile = state->value("tile");
+    if (!tile.empty()) {
+      try {
+        effective.fast.tile = std::stoi(tile);
+      } catch (const std::logic_error&) {
+        // not a number (an edited state file): the job's own choice stands
+      }
+    }
     const std::string optFormat = state->value("optimizer_precision");
     if (!optFormat.empty()) effective.style.optimize.precision = models::parsePrecision(optFormat);
   }

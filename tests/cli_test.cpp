@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -273,6 +274,77 @@ TEST(Cli_Models, ListInstallAndMissingWeights) {
   EXPECT_NE(r.err.find("flowstyle models install"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(sharedPath("models")), std::string::npos) << "should say where it looked: " << r.err;
   EXPECT_FALSE(fs::exists(dir / "o.png"));
+}
+
+// --tile: a side below the smallest tile, a negative or absurd value, a method or network
+// without tiles: one line naming --tile and what is allowed, exit 2, nothing written.
+TEST(Cli_Usage, TileValuesAndMethodsNameTheOption) {
+  const fs::path dir = scratchDir();
+  const std::string content = sharedPath("media/stills/tubingen.jpg");
+  const std::string style = sharedPath("media/styles/starry_night.jpg");
+  const std::string out = (dir / "out.png").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {{"image", content, "--method", "fast", "--model", "wave", "--tile", "8", "-o", out},
+       "--tile: 8 px is smaller than the smallest tile, 64 px"},
+      {{"image", content, "--method", "fast", "--model", "wave", "--tile=-5", "-o", out},
+       "--tile: -5 is not a tile side: use 0 (no tiles) or 64..16384 px"},
+      {{"image", content, "--method", "fast", "--model", "wave", "--tile", "1000000", "-o", out},
+       "--tile: 1000000 is not a tile side"},
+      {{"image", content, "--method", "fast", "--model", "wave", "--tile", "big", "-o", out}, "--tile"},
+      {{"image", content, "--style", style, "--tile", "256", "-o", out},
+       "--tile: tiles exist for --method fast with an ml5 style network (--model NAME) only, not for --method optimize"},
+      {{"video", "in.mp4", "-o", (dir / "o.mp4").string(), "--method", "hybrid", "--model", "wave", "--style", style,
+        "--tile", "256"},
+       "not for --method hybrid"},
+      {{"image", content, "--method", "fast", "--model", "microast", "--style", style, "--tile", "256", "-o", out},
+       "not for the arbitrary-style network microast"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = cli(c.args, dir);
+    EXPECT_EQ(r.exitCode, 2) << c.expect << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    expectNoOutputLeft(dir, "out.png");
+  }
+}
+
+// --method fast in tiles: given (--tile N) it names the grid in the summary and paints what
+// the whole frame paints; a budget too small even for the smallest tile is refused (exit 1)
+// naming --tile and what it needs, before anything is written.
+TEST(Cli_Image, FastTilesEqualTheWholeFrameAndABudgetTooSmallIsRefused) {
+  const fs::path dir = scratchDir();
+  const fs::path small = dir / "small.png";
+  cv::Mat picture;
+  cv::resize(cv::imread(sharedPath("media/stills/tubingen.jpg")), picture, cv::Size(300, 200), 0, 0, cv::INTER_AREA);
+  ASSERT_TRUE(cv::imwrite(small.string(), picture));
+  const fs::path whole = dir / "whole.png", tiled = dir / "tiled.png";
+  CommandResult r = cli({"image", small.string(), "--method", "fast", "--model", "wave", "--precision", "float32",
+                         "--tile", "0", "-o", whole.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.err.find("tiled:"), std::string::npos) << r.err;
+  r = cli({"image", small.string(), "--method", "fast", "--model", "wave", "--precision", "float32", "--tile", "64",
+           "-o", tiled.string()}, dir);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("tiled: 7x5 tiles of 64 px, halo 16"), std::string::npos) << r.err;  // 396x296 padded
+  const cv::Mat a = cv::imread(whole.string()), b = cv::imread(tiled.string());
+  ASSERT_EQ(b.size(), cv::Size(300, 200));
+  ASSERT_EQ(a.size(), b.size());
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_64F);
+  b.convertTo(fb, CV_64F);
+  const cv::Mat d = fa - fb, sq = d.mul(d);
+  EXPECT_LE(std::sqrt(cv::mean(sq.reshape(1))[0]), 0.1);  // of 255; the goal is 1
+  // Different settings give different pictures (the comparison above can fail).
+  EXPECT_GT(cv::norm(a, picture, cv::NORM_L1) / a.total(), 10.0);
+
+  r = cli({"image", small.string(), "--method", "fast", "--model", "wave", "--max-memory", "180M", "-o",
+           (dir / "tiny.png").string()}, dir);
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("even the smallest tile (--tile 64) needs about"), std::string::npos) << r.err;
+  expectNoOutputLeft(dir, "tiny.png");
 }
 
 TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {

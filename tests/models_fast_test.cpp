@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "models/fast_network.hpp"
+#include "models/tiling.hpp"
 #include "tests/image_support.hpp"
 
 namespace fs = std::filesystem;
@@ -392,6 +393,80 @@ TEST(Models_FastStyleNetwork, BatchEqualsSingleRuns) {
   }
   // Different inputs give different outputs (the comparison above can fail).
   EXPECT_GT(diff8(batch[0], batch[2]).meanAbs, 1.0);
+}
+
+// RMS of (a - b) over all channels, on 0..255.
+double rms8(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_64F);
+  b.convertTo(fb, CV_64F);
+  const cv::Mat d = fa - fb;
+  const cv::Mat sq = d.mul(d);
+  return std::sqrt(cv::mean(sq.reshape(1))[0]);
+}
+
+TEST(Models_FastStyleNetwork, TileGridCoversTheFrameInCoresOfAtMostTheTile) {
+  const auto g = flowstyle::models::fastTileGrid(396, 296, 64);
+  EXPECT_EQ(g.cols, 7);
+  EXPECT_EQ(g.rows, 5);
+  EXPECT_EQ(g.xs.front(), 0);
+  EXPECT_EQ(g.xs.back(), 396);
+  EXPECT_EQ(g.ys.back(), 296);
+  for (int c = 0; c < g.cols; ++c) {
+    EXPECT_EQ(g.xs[c] % 4, 0);
+    EXPECT_GT(g.coreWidth(c), 0);
+    EXPECT_LE(g.coreWidth(c), 64);
+  }
+  EXPECT_EQ(g.describe(), "7x5 tiles of 64 px, halo 16");
+  EXPECT_FALSE(flowstyle::models::fastTileGrid(396, 296, 400).tiled());
+  EXPECT_THROW(flowstyle::models::fastTileGrid(397, 296, 64), std::invalid_argument);
+}
+
+// Tiles with whole-frame norm statistics give the whole-frame output: on a 300x200 frame
+// (396x296 with the border pad) in 7x5 tiles of 64 px, in both layouts, also at a size
+// that is not a multiple of 4.
+TEST(Models_FastStyleNetwork, TiledEqualsWholeFrame) {
+  cv::Mat picture = readRgb(kShared + "/media/stills/tubingen.jpg");
+  for (const cv::Size size : {cv::Size(300, 200), cv::Size(203, 141)}) {
+    cv::Mat input;
+    cv::resize(picture, input, size, 0, 0, cv::INTER_AREA);
+    for (const Layout layout : {Layout::ChannelsLast, Layout::Nchw}) {
+      SCOPED_TRACE(std::to_string(size.width) + " layout " + std::to_string(static_cast<int>(layout)));
+      FastNetworkOptions whole;
+      whole.layout = layout;
+      whole.precision = flowstyle::models::Precision::Float32;
+      FastNetworkOptions tiled = whole;
+      tiled.tile = 64;
+      FastStyleNetwork a(kMl5 + "wave", "cpu", whole), b(kMl5 + "wave", "cpu", tiled);
+      const cv::Mat expected = a({input})[0], got = b({input})[0];
+      EXPECT_TRUE(a.tiling().empty());
+      EXPECT_FALSE(b.tiling().empty());  // it did tile
+      ASSERT_EQ(got.size(), input.size());
+      const double rms = rms8(got, expected);
+      std::printf("wave %dx%d layout %d: tiled (%s) vs whole RMS %.4f, max %.0f of 255\n", size.width,
+                  size.height, static_cast<int>(layout), b.tiling().c_str(), rms, diff8(got, expected).maxAbs);
+      EXPECT_LE(rms, 0.05);
+      EXPECT_LE(diff8(got, expected).maxAbs, 1.0);
+    }
+  }
+  // The comparison can fail: per-tile statistics (each 64 px tile a frame of its own) differ.
+  cv::Mat input;
+  cv::resize(picture, input, cv::Size(300, 200), 0, 0, cv::INTER_AREA);
+  FastStyleNetwork whole(kMl5 + "wave", "cpu");
+  const cv::Mat left = input(cv::Rect(0, 0, 64, 200)).clone();
+  EXPECT_GT(rms8(whole({left})[0], whole({input})[0](cv::Rect(0, 0, 64, 200))), 5.0);
+}
+
+TEST(Models_FastStyleNetwork, TiledNamesItsGrid) {
+  FastNetworkOptions o;
+  o.tile = 128;
+  FastStyleNetwork net(kMl5 + "wave", "cpu", o);
+  net({cv::Mat(200, 300, CV_8UC3, cv::Scalar(90, 120, 150))});
+  EXPECT_EQ(net.tiling(), "4x3 tiles of 128 px, halo 16");  // 396x296 with the 48 px border pad
+  o.tile = 1024;  // one tile covers the frame: it runs whole
+  FastStyleNetwork big(kMl5 + "wave", "cpu", o);
+  big({cv::Mat(200, 300, CV_8UC3, cv::Scalar(90, 120, 150))});
+  EXPECT_EQ(big.tiling(), "");
 }
 
 TEST(Models_FastStyleNetwork, RejectsMixedSizesAndWrongTypes) {

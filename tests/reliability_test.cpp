@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -266,6 +267,60 @@ TEST(Reliability_Memory, RefusesWhatDoesNotFitAndSaysWhatDoes) {
   // --force: no check.
   c.run.force = true;
   EXPECT_NO_THROW(pl::checkMemory(c, pl::JobKind::Image, 4000, 3000, "big.jpg", src));
+}
+
+// A 4K fast job that does not fit whole under 2 GiB runs in tiles (the largest that fits),
+// a given --tile is estimated as tiled, and a budget too small for the smallest tile is
+// refused naming --tile and what the smallest needs.
+TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
+  pl::Config c;
+  c.method = pl::Method::Fast;
+  c.fast.model = sharedPath("models/ml5/wave");
+  c.fast.precision = flowstyle::models::Precision::Float32;
+  c.run.maxMemory = 2 * kGiB;
+  pl::MemorySources src;
+  pl::Config whole = c;
+  whole.fast.tile = 0;
+  EXPECT_GT(pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host, 2 * kGiB);
+  EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
+
+  const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+  EXPECT_GT(e.fastTile, 0);
+  EXPECT_LE(e.host, 2 * kGiB) << e.describe();
+  EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px"), std::string::npos) << e.tiling;
+  // The largest that fits: the next larger side does not leave the margin free.
+  const auto& sides = pl::autoTileSides();
+  const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
+  ASSERT_NE(at, sides.end());
+  if (at != sides.begin()) {
+    pl::Config larger = c;
+    larger.fast.tile = *(at - 1);
+    EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
+              pl::kSuggestionShare * double(c.run.maxMemory));
+  }
+
+  pl::Config given = c;
+  given.fast.tile = 512;
+  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+  EXPECT_EQ(t.fastTile, 512);
+  EXPECT_LT(t.host, pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host / 2);
+
+  c.run.maxMemory = 500 * kMiB;
+  const std::string msg = flowstyle::test::errorOf([&] {
+    pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+  });
+  EXPECT_NE(msg.find("even the smallest tile (--tile 64) needs about"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  // The size it names runs in tiles within the limit.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(msg, m, std::regex(R"(--max-side ([0-9]+) fits)"))) << msg;
+  pl::Config smaller = c;
+  smaller.size.maxSide = std::stoi(m[1].str());
+  const pl::MemoryEstimate fits = pl::checkMemory(smaller, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+  EXPECT_LE(fits.host, c.run.maxMemory) << fits.describe();
+  // --force runs it anyway, in the least memory: the smallest tile.
+  c.run.force = true;
+  EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -85,9 +85,11 @@ void installSignalHandlers() {
 }
 
 // One video job with its progress display; returns the stats and the stylizer's note.
-pipeline::JobStats runOneVideo(RunContext& ctx, const pipeline::Config& c, std::string& note) {
-  ctx.errorContext = c.reader.path;
-  // Before any weights are loaded or frames decoded: does the job fit?
+pipeline::JobStats runOneVideo(RunContext& ctx, const pipeline::Config& given, std::string& note) {
+  ctx.errorContext = given.reader.path;
+  // Before any weights are loaded or frames decoded: does the job fit? (It settles an
+  // automatic --tile.)
+  pipeline::Config c = given;
   const pipeline::MemoryEstimate memory = pipeline::checkVideoMemory(c);
   tools::ProgressPrinter printer(c.run.progress);
   std::int64_t currentFrame = 0;

@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "pipeline/arbitrary_stylizer.hpp"
 #include "pipeline/memory.hpp"
 
 namespace flowstyle::tools {
@@ -163,6 +164,10 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
     ("border-pad", po::value(&c.fast.borderPad)->default_value(-1),
      "fast/hybrid network: reflect-pad the frame by N px on every side before the network and crop "
      "after, so the networks' painted border frame falls outside the picture (-1 = auto, 48; 0 = off)")
+    ("tile", po::value(&c.fast.tile)->default_value(pipeline::kAutoTile),
+     "fast (ml5 network): run the full-resolution layers in tiles of N px with whole-frame "
+     "statistics (same output within RMS 0.01 of 255); -1 = automatic (tiles only when the frame does "
+     "not fit the memory budget); 0 = never")
     ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
        asUsageError([&] { c.run.maxMemory = pipeline::parseMemorySize(v); });
      }), "memory this job may use, e.g. 512M, 8G (also limited by the cgroup, ulimit -v, free RAM)")
@@ -283,6 +288,21 @@ void parseSize(const std::string& text, int& width, int& height) {
 }
 
 namespace {
+
+// --tile N runs the ml5 networks in tiles; the arbitrary-style networks have none yet.
+void checkTiledNetwork(const pipeline::Config& c) {
+  if (c.fast.tile <= 0 || c.method != pipeline::Method::Fast) return;
+  bool arbitrary = c.fast.model.empty();
+  try {
+    arbitrary = arbitrary || pipeline::usesArbitraryNetwork(c);
+  } catch (const std::runtime_error&) {
+    return;  // no such model: the stylizer says where it looked
+  }
+  if (arbitrary) {
+    throw UsageError("--tile: tiles exist for the ml5 style networks (--method fast --model NAME) only, not for the "
+                     "arbitrary-style network " + c.fast.model + "; leave --tile out or give --tile 0");
+  }
+}
 
 // `video`; with `batch` set, `batch` (a folder in, a folder out, the same options); with
 // `preview` set, `preview` (a short low-resolution segment, -o optional).
@@ -427,6 +447,7 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   given.iterationsFirst = !vm["iterations-first"].defaulted();
   pipeline::applyMethodDefaults(c, pipeline::JobKind::Video, given);
   asUsageError([&] { pipeline::validate(c); });
+  checkTiledNetwork(c);
   return true;
 }
 
@@ -486,6 +507,7 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   given.iterations = !vm["iterations"].defaulted();
   pipeline::applyMethodDefaults(c, pipeline::JobKind::Image, given);
   asUsageError([&] { pipeline::validate(c); });
+  checkTiledNetwork(c);
   return true;
 }
 

@@ -116,7 +116,7 @@ struct ChildResult {
   double cpuSeconds = 0;  // user + system of the child (and its reaped children)
   std::map<std::string, double> values;   // "@key=number" lines of the child's stdout
   std::map<std::string, std::string> text;  // every "@key=..." line as text
-  std::string stderrTail;
+  std::string stderrTail;  // the last 1500 characters of its stderr
   bool ok() const { return exitCode == 0; }
   double get(const std::string& k, double fallback = NAN) const {
     auto it = values.find(k);

@@ -42,6 +42,7 @@ namespace fs = std::filesystem;
   X(farm)                       \
   X(farmSlurm)                  \
   X(arbitrary)                  \
+  X(tiles)                      \
   /* one line per benchmark, above this one */
 
 namespace flowstyle::bench {
