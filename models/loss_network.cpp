@@ -167,6 +167,30 @@ struct Vgg19Impl : torch::nn::Module {
 };
 TORCH_MODULE(Vgg19);
 
+// VGG19's (stride, receptive radius) at `layer`: a 3x3 conv widens the radius by one step of
+// the grid it runs on; a 2x2 pool reaches one step further on one side (taken on both), then
+// doubles the step. {0, 0} for another architecture.
+std::pair<int, int> lossLayerGeometry(const std::string& arch, const std::string& layer) {
+  if (arch != "vgg19") {
+    if (arch != "squeezenet1_1") throw std::runtime_error("unknown loss network architecture '" + arch + "'");
+    return {0, 0};
+  }
+  const auto* conv = std::find_if(std::begin(kVggConvs), std::end(kVggConvs),
+                                  [&](const VggConv& c) { return layer == c.layer; });
+  if (conv == std::end(kVggConvs)) throw std::runtime_error("vgg19 has no layer '" + layer + "'");
+  int stride = 1, radius = 0;
+  for (int i = 0, k = 0; i <= conv->index; ++i) {
+    if (k < 16 && kVggConvs[k].index == i) {
+      radius += stride;
+      ++k;
+    } else if (std::find(std::begin(kVggPools), std::end(kVggPools), i) != std::end(kVggPools)) {
+      radius += stride;
+      stride *= 2;
+    }
+  }
+  return {stride, radius};
+}
+
 // ---- SqueezeNet 1.1 ---------------------------------------------------------------
 
 struct FireImpl : torch::nn::Module {
@@ -375,8 +399,14 @@ class Vgg19Network : public NetworkBase {
     for (auto& p : net_->parameters()) p.set_requires_grad(false);
   }
   std::string arch() const override { return "vgg19"; }
-  int layerStride(const std::string& layer) const override { return geometry(layer).first; }
-  int receptiveRadius(const std::string& layer) const override { return geometry(layer).second; }
+  int layerStride(const std::string& layer) const override {
+    resolve({layer});
+    return lossLayerStride(arch(), layer);
+  }
+  int receptiveRadius(const std::string& layer) const override {
+    resolve({layer});
+    return lossLayerRadius(arch(), layer);
+  }
   std::vector<std::string> layerNames() const override {
     std::vector<std::string> n;
     for (const auto& c : kVggConvs) n.emplace_back(c.layer);
@@ -409,24 +439,6 @@ class Vgg19Network : public NetworkBase {
 
  protected:
   torch::nn::Module& module() override { return *net_; }
-  // (stride, receptive radius) at `layer`: a 3x3 conv widens the radius by one step of the
-  // grid it runs on; a 2x2 pool reaches one step further on one side (taken on both), then
-  // doubles the step.
-  std::pair<int, int> geometry(const std::string& layer) const {
-    const int target = kVggConvs[resolve({layer}).front()].index;
-    int stride = 1;
-    int radius = 0;
-    for (int i = 0, conv = 0; i <= target; ++i) {
-      if (conv < 16 && kVggConvs[conv].index == i) {
-        radius += stride;
-        ++conv;
-      } else if (std::find(std::begin(kVggPools), std::end(kVggPools), i) != std::end(kVggPools)) {
-        radius += stride;
-        stride *= 2;
-      }
-    }
-    return {stride, radius};
-  }
 
  private:
   Vgg19 net_;
@@ -503,6 +515,14 @@ class SqueezeNetNetwork : public NetworkBase {
 };
 
 }  // namespace
+
+int lossLayerStride(const std::string& arch, const std::string& layer) {
+  return lossLayerGeometry(arch, layer).first;
+}
+int lossLayerRadius(const std::string& arch, const std::string& layer) {
+  return lossLayerGeometry(arch, layer).second;
+}
+
 
 std::string lossNetworkArch(const std::map<std::string, std::string>& metadata,
                             const std::vector<std::string>& tensorNames, const std::string& path) {

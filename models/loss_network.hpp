@@ -63,6 +63,12 @@ std::string lossNetworkArch(const std::map<std::string, std::string>& metadata,
 std::string defaultContentLayer(const std::string& arch);
 std::vector<std::string> defaultStyleLayers(const std::string& arch);
 
+// The tiling geometry of `arch` at `layer` without loading weights (LossNetwork::layerStride
+// and receptiveRadius answer the same): 0 when the architecture cannot be tiled. Throws on a
+// layer name the architecture does not have.
+int lossLayerStride(const std::string& arch, const std::string& layer);
+int lossLayerRadius(const std::string& arch, const std::string& layer);
+
 // Loads a loss network from a safetensors file. The architecture comes from
 // lossNetworkArch. Preprocessing from metadata
 // `flowstyle.preprocess` (caffe_bgr | torchvision); no metadata = torchvision.

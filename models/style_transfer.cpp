@@ -511,6 +511,19 @@ struct StyleOptimizer::Impl {
   static constexpr int kCudaLossEvery = 10;
 };
 
+TileGeometry optimizeTileGeometry(const std::string& arch, const std::vector<std::string>& layers) {
+  TileGeometry g{1, 0};
+  int radius = 0;
+  for (const auto& layer : layers) {
+    const int stride = lossLayerStride(arch, layer);
+    if (stride <= 0) return {};
+    g.align = std::max(g.align, stride);
+    radius = std::max(radius, lossLayerRadius(arch, layer));
+  }
+  g.halo = (radius + g.align - 1) / g.align * g.align;  // keeps every tile's cut on the grid
+  return g;
+}
+
 int optimizerStateImages(OptimizerKind kind) {
   constexpr int kLbfgsWorkingImages = 8;  // image, gradient, direction, line-search copies
   constexpr int kAdamImages = 6;          // image, gradient, two moments, working copies
@@ -577,18 +590,13 @@ StyleOptimizer::StyleOptimizer(std::shared_ptr<LossNetwork> network, const Optim
     m.layers.push_back(m.contentLayer);
   if (c.tile < 0) fail("tile must be >= 0 (0: the whole image)");
   if (c.tile > 0) {
-    int align = 1, radius = 0;
-    for (const auto& layer : m.layers) {
-      const int s = m.net->layerStride(layer);
-      if (s <= 0) fail("the " + m.net->arch() + " loss network cannot be tiled (vgg19 can)");
-      m.strides[layer] = s;
-      align = std::max(align, s);
-      radius = std::max(radius, m.net->receptiveRadius(layer));
-    }
-    if (c.tile % align != 0)
-      fail("tile " + std::to_string(c.tile) + " is not a multiple of " + std::to_string(align) +
+    const TileGeometry g = optimizeTileGeometry(m.net->arch(), m.layers);
+    if (g.align == 0) fail("the " + m.net->arch() + " loss network cannot be tiled (vgg19 can)");
+    if (c.tile % g.align != 0)
+      fail("tile " + std::to_string(c.tile) + " is not a multiple of " + std::to_string(g.align) +
            " (the stride of the deepest layer used)");
-    m.halo = (radius + align - 1) / align * align;  // keeps every tile's cut on the grid
+    for (const auto& layer : m.layers) m.strides[layer] = m.net->layerStride(layer);
+    m.halo = g.halo;
   }
 
   m.device = resolveDevice(c.device);

@@ -105,6 +105,14 @@ inline constexpr int kLbfgsHistory = 20;
 inline constexpr int kLbfgsImagesPerHistoryEntry = 2;
 int optimizerStateImages(OptimizerKind kind);
 
+// OptimizeConfig::tile's geometry for these layers of a loss network architecture: the
+// multiple a tile side must be (the deepest layer's stride) and the margin every tile
+// carries (the receptive radius, rounded up to that multiple). {0, 0}: it cannot be tiled.
+struct TileGeometry {
+  int align = 0, halo = 0;
+};
+TileGeometry optimizeTileGeometry(const std::string& arch, const std::vector<std::string>& layers);
+
 class StyleOptimizer {
  public:
   // styles: CV_8UC3 RGB images; blend: one weight per style (normalized to sum 1),

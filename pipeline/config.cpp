@@ -104,14 +104,25 @@ void validate(const Config& c) {
                         std::to_string(models::kMinFastTile) + ".." + std::to_string(models::kMaxFastTile) +
                         " px, or leave it out (tiles only when the frame does not fit the memory budget)");
   }
-  if (c.fast.tile > 0 && c.fast.tile < models::kMinFastTile) {
+  if (c.fast.tile > 0 && c.method == Method::Optimize) {
+    if (c.fast.tile % kOptimizeTileAlign != 0)
+      invalid("tile", std::to_string(c.fast.tile) + " px is not a multiple of " + std::to_string(kOptimizeTileAlign) +
+                          " (the loss network's deepest stride); use --tile " +
+                          std::to_string(std::max(kMinOptimizeTile, c.fast.tile / kOptimizeTileAlign * kOptimizeTileAlign)));
+    if (c.fast.tile < kMinOptimizeTile)
+      invalid("tile", std::to_string(c.fast.tile) + " px is smaller than the smallest optimize tile, " +
+                          std::to_string(kMinOptimizeTile) + " px (each tile reads a halo of up to 96 px on every "
+                          "side, the loss network's receptive field); use --tile " +
+                          std::to_string(kMinOptimizeTile) + " or more");
+  } else if (c.fast.tile > 0 && c.fast.tile < models::kMinFastTile) {
     invalid("tile", std::to_string(c.fast.tile) + " px is smaller than the smallest tile, " +
                         std::to_string(models::kMinFastTile) + " px (each tile reads a " +
                         std::to_string(models::kFastTileHalo) + " px halo on every side); use --tile " +
                         std::to_string(models::kMinFastTile) + " or more");
   }
-  if (c.fast.tile > 0 && c.method != Method::Fast) {
-    invalid("tile", "tiles exist for --method fast with an ml5 style network (--model NAME) only, not for --method " +
+  if (c.fast.tile > 0 && c.method != Method::Fast && c.method != Method::Optimize) {
+    invalid("tile", "tiles exist for --method optimize and for --method fast with an ml5 style network "
+                    "(--model NAME), not for --method " +
                         toString(c.method) + "; leave --tile out or give --tile 0");
   }
 

@@ -51,6 +51,10 @@ inline constexpr double kTemporalWeight = 0.8;
 inline constexpr double kNetworkTemporalWeight = -1;
 
 inline constexpr int kAutoTile = -1;
+// --tile with --method optimize: a multiple of the loss network's deepest stride (VGG19: 16)
+// and at least this (its halo is up to 96 px: models::optimizeTileGeometry).
+inline constexpr int kOptimizeTileAlign = 16;
+inline constexpr int kMinOptimizeTile = 128;
 
 struct FastConfig {
   std::string model;           // style network name or path (--model); empty with --style:
@@ -66,7 +70,8 @@ struct FastConfig {
                                                   // kNetworkTemporalWeight: the network's own
   models::Precision precision = models::Precision::Auto;  // --precision
   int borderPad = -1;          // --border-pad: reflect pad in px; -1 = models::kAutoBorderPad, 0 = off
-  // --tile: the ml5 network's tile side in px (models::FastNetworkOptions::tile); kAutoTile:
+  // --tile: the tile side in px of the ml5 network (models::FastNetworkOptions::tile) or, with
+  // --method optimize, of the loss network (models::OptimizeConfig::tile); kAutoTile:
   // whole frames when the job fits the memory budget, else the largest tile that fits
   // (checkMemory decides); 0 = never tile.
   int tile = kAutoTile;

@@ -31,16 +31,23 @@ class OptimizeStylizer : public FrameStylizer {
       : style_(config.style), onIteration_(std::move(onIteration)) {
     models::OptimizeConfig optimize = config.style.optimize;
     optimize.device = config.run.device;
+    // --tile: checkMemory has resolved automatic tiles (or left whole images).
+    optimize.tile = config.method == Method::Optimize ? std::max(0, config.fast.tile) : 0;
     const std::string netPath =
         models::resolveModel(config.style.lossNet, models::ModelKind::LossNetwork);
     std::shared_ptr<models::LossNetwork> network = models::loadLossNetwork(netPath);
     optimizer_ = std::make_unique<models::StyleOptimizer>(
         std::move(network), optimize, loadStyleImages(config.style.styles), config.style.blend);
+    tile_ = optimize.tile;
     if (!config.style.initPath.empty()) initImage_ = loadRgbImage(config.style.initPath, "init image");
   }
 
   std::vector<int> temporalOffsets() const override { return style_.longTerm; }
-  std::string describe() const override { return "optimizer " + optimizer_->precision().describe(); }
+  std::string describe() const override {
+    const int halo = optimizer_->tileHalo();
+    return "optimizer " + optimizer_->precision().describe() +
+           (halo > 0 ? "; tiled: tiles of " + std::to_string(tile_) + " px, halo " + std::to_string(halo) : "");
+  }
   std::map<std::string, std::string> settledChoices() const override {
     return {{"optimizer_precision", models::toString(optimizer_->precision().used)}};
   }
@@ -72,6 +79,7 @@ class OptimizeStylizer : public FrameStylizer {
  private:
   IterationCallback onIteration_;
   std::unique_ptr<models::StyleOptimizer> optimizer_;
+  int tile_ = 0;  // models::OptimizeConfig::tile
   cv::Mat initImage_;  // CV_8UC3 RGB, --init PATH
 };
 

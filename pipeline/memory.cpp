@@ -135,6 +135,7 @@ struct NetworkFacts {
   Bytes weightBytes = 0;  // float32 copies of every tensor in the file
   double units = 0;       // activation units per working pixel up to the deepest layer used
   std::string arch;
+  models::TileGeometry tiles;  // --method optimize --tile: the tiles' multiple and halo
 };
 
 Bytes float32Bytes(const std::string& path) {
@@ -161,6 +162,7 @@ NetworkFacts lossNetworkFacts(const StyleConfig& style) {
   used.push_back(!style.optimize.contentLayer.empty() ? style.optimize.contentLayer
                                                        : models::defaultContentLayer(f.arch));
   f.units = unitsUpTo(squeeze ? squeezenetLayers() : vgg19Layers(), used);
+  f.tiles = models::optimizeTileGeometry(f.arch, used);
   return f;
 }
 
@@ -229,15 +231,35 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
   if (optimizes) {
     const NetworkFacts net = lossNetworkFacts(c.style);
     add("loss network weights", kLossWeightFactor * net.weightBytes, true);
-    const double lossPass = kLossBytesPerUnit * net.units * P;
     // Optimizer state: the optimizer's image-sized float32 tensors (3 channels x 4 bytes).
     const double optState = models::optimizerStateImages(c.style.optimize.optimizer) * 12.0 * P;
     // Style images: decoded at their own size, then one forward pass at the working long
     // side x --style-scale (before the optimization starts: its peak is separate).
-    const double s2 = c.style.optimize.styleScale * c.style.optimize.styleScale;
-    const double stylePass = kStyleBytesPerUnit * net.units * P * s2;
-    add("loss network pass", std::max(lossPass, stylePass), true);
-    add("optimizer state", optState, true);
+    const double scale = c.style.optimize.styleScale;
+    const int tile = c.method == Method::Optimize && c.fast.tile > 0 ? c.fast.tile : 0;
+    if (tile > 0 && net.tiles.align > 0 && tile % net.tiles.align == 0 && tile >= net.tiles.halo &&
+        (tile < e.width || tile < e.height)) {
+      // Tiled (models::OptimizeConfig::tile): the loss network sees one tile and its halo at a
+      // time, the content and the style image alike; the image-sized tensors stay whole, with
+      // four more for the tiled gradient (its sum, the clamped image, the pixel terms' copy).
+      const int halo = net.tiles.halo;
+      auto tileArea = [&](double w, double h) {
+        return std::min(w, tile + 2.0 * halo) * std::min(h, tile + 2.0 * halo);
+      };
+      const int cols = (e.width + tile - 1) / tile, rows = (e.height + tile - 1) / tile;
+      e.fastTile = tile;
+      e.tiling = std::to_string(cols) + "x" + std::to_string(rows) + " tiles of " + std::to_string(tile) +
+                 " px, halo " + std::to_string(halo);
+      const double lossPass = kLossBytesPerUnit * net.units * tileArea(e.width, e.height);
+      const double stylePass = kStyleBytesPerUnit * net.units * tileArea(e.width * scale, e.height * scale);
+      add("loss network pass (" + e.tiling + ")", std::max(lossPass, stylePass), true);
+      add("optimizer state", optState + 4 * 12.0 * P, true);
+    } else {
+      const double lossPass = kLossBytesPerUnit * net.units * P;
+      const double stylePass = kStyleBytesPerUnit * net.units * P * scale * scale;
+      add("loss network pass", std::max(lossPass, stylePass), true);
+      add("optimizer state", optState, true);
+    }
     // Temporal guides (video): warped image + certainty per earlier frame, as tensors.
     if (kind == JobKind::Video) add("temporal guides", c.style.longTerm.size() * 16.0 * 2 * P, true);
   }
@@ -504,9 +526,12 @@ const std::vector<int>& autoTileSides() {
 
 namespace {
 
-// Whether automatic tiling applies: --method fast with an ml5 network and --tile automatic.
+// Whether automatic tiling applies: --tile automatic with --method optimize, or --method fast
+// with an ml5 network.
 bool autoTiles(const Config& c) {
-  if (c.method != Method::Fast || c.fast.tile != kAutoTile) return false;
+  if (c.fast.tile != kAutoTile) return false;
+  if (c.method == Method::Optimize) return true;  // estimateMemory tiles only what can be
+  if (c.method != Method::Fast) return false;
   try {
     return !usesArbitraryNetwork(c);
   } catch (const std::runtime_error&) {
@@ -544,10 +569,11 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       }
     }
   }
+  const int smallestTile = c.method == Method::Optimize ? kMinOptimizeTile : models::kMinFastTile;
   if (c.run.force) {
     // Anyway, but in the least memory: the smallest tile when the frame tiles at all.
     Config smallest = c;
-    smallest.fast.tile = models::kMinFastTile;
+    smallest.fast.tile = smallestTile;
     MemoryEstimate t = autoTile ? estimateMemory(smallest, kind, srcW, srcH) : e;
     if (t.fastTile == 0 || t.host >= e.host) return e;
     t.limit = e.limit;
@@ -582,7 +608,7 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       trial.size.maxSide = side;
     }
     // Automatic tiles: at that size the check picks a tile that fits when the smallest does.
-    if (autoTile) trial.fast.tile = models::kMinFastTile;
+    if (autoTile) trial.fast.tile = smallestTile;
     return trial;
   };
   int lo = 0, hi = longSide;
@@ -609,7 +635,7 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       // SqueezeNet not installed (resolveModel): no suggestion.
     }
   }
-  if (autoTile || (c.method == Method::Fast && c.fast.tile > 0)) {
+  if (autoTile || ((c.method == Method::Fast || c.method == Method::Optimize) && c.fast.tile > 0)) {
     // Tiles: a smaller one that fits, or what the smallest needs (the rest stays whole).
     std::string tileHelp;
     for (const int side : autoTileSides()) {
@@ -623,7 +649,8 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
         break;
       }
       tileHelp = "even the smallest tile (--tile " + std::to_string(side) + ") needs about " + formatBytes(t.host) +
-                 " (the quarter-resolution part stays whole)";
+                 (c.method == Method::Optimize ? " (the optimizer's state stays whole)"
+                                               : " (the quarter-resolution part stays whole)");
     }
     if (!tileHelp.empty()) helps.insert(helps.begin(), tileHelp);
   }

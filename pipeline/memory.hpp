@@ -19,7 +19,8 @@ struct MemoryEstimate {
   bool onGpu = false;
   int width = 0, height = 0;      // the working size it is for
   std::vector<std::pair<std::string, std::uint64_t>> parts;  // what it is made of
-  int fastTile = 0;               // the ml5 network's tile side it is for; 0: whole frames
+  int fastTile = 0;               // the tile side it is for (--tile: the ml5 network's, or the
+                                  // loss network's with --method optimize); 0: whole frames
   std::string tiling;             // "4x3 tiles of 1024 px, halo 16"; empty: whole frames
   std::string limit;              // checkMemory: the limit it was compared with, and why
   std::string describe() const;   // "2.10 GiB at 1024x768 (base 155 MiB, ...)[; limit ...]"
@@ -64,8 +65,8 @@ std::uint64_t gpuFreeMemory(const std::string& device);
 // config.run.force is set. Otherwise throws MemoryError: one line with the estimate,
 // the limit, the largest --max-side that fits and what else would help. `file` names
 // the input in the message.
-// An ml5 fast job with --tile automatic (FastConfig::tile == kAutoTile) that does not fit
-// whole gets the largest tile side whose estimate fits (within kSuggestionShare of the
+// An optimize job, or an ml5 fast job, with --tile automatic (FastConfig::tile == kAutoTile)
+// that does not fit whole gets the largest tile side whose estimate fits (within kSuggestionShare of the
 // limit where one does, else within the limit): the returned estimate's fastTile, which
 // the caller puts into its config (FastConfig::tile) before building the stylizer.
 struct MemoryError : std::runtime_error {

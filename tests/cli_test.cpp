@@ -295,8 +295,10 @@ TEST(Cli_Usage, TileValuesAndMethodsNameTheOption) {
       {{"image", content, "--method", "fast", "--model", "wave", "--tile", "1000000", "-o", out},
        "--tile: 1000000 is not a tile side"},
       {{"image", content, "--method", "fast", "--model", "wave", "--tile", "big", "-o", out}, "--tile"},
-      {{"image", content, "--style", style, "--tile", "256", "-o", out},
-       "--tile: tiles exist for --method fast with an ml5 style network (--model NAME) only, not for --method optimize"},
+      {{"image", content, "--style", style, "--tile", "100", "-o", out},
+       "--tile: 100 px is not a multiple of 16 (the loss network's deepest stride); use --tile 128"},
+      {{"image", content, "--style", style, "--tile", "112", "-o", out},
+       "--tile: 112 px is smaller than the smallest optimize tile, 128 px"},
       {{"video", "in.mp4", "-o", (dir / "o.mp4").string(), "--method", "hybrid", "--model", "wave", "--style", style,
         "--tile", "256"},
        "not for --method hybrid"},
@@ -345,6 +347,42 @@ TEST(Cli_Image, FastTilesEqualTheWholeFrameAndABudgetTooSmallIsRefused) {
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_NE(r.err.find("even the smallest tile (--tile 64) needs about"), std::string::npos) << r.err;
   expectNoOutputLeft(dir, "tiny.png");
+}
+
+// --method optimize --tile: the loss network sees 128 px tiles with a 96 px halo, and the
+// painting follows the whole image's (from a random start: an 8-bit picture's flat areas
+// tie in the max pools, where the tiles may send the gradient the other, equally valid,
+// way). Bad --tile values: Cli_Usage.TileValuesAndMethodsNameTheOption.
+TEST(Cli_Image, OptimizeTilesFollowTheWholeImage) {
+  const fs::path dir = scratchDir();
+  const fs::path small = dir / "small.png";
+  cv::Mat picture;
+  cv::resize(cv::imread(sharedPath("media/stills/tubingen.jpg")), picture, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
+  ASSERT_TRUE(cv::imwrite(small.string(), picture));
+  const std::string style = sharedPath("media/styles/starry_night.jpg");
+  const fs::path whole = dir / "whole.png", tiled = dir / "tiled.png";
+  // float32: bfloat16 convolutions round differently on a tile than on the whole image.
+  const std::vector<std::string> common = {"image", small.string(), "--style", style, "--iterations", "3",
+                                           "--init", "random", "--precision", "float32", "--threads", "2"};
+  auto run = [&](const std::string& tile, const fs::path& out) {
+    std::vector<std::string> args = common;
+    for (const std::string& a : {std::string("--tile"), tile, std::string("-o"), out.string()}) args.push_back(a);
+    return cli(args, dir);
+  };
+  CommandResult r = run("0", whole);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.err.find("tiled:"), std::string::npos) << r.err;
+  r = run("128", tiled);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("tiled: tiles of 128 px, halo 96"), std::string::npos) << r.err;
+  const cv::Mat a = cv::imread(whole.string()), b = cv::imread(tiled.string());
+  ASSERT_EQ(a.size(), cv::Size(200, 150));
+  ASSERT_EQ(b.size(), a.size());
+  const double diff = cv::norm(a, b, cv::NORM_L1) / a.total() / 3;
+  std::printf("[ measured ] tiled vs whole: mean |diff| %.3f of 255\n", diff);
+  EXPECT_LE(diff, 0.5);
+  // Different settings give different pictures (the comparison above can fail).
+  EXPECT_GT(cv::norm(a, picture, cv::NORM_L1) / a.total() / 3, 10.0);
 }
 
 TEST(Cli_Image, OptimizeWritesThePaintingAndNamesBadFiles) {

@@ -133,6 +133,7 @@ pl::Config imageConfig(const std::string& lossNet, int side) {
   c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
   c.style.lossNet = lossNet;
   c.size.maxSide = side;
+  c.fast.tile = 0;  // whole pictures (the tiled ones: OptimizeTilesWhenThePictureDoesNotFit)
   return c;
 }
 
@@ -321,6 +322,42 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   // --force runs it anyway, in the least memory: the smallest tile.
   c.run.force = true;
   EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
+}
+
+// A 4K optimize job (31 GiB whole) under 8 GiB: the loss network sees tiles, the largest
+// that fit; the optimizer's state stays whole. A given --tile is estimated as tiled, one
+// below the loss network's halo is not tiled, and SqueezeNet (no tiles) stays whole.
+TEST(Reliability_Memory, OptimizeTilesWhenThePictureDoesNotFit) {
+  pl::Config c;
+  c.method = pl::Method::Optimize;
+  c.run.maxMemory = 8 * kGiB;
+  pl::MemorySources src;
+  pl::Config whole = c;
+  whole.fast.tile = 0;
+  const pl::MemoryEstimate all = pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160);
+  EXPECT_GT(all.host, 16 * kGiB) << all.describe();
+  EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
+
+  const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+  std::printf("[ measured ] 4K optimize: whole %s; automatic %s\n", all.describe().c_str(), e.describe().c_str());
+  EXPECT_GE(e.fastTile, pl::kMinOptimizeTile);
+  EXPECT_LE(e.host, 8 * kGiB);
+  EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px, halo 96"), std::string::npos) << e.tiling;
+
+  pl::Config given = c;
+  given.fast.tile = 1024;
+  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+  EXPECT_EQ(t.fastTile, 1024);
+  EXPECT_EQ(t.tiling, "4x3 tiles of 1024 px, halo 96");
+  EXPECT_LT(t.host, all.host / 2);
+  given.fast.tile = 64;  // below the halo: not tiled (the option parser refuses it first)
+  EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
+  given.fast.tile = 4096;  // larger than the picture: whole
+  EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
+  pl::Config squeeze = c;
+  squeeze.style.lossNet = "squeezenet";
+  squeeze.fast.tile = 512;
+  EXPECT_EQ(pl::estimateMemory(squeeze, pl::JobKind::Image, 3840, 2160).fastTile, 0);
 }
 
 // ---------------------------------------------------------------------------------------
