@@ -21,7 +21,10 @@ t=$SECONDS
 #                 own code runs sanitized in Cli_Image, Cli_Video and Cli_Join's restyle.
 #   Cli_Join.RestyleStylizesTheOverlapAgainAsOneChain  the same restyle code as
 #                 Cli_Join.SeamPartsRestyleEachSeamAsItsOwnTask, which stays (57 test-seconds).
+#   Models_StyleOptimizerTiling.TiledLossEqualsTheWholeImages, Cli_Image.OptimizeTilesFollowTheWholeImage
+#                 the tiled optimizer's arithmetic; its code (both passes, the gradient) runs
+#                 sanitized in Models_StyleOptimizerTiling.TiledOptimizationFollowsTheWholeImages.
 # Arguments replace this selection (e.g. none of it: tools/ci-reliability.sh -E '^$').
-(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$)'
+(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$|Models_StyleOptimizerTiling[.]TiledLossEqualsTheWholeImages$|Cli_Image[.]OptimizeTilesFollowTheWholeImage$)'
 "$root/tools/test-sanitized.sh" "$@"
 echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"
