@@ -313,15 +313,23 @@ TEST(Cli_Usage, TileValuesAndMethodsNameTheOption) {
   }
 }
 
+namespace {
+// tubingen.jpg at `size` (BGR), written to `path` for the tiling tests; returns it.
+cv::Mat writeSmallTubingen(const fs::path& path, const cv::Size& size) {
+  cv::Mat picture;
+  cv::resize(cv::imread(sharedPath("media/stills/tubingen.jpg")), picture, size, 0, 0, cv::INTER_AREA);
+  if (!cv::imwrite(path.string(), picture)) throw std::runtime_error("cannot write " + path.string());
+  return picture;
+}
+}  // namespace
+
 // --method fast in tiles: given (--tile N) it names the grid in the summary and paints what
 // the whole frame paints; a budget too small even for the smallest tile is refused (exit 1)
 // naming --tile and what it needs, before anything is written.
 TEST(Cli_Image, FastTilesEqualTheWholeFrameAndABudgetTooSmallIsRefused) {
   const fs::path dir = scratchDir();
   const fs::path small = dir / "small.png";
-  cv::Mat picture;
-  cv::resize(cv::imread(sharedPath("media/stills/tubingen.jpg")), picture, cv::Size(300, 200), 0, 0, cv::INTER_AREA);
-  ASSERT_TRUE(cv::imwrite(small.string(), picture));
+  const cv::Mat picture = writeSmallTubingen(small, cv::Size(300, 200));
   const fs::path whole = dir / "whole.png", tiled = dir / "tiled.png";
   CommandResult r = cli({"image", small.string(), "--method", "fast", "--model", "wave", "--precision", "float32",
                          "--tile", "0", "-o", whole.string()}, dir);
@@ -356,9 +364,7 @@ TEST(Cli_Image, FastTilesEqualTheWholeFrameAndABudgetTooSmallIsRefused) {
 TEST(Cli_Image, OptimizeTilesFollowTheWholeImage) {
   const fs::path dir = scratchDir();
   const fs::path small = dir / "small.png";
-  cv::Mat picture;
-  cv::resize(cv::imread(sharedPath("media/stills/tubingen.jpg")), picture, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
-  ASSERT_TRUE(cv::imwrite(small.string(), picture));
+  const cv::Mat picture = writeSmallTubingen(small, cv::Size(200, 150));
   const std::string style = sharedPath("media/styles/starry_night.jpg");
   const fs::path whole = dir / "whole.png", tiled = dir / "tiled.png";
   // float32: bfloat16 convolutions round differently on a tile than on the whole image.
