@@ -251,6 +251,12 @@ struct StyleOptimizer::Impl {
     return p;
   }
 
+  // cw*content + sw*style + tvw*TV (+ tw*temporal with guides).
+  torch::Tensor weightedTotal(const TermTensors& t, bool temporal) const {
+    auto total = t.content * cfg.contentWeight + t.style * cfg.styleWeight + t.tv * cfg.tvWeight;
+    return temporal ? total + t.temporal * cfg.temporalWeight : total;
+  }
+
   // The loss of clamp(x, 0, 1): see the top of the file.
   TermTensors terms(const torch::Tensor& unclamped, const Problem& p) {
     const torch::Tensor x = unclamped.clamp(0.0, 1.0);
@@ -265,8 +271,7 @@ struct StyleOptimizer::Impl {
     t.tv = losses::totalVariation(x);
     t.temporal = torch::zeros({}, x.options());
     for (const auto& g : p.guides) t.temporal = t.temporal + losses::temporal(x, g.warped, g.certainty);
-    t.total = t.content * cfg.contentWeight + t.style * cfg.styleWeight + t.tv * cfg.tvWeight;
-    if (!p.guides.empty()) t.total = t.total + t.temporal * cfg.temporalWeight;
+    t.total = weightedTotal(t, !p.guides.empty());
     return t;
   }
 
@@ -393,8 +398,7 @@ struct StyleOptimizer::Impl {
     }
     t.tv = t.tv.detach();
     t.temporal = t.temporal.detach();
-    t.total = t.content * cfg.contentWeight + t.style * cfg.styleWeight + t.tv * cfg.tvWeight;
-    if (!p.guides.empty()) t.total = t.total + t.temporal * cfg.temporalWeight;
+    t.total = weightedTotal(t, !p.guides.empty());
     return t;
   }
 

@@ -237,7 +237,8 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     // side x --style-scale (before the optimization starts: its peak is separate).
     const double scale = c.style.optimize.styleScale;
     const int tile = c.method == Method::Optimize && c.fast.tile > 0 ? c.fast.tile : 0;
-    if (tile > 0 && net.tiles.align > 0 && tile % net.tiles.align == 0 && tile >= net.tiles.halo &&
+    // What the option parser allows (kMinOptimizeTile) is what the optimizer runs, so estimated.
+    if (tile >= kMinOptimizeTile && net.tiles.align > 0 && tile % net.tiles.align == 0 &&
         (tile < e.width || tile < e.height)) {
       // Tiled (models::OptimizeConfig::tile): the loss network sees one tile and its halo at a
       // time, the content and the style image alike; the image-sized tensors stay whole, with

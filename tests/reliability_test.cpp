@@ -326,7 +326,7 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
 
 // A 4K optimize job (31 GiB whole) under 8 GiB: the loss network sees tiles, the largest
 // that fit; the optimizer's state stays whole. A given --tile is estimated as tiled, one
-// below the loss network's halo is not tiled, and SqueezeNet (no tiles) stays whole.
+// below the smallest optimize tile is not tiled, and SqueezeNet (no tiles) stays whole.
 TEST(Reliability_Memory, OptimizeTilesWhenThePictureDoesNotFit) {
   pl::Config c;
   c.method = pl::Method::Optimize;
@@ -350,7 +350,7 @@ TEST(Reliability_Memory, OptimizeTilesWhenThePictureDoesNotFit) {
   EXPECT_EQ(t.fastTile, 1024);
   EXPECT_EQ(t.tiling, "4x3 tiles of 1024 px, halo 96");
   EXPECT_LT(t.host, all.host / 2);
-  given.fast.tile = 64;  // below the halo: not tiled (the option parser refuses it first)
+  given.fast.tile = 64;  // below the smallest optimize tile: not tiled (the option parser refuses it)
   EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
   given.fast.tile = 4096;  // larger than the picture: whole
   EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
