@@ -49,7 +49,10 @@ class OptimizeStylizer : public FrameStylizer {
            (halo > 0 ? "; tiled: tiles of " + std::to_string(tile_) + " px, halo " + std::to_string(halo) : "");
   }
   std::map<std::string, std::string> settledChoices() const override {
-    return {{"optimizer_precision", models::toString(optimizer_->precision().used)}};
+    // The tile side (automatic: what fitted the memory at the start) decides the last bits
+    // of every frame, as the number format does: a resumed run keeps the first run's.
+    return {{"optimizer_precision", models::toString(optimizer_->precision().used)},
+            {"tile", std::to_string(tile_)}};
   }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {

@@ -575,7 +575,7 @@ INSTANTIATE_TEST_SUITE_P(
         ResumeCase{"optimize",
                    {"--method", "optimize", "--style", sharedPath("media/styles/starry_night.jpg"), "--max-side", "48",
                     "--iterations-first", "4", "--iterations", "2"},
-                   {"optimizer_precision"}},
+                   {"optimizer_precision", "tile"}},
         ResumeCase{"hybrid",
                    {"--method", "hybrid", "--model", "wave", "--style", sharedPath("media/styles/starry_night.jpg"),
                     "--loss-net", "squeezenet", "--max-side", "48", "--iterations-first", "6", "--iterations", "3"},

@@ -19,12 +19,16 @@ t=$SECONDS
 #   Pipeline_Temporal.Optimize*, Models_StyleOptimizer.*  convergence of the optimizer: the
 #                 time is LibTorch's arithmetic, which is not instrumented; the optimizer's
 #                 own code runs sanitized in Cli_Image, Cli_Video and Cli_Join's restyle.
+#   Cli_Resume.*/optimize, Cli_Resume.*/hybrid  resume's code is the same for every method and
+#                 stays sanitized in Cli_Resume's copy and fast cases, Cli_ResumeState and
+#                 Cli_Batch; the optimizer's own code in Cli_Image and Cli_Video (86 of the
+#                 suite's 1,511 test-seconds, 2026-12-07).
 #   Cli_Join.RestyleStylizesTheOverlapAgainAsOneChain  the same restyle code as
 #                 Cli_Join.SeamPartsRestyleEachSeamAsItsOwnTask, which stays (57 test-seconds).
 #   Models_StyleOptimizerTiling.TiledLossEqualsTheWholeImages, Cli_Image.OptimizeTilesFollowTheWholeImage
 #                 the tiled optimizer's arithmetic; its code (both passes, the gradient) runs
 #                 sanitized in Models_StyleOptimizerTiling.TiledOptimizationFollowsTheWholeImages.
 # Arguments replace this selection (e.g. none of it: tools/ci-reliability.sh -E '^$').
-(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$|Models_StyleOptimizerTiling[.]TiledLossEqualsTheWholeImages$|Cli_Image[.]OptimizeTilesFollowTheWholeImage$)'
+(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$|Models_StyleOptimizerTiling[.]TiledLossEqualsTheWholeImages$|Cli_Image[.]OptimizeTilesFollowTheWholeImage$|^Methods/Cli_Resume[.].*/(optimize|hybrid)( |$))'
 "$root/tools/test-sanitized.sh" "$@"
 echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"
