@@ -189,7 +189,7 @@ Box outFrame(const TileStep& s, const Box& in) {
   return in;
 }
 
-// t holds `have` of a layer whose grid is `frame`; returns `want` (inside `have`).
+// t holds the values of `have` (in one layer's grid); returns those of `want`, inside it.
 torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want) {
   TORCH_CHECK(want.y.lo >= have.y.lo && want.y.hi <= have.y.hi && want.x.lo >= have.x.lo &&
                   want.x.hi <= have.x.hi && want.y.size() > 0 && want.x.size() > 0,
