@@ -1,5 +1,6 @@
 #include "models/microast.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -239,6 +240,31 @@ torch::Tensor runTile(const std::vector<TileStep>& steps, const torch::Tensor& w
   return t;
 }
 
+// The steps of the tiled chains of `net`: the content encoder (input -> quarter resolution)
+// and the decoder's upsampling part (quarter resolution -> RGB).
+std::vector<TileStep> encoderSteps(MicroAstImpl& net) {
+  auto& enc = net.content_encoder;
+  std::vector<TileStep> steps;
+  for (std::size_t i : {0, 2, 4, 6, 8}) steps.push_back({TileStep::Conv, enc->enc1[i]->as<ConvLayerImpl>(), nullptr, true});
+  steps.push_back({TileStep::Residual, nullptr, enc->enc1[10]->as<ResidualLayerImpl>(), false});
+  steps.push_back({TileStep::Residual, nullptr, enc->enc2[0]->as<ResidualLayerImpl>(), false});
+  return steps;
+}
+std::vector<TileStep> decoderSteps(MicroAstImpl& net) {
+  auto& dec3 = net.decoder->dec3;
+  auto conv = [&](std::size_t i, bool relu) { return TileStep{TileStep::Conv, dec3[i]->as<ConvLayerImpl>(), nullptr, relu}; };
+  return {{TileStep::Upsample}, conv(1, true), conv(3, true),  {TileStep::Upsample},
+          conv(6, true),        conv(8, true), conv(10, false)};
+}
+
+// How far a chain reads beyond `core` (in its output grid) on its input grid, before and
+// after, frame edges ignored.
+std::pair<std::int64_t, std::int64_t> readBeyond(const std::vector<TileStep>& steps, Span core) {
+  Span in = core;
+  for (std::size_t i = steps.size(); i-- > 0;) in = needSpan(steps[i], in);
+  return {in.lo, in.hi};
+}
+
 class MicroAstNetwork final : public ArbitraryStyleNetwork {
  public:
   MicroAstNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
@@ -249,16 +275,8 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     channelsLast_ = device_.is_cpu();
     for (const auto& m : net_->modules(/*include_self=*/false))
       if (auto* c = m->as<ConvLayerImpl>()) c->prepare(channelsLast_);
-    auto conv = [](torch::nn::Sequential& seq, std::size_t i, bool relu) {
-      return TileStep{TileStep::Conv, seq[i]->as<ConvLayerImpl>(), nullptr, relu};
-    };
-    auto& enc = net_->content_encoder;
-    for (std::size_t i : {0, 2, 4, 6, 8}) encoderSteps_.push_back(conv(enc->enc1, i, true));
-    encoderSteps_.push_back({TileStep::Residual, nullptr, enc->enc1[10]->as<ResidualLayerImpl>(), false});
-    encoderSteps_.push_back({TileStep::Residual, nullptr, enc->enc2[0]->as<ResidualLayerImpl>(), false});
-    auto& dec3 = net_->decoder->dec3;
-    decoderSteps_ = {{TileStep::Upsample}, conv(dec3, 1, true), conv(dec3, 3, true),  {TileStep::Upsample},
-                     conv(dec3, 6, true),  conv(dec3, 8, true), conv(dec3, 10, false)};
+    encoderSteps_ = encoderSteps(*net_);
+    decoderSteps_ = decoderSteps(*net_);
   }
 
   void setTile(int side) override {
@@ -476,6 +494,15 @@ TensorFile importMicroAst(const std::string& folder) {
   out.metadata["flowstyle.preprocess"] = "rgb_0_1";
   out.metadata["flowstyle.name"] = "microast";
   return out;
+}
+
+int microAstTileHalo() {
+  MicroAst net;  // the architecture
+  // A core of 4 quarter-resolution pixels from 8 (input pixels 32..48); the decoder's core in
+  // input pixels is the same, its chain reads on the quarter-resolution grid.
+  const auto [encLo, encHi] = readBeyond(encoderSteps(*net), {8, 12});
+  const auto [decLo, decHi] = readBeyond(decoderSteps(*net), {32, 48});
+  return static_cast<int>(std::max({32 - encLo, encHi - 48, 4 * (8 - decLo), 4 * (decHi - 12)}));
 }
 
 torch::Tensor microAstRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile) {

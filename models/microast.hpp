@@ -40,6 +40,10 @@ TensorFile importMicroAst(const std::string& folder);
 std::unique_ptr<ArbitraryStyleNetwork> makeMicroAst(const TensorFile& file, const std::string& origin,
                                                     const torch::Device& device);
 
+// The most the tiled chains read beyond a core, in input pixels, from the architecture:
+// models::kMicroAstTileHalo states it for the memory estimate (a test keeps them equal).
+int microAstTileHalo();
+
 // For tests: the network's raw output (RGB about 0..1, not clamped, in the network's layout)
 // on x, [N,3,H,W] float in 0..1 with H, W multiples of 4 and at least 8, whole (tile 0) or
 // in tiles of `tile` px (ArbitraryStyleNetwork::setTile, which it leaves set). net: MicroAST.

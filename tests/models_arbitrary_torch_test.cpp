@@ -339,6 +339,10 @@ TEST(Models_MicroAst, TilesGiveTheWholeFramesOutput) {
   EXPECT_EQ(net.tiling(), "");
 }
 
+TEST(Models_MicroAst, TileHaloIsWhatTheChainsRead) {
+  EXPECT_EQ(flowstyle::models::microAstTileHalo(), flowstyle::models::kMicroAstTileHalo);
+}
+
 TEST(Models_Wct16x, CannotRunInTilesYet) {
   if (!wct16x()) GTEST_SKIP() << "WCT-16x weights missing";
   EXPECT_THROW(wct16x()->setTile(64), std::invalid_argument);
