@@ -10,6 +10,10 @@
 
 namespace flowstyle::models {
 
+void ArbitraryStyleNetwork::setTile(int side) {
+  if (side > 0) throw std::invalid_argument(arch() + ": this network cannot run in tiles yet");
+}
+
 std::unique_ptr<ArbitraryStyleNetwork> loadArbitraryNetwork(const std::string& path,
                                                             const std::string& device) {
   const TensorFile file = readSafetensors(path);

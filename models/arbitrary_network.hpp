@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "models/safetensors.hpp"
+#include "models/tiling.hpp"
 
 namespace flowstyle::models {
 
@@ -43,6 +44,14 @@ class ArbitraryStyleNetwork {
   // Returns CV_8UC3 RGB, each of its frame's size.
   virtual std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames,
                                           const StyleCode& style, double strength) = 0;
+
+  // Tiles (issue 24): side > 0 runs each later frame in tiles of at most that side (px) with
+  // the output of the whole frame within float rounding, so the peak memory follows the tile;
+  // 0 = whole frames. Only where arbitraryNetworkTiles(arch()); the others throw
+  // std::invalid_argument for side > 0.
+  virtual void setTile(int side);
+  // How the last call was tiled ("3x2 tiles of 1024 px, halo 23"); empty when it ran whole.
+  virtual std::string tiling() const { return {}; }
 };
 
 // Loads a safetensors file written by one of the importers below (its flowstyle.arch

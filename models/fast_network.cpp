@@ -396,23 +396,6 @@ detail::ConvGeometry sameGeometry(const torch::Tensor& t, std::int64_t kernel, s
   return detail::ConvGeometry{stride, top, left, bottom, right};
 }
 
-// A half-open range of rows or columns, and a rectangle of them, in one layer's grid.
-struct Span {
-  std::int64_t lo = 0, hi = 0;
-  std::int64_t size() const { return hi - lo; }
-};
-struct Box {
-  Span y, x;
-};
-
-Box clipBox(const Box& b, const Box& frame) {
-  return {{std::max(b.y.lo, frame.y.lo), std::min(b.y.hi, frame.y.hi)},
-          {std::max(b.x.lo, frame.x.lo), std::min(b.x.hi, frame.x.hi)}};
-}
-Box grow(const Box& b, std::int64_t by) { return {{b.y.lo - by, b.y.hi + by}, {b.x.lo - by, b.x.hi + by}}; }
-Box scaled(const Box& b, std::int64_t num, std::int64_t den) {  // exact: callers keep cores aligned
-  return {{b.y.lo * num / den, b.y.hi * num / den}, {b.x.lo * num / den, b.x.hi * num / den}};
-}
 std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 // The input grid of a stride-2 up-convolution whose output covers `fine` (rounded outwards).
 Box coarseGrid(const Box& fine) {

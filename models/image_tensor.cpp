@@ -1,5 +1,6 @@
 #include "models/image_tensor.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -44,21 +45,22 @@ std::vector<cv::Mat> tensor01ToRgbFrames(const torch::Tensor& x) {
 // Reflection padding by p on every side, in x's memory format: one copy of x into the
 // middle, then the border strips (LibTorch 1.13's reflection_pad2d converts channels-last
 // tensors to NCHW and back: half of MicroAST's time at 640x360 before this).
-torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t p) {
+torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t p) { return reflectPad2d(x, p, p, p, p); }
+
+torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t left, std::int64_t right, std::int64_t top,
+                           std::int64_t bottom) {
   const std::int64_t h = x.size(2), w = x.size(3);
-  TORCH_CHECK(p < h && p < w, "reflectPad: pad ", p, " needs a size above it, got ", h, "x", w);
-  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + 2 * p, w + 2 * p}, x.options(),
+  TORCH_CHECK(left >= 0 && right >= 0 && top >= 0 && bottom >= 0 && std::max(top, bottom) < h &&
+                  std::max(left, right) < w,
+              "reflectPad: pads ", left, ",", right, ",", top, ",", bottom, " need a size above them, got ", h, "x", w);
+  torch::Tensor out = torch::empty({x.size(0), x.size(1), h + top + bottom, w + left + right}, x.options(),
                                    x.suggest_memory_format());
-  torch::Tensor rows = out.narrow(3, p, w);
-  rows.narrow(2, p, h).copy_(x);
-  for (std::int64_t i = 1; i <= p; ++i) {
-    rows.narrow(2, p - i, 1).copy_(x.narrow(2, i, 1));
-    rows.narrow(2, p + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
-  }
-  for (std::int64_t i = 1; i <= p; ++i) {
-    out.narrow(3, p - i, 1).copy_(out.narrow(3, p + i, 1));
-    out.narrow(3, p + w - 1 + i, 1).copy_(out.narrow(3, p + w - 1 - i, 1));
-  }
+  torch::Tensor rows = out.narrow(3, left, w);
+  rows.narrow(2, top, h).copy_(x);
+  for (std::int64_t i = 1; i <= top; ++i) rows.narrow(2, top - i, 1).copy_(x.narrow(2, i, 1));
+  for (std::int64_t i = 1; i <= bottom; ++i) rows.narrow(2, top + h - 1 + i, 1).copy_(x.narrow(2, h - 1 - i, 1));
+  for (std::int64_t i = 1; i <= left; ++i) out.narrow(3, left - i, 1).copy_(out.narrow(3, left + i, 1));
+  for (std::int64_t i = 1; i <= right; ++i) out.narrow(3, left + w - 1 + i, 1).copy_(out.narrow(3, left + w - 1 - i, 1));
   return out;
 }
 

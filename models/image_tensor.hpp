@@ -20,5 +20,9 @@ std::vector<cv::Mat> tensor01ToRgbFrames(const torch::Tensor& x);
 // Reflection padding by p (< H, W) on every side of [N,C,H,W], keeping x's memory format
 // (LibTorch 1.13's reflection_pad2d round-trips channels-last tensors through NCHW).
 torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t p);
+// The same with its own width per side (each < the size across it; 0 leaves that side):
+// what a tile at the frame's edge adds where the whole-frame convolution reflects.
+torch::Tensor reflectPad2d(const torch::Tensor& x, std::int64_t left, std::int64_t right, std::int64_t top,
+                           std::int64_t bottom);
 
 }  // namespace flowstyle::models

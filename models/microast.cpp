@@ -1,5 +1,6 @@
 #include "models/microast.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -8,6 +9,7 @@
 #include "models/fast_network.hpp"
 #include "models/image_tensor.hpp"
 #include "models/module_weights.hpp"
+#include "models/tiling.hpp"
 #include "models/torch_reader.hpp"
 
 namespace flowstyle::models {
@@ -23,8 +25,10 @@ struct ConvLayerImpl : torch::nn::Module {
       : conv_layer(register_module(
             "conv_layer", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).groups(groups)))),
         pad(k / 2), stride(stride), groups(groups) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    const torch::Tensor p = pad == 0 ? x : reflectPad2d(x, pad);
+  torch::Tensor forward(const torch::Tensor& x) { return forwardValid(pad == 0 ? x : reflectPad2d(x, pad)); }
+  // The convolution on an input already padded by `pad` on every side (by reflection or,
+  // in a tile, by the real neighbouring values).
+  torch::Tensor forwardValid(const torch::Tensor& p) {
     if (s2dWeight.defined() && p.size(2) % 2 == 0 && p.size(3) % 2 == 0) {
       // A 9x9 convolution as a 5x5 one on the 2x-coarser grid (pixel_unshuffle), without
       // padding: output fine row j reads padded rows j..j+8, as the plain valid convolution.
@@ -143,6 +147,124 @@ torch::Tensor upsample2(const torch::Tensor& x) {
                                .align_corners(false));
 }
 
+// ---- Tiles (setTile) ----------------------------------------------------------------
+// The content encoder and the decoder hold no norm, so each runs per tile in one pass: every
+// step is an unpadded convolution (or upsampling) on a window of the previous step's output
+// that holds the real neighbouring values inside the frame and, where the window leaves the
+// frame, the reflection the whole-frame padding makes there (the window then starts or ends
+// at the frame's edge, so reflecting the window is reflecting the frame). A tile's values
+// are the whole frame's up to float rounding (the convolutions block differently).
+
+Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(3)}}; }
+std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
+
+// One step of a tiled chain: a ConvLayer (its ReLU after or not), a plain ResidualLayer
+// (two 3x3 and the skip), or the decoder's bilinear x2 upsampling.
+struct TileStep {
+  enum Kind { Conv, Residual, Upsample } kind;
+  ConvLayerImpl* conv = nullptr;
+  ResidualLayerImpl* residual = nullptr;
+  bool relu = false;
+};
+
+Span needSpan(const TileStep& s, const Span& out) {
+  switch (s.kind) {
+    case TileStep::Conv: {
+      const std::int64_t k = s.conv->conv_layer->weight.size(2), st = s.conv->stride, p = s.conv->pad;
+      return {out.lo * st - p, (out.hi - 1) * st - p + k};
+    }
+    case TileStep::Residual: return {out.lo - 2, out.hi + 2};
+    case TileStep::Upsample:
+      // align_corners false: fine pixel i reads coarse i/2 - 0.25 rounded down and up (the
+      // frame's edge clamps), so [lo, hi) reads [floor((lo-1)/2), floor(hi/2) + 1).
+      return {floorHalf(out.lo - 1), out.hi / 2 + 1};
+  }
+  return out;
+}
+// The input a step reads for `out`, before clipping to the frame.
+Box need(const TileStep& s, const Box& out) { return {needSpan(s, out.y), needSpan(s, out.x)}; }
+// The step's output grid from its input's (sizes multiples of 4: the stride-2 steps halve).
+Box outFrame(const TileStep& s, const Box& in) {
+  if (s.kind == TileStep::Upsample) return scaled(in, 2, 1);
+  if (s.kind == TileStep::Conv && s.conv->stride == 2) return scaled(in, 1, 2);
+  return in;
+}
+
+// t holds the values of `have` (in one layer's grid); returns those of `want`, inside it.
+torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want) {
+  TORCH_CHECK(want.y.lo >= have.y.lo && want.y.hi <= have.y.hi && want.x.lo >= have.x.lo &&
+                  want.x.hi <= have.x.hi && want.y.size() > 0 && want.x.size() > 0,
+              "tiled microast: a tile reads outside what was computed");
+  return t.narrow(2, want.y.lo - have.y.lo, want.y.size()).narrow(3, want.x.lo - have.x.lo, want.x.size());
+}
+// The same over `need`, reflected where `need` leaves `frame` (as the whole-frame pad).
+torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box& need, const Box& frame) {
+  const Box in = clipBox(need, frame);
+  const torch::Tensor v = cut(t, have, in);
+  const std::int64_t top = in.y.lo - need.y.lo, bottom = need.y.hi - in.y.hi;
+  const std::int64_t left = in.x.lo - need.x.lo, right = need.x.hi - in.x.hi;
+  return top || bottom || left || right ? reflectPad2d(v, left, right, top, bottom) : v;
+}
+
+// Step s on x (the values of `have` in the grid `frame`): its output over `out`.
+torch::Tensor runStep(const TileStep& s, const torch::Tensor& x, const Box& have, const Box& out, const Box& frame) {
+  switch (s.kind) {
+    case TileStep::Conv: {
+      torch::Tensor y = s.conv->forwardValid(reflectedWindow(x, have, need(s, out), frame));
+      return s.relu ? y.relu_() : y;
+    }
+    case TileStep::Residual: {
+      const Box mid = clipBox(grow(out, 1), frame);
+      const torch::Tensor h = s.residual->conv1->forwardValid(reflectedWindow(x, have, grow(mid, 1), frame)).relu_();
+      return s.residual->conv2->forwardValid(reflectedWindow(h, mid, grow(out, 1), frame)).add_(cut(x, have, out));
+    }
+    case TileStep::Upsample: {
+      const Box in = clipBox(need(s, out), frame);
+      const Box fine = scaled(in, 2, 1);
+      return cut(upsample2(cut(x, have, in)), fine, out);
+    }
+  }
+  return x;
+}
+
+// The chain `steps` on the whole input `whole` for the output box `core` (in the last
+// step's grid): each step computes exactly what the next one reads.
+torch::Tensor runTile(const std::vector<TileStep>& steps, const torch::Tensor& whole, const Box& core) {
+  std::vector<Box> frames{frameOf(whole)};
+  for (const TileStep& s : steps) frames.push_back(outFrame(s, frames.back()));
+  std::vector<Box> want(steps.size() + 1);
+  want.back() = clipBox(core, frames.back());
+  for (std::size_t i = steps.size(); i-- > 0;) want[i] = clipBox(need(steps[i], want[i + 1]), frames[i]);
+  torch::Tensor t = cut(whole, frames[0], want[0]);
+  for (std::size_t i = 0; i < steps.size(); ++i) t = runStep(steps[i], t, want[i], want[i + 1], frames[i]);
+  return t;
+}
+
+// The steps of the tiled chains of `net`: the content encoder (input -> quarter resolution)
+// and the decoder's upsampling part (quarter resolution -> RGB).
+std::vector<TileStep> encoderSteps(MicroAstImpl& net) {
+  auto& enc = net.content_encoder;
+  std::vector<TileStep> steps;
+  for (std::size_t i : {0, 2, 4, 6, 8}) steps.push_back({TileStep::Conv, enc->enc1[i]->as<ConvLayerImpl>(), nullptr, true});
+  steps.push_back({TileStep::Residual, nullptr, enc->enc1[10]->as<ResidualLayerImpl>(), false});
+  steps.push_back({TileStep::Residual, nullptr, enc->enc2[0]->as<ResidualLayerImpl>(), false});
+  return steps;
+}
+std::vector<TileStep> decoderSteps(MicroAstImpl& net) {
+  auto& dec3 = net.decoder->dec3;
+  auto conv = [&](std::size_t i, bool relu) { return TileStep{TileStep::Conv, dec3[i]->as<ConvLayerImpl>(), nullptr, relu}; };
+  return {{TileStep::Upsample}, conv(1, true), conv(3, true),  {TileStep::Upsample},
+          conv(6, true),        conv(8, true), conv(10, false)};
+}
+
+// How far a chain reads beyond `core` (in its output grid) on its input grid, before and
+// after, frame edges ignored.
+std::pair<std::int64_t, std::int64_t> readBeyond(const std::vector<TileStep>& steps, Span core) {
+  Span in = core;
+  for (std::size_t i = steps.size(); i-- > 0;) in = needSpan(steps[i], in);
+  return {in.lo, in.hi};
+}
+
 class MicroAstNetwork final : public ArbitraryStyleNetwork {
  public:
   MicroAstNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
@@ -153,7 +275,15 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     channelsLast_ = device_.is_cpu();
     for (const auto& m : net_->modules(/*include_self=*/false))
       if (auto* c = m->as<ConvLayerImpl>()) c->prepare(channelsLast_);
+    encoderSteps_ = encoderSteps(*net_);
+    decoderSteps_ = decoderSteps(*net_);
   }
+
+  void setTile(int side) override {
+    if (side < 0) throw std::invalid_argument("microast: the tile side must be >= 0");
+    tile_ = side;
+  }
+  std::string tiling() const override { return tiling_; }
 
   std::string arch() const override { return "microast"; }
 
@@ -221,7 +351,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     if (ph || pw) x = F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
     std::vector<torch::Tensor> s;
     for (const auto& t : style.tensors) s.push_back(t.to(device_));
-    torch::Tensor y = forward(layout(x), s, 1.0);
+    torch::Tensor y = forwardFrames(layout(x), s);
     // Strength mixes pictures, not features: with MicroAST's modulated decoder the authors'
     // feature alpha at 0 is far from the frame (mean |d| 72 of 255 on tubingen), a mix is exact.
     if (strength < 1.0) y = y.mul_(strength).add_(x, 1.0 - strength);
@@ -229,16 +359,79 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     return tensor01ToRgbFrames(y.contiguous());
   }
 
+  // For microAstRaw: forwardFrames on x in this network's layout.
+  torch::Tensor rawFrames(const torch::Tensor& x, const std::vector<torch::Tensor>& s) {
+    return forwardFrames(layout(x), s);
+  }
+
+  // The network on content [N,3,H,W] (H, W multiples of 4, at least 8), whole or, with a
+  // tile side set and more than one tile, in tiles frame by frame (tiling() tells which).
+  torch::Tensor forwardFrames(const torch::Tensor& content, const std::vector<torch::Tensor>& s) {
+    const int h = static_cast<int>(content.size(2)), w = static_cast<int>(content.size(3));
+    const TileGrid grid = tile_ > 0 ? fastTileGrid(w, h, tile_, kMicroAstTileHalo) : TileGrid{};
+    if (!grid.tiled()) {
+      tiling_.clear();
+      return forward(content, s, 1.0);
+    }
+    tiling_ = grid.describe();
+    std::vector<torch::Tensor> out;
+    for (std::int64_t i = 0; i < content.size(0); ++i) out.push_back(forwardTiled(content.narrow(0, i, 1), s, grid));
+    return out.size() == 1 ? out.front() : torch::cat(out, 0);
+  }
+
   // The authors' TestNet.forward after the style encoder: content -> RGB (not clamped).
   torch::Tensor forward(const torch::Tensor& content, const std::vector<torch::Tensor>& s, double alpha) {
     const auto [c1, c2] = net_->content_encoder(content);
     (void)c1;  // the decoder uses only the content encoder's second output
+    return decode(modulate(c2, s, alpha));
+  }
+
+  // The same on one image in tiles: the content encoder per tile into its whole
+  // quarter-resolution output, the AdaIN statistics and modulated residual layers on it
+  // whole, the decoder per tile into the whole output.
+  torch::Tensor forwardTiled(const torch::Tensor& content, const std::vector<torch::Tensor>& s, const TileGrid& grid) {
+    const std::int64_t H = content.size(2), W = content.size(3);
+    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
+      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
+    };
+    auto wholeLike = [&](const torch::Tensor& part, std::int64_t h, std::int64_t w) {
+      return torch::empty({1, part.size(1), h, w}, part.options().memory_format(layoutFormat()));
+    };
+    torch::Tensor c2;
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        const Box core = scaled(grid.core(c, r), 1, 4);
+        const torch::Tensor t = runTile(encoderSteps_, content, core);
+        if (!c2.defined()) c2 = wholeLike(t, H / 4, W / 4);
+        place(c2, core, t);
+      }
+    }
+    const torch::Tensor m = modulate(c2, s, 1.0);
+    c2 = torch::Tensor();
+    torch::Tensor y;
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        const Box core = grid.core(c, r);
+        const torch::Tensor t = runTile(decoderSteps_, m, core);
+        if (!y.defined()) y = wholeLike(t, H, W);
+        place(y, core, t);
+      }
+    }
+    return y;
+  }
+
+  // AdaIN and the modulated residual layers on the content encoder's second output.
+  torch::Tensor modulate(const torch::Tensor& c2, const std::vector<torch::Tensor>& s, double alpha) {
     auto& d = net_->decoder;
     torch::Tensor x = adain(c2, s[kStyleMean2], s[kStyleStd2], alpha);
     x = d->dec1->modulated(x, s[kFilterWeight2], s[kFilterBias2]);
     x = adain(x, s[kStyleMean1], s[kStyleStd1], alpha);
-    x = d->dec2->modulated(x, s[kFilterWeight1], s[kFilterBias1]);
-    auto& seq = *d->dec3;
+    return d->dec2->modulated(x, s[kFilterWeight1], s[kFilterBias1]);
+  }
+
+  // The decoder's upsampling part: quarter resolution -> RGB.
+  torch::Tensor decode(torch::Tensor x) {
+    auto& seq = *net_->decoder->dec3;
     x = upsample2(x);
     x = seq[1]->as<ConvLayerImpl>()->forward(x).relu_();
     x = seq[3]->as<ConvLayerImpl>()->forward(x).relu_();
@@ -252,9 +445,15 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
   torch::Tensor layout(const torch::Tensor& x) const {
     return channelsLast_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
   }
+  at::MemoryFormat layoutFormat() const {
+    return channelsLast_ ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  }
   MicroAst net_;
   torch::Device device_;
   bool channelsLast_ = false;  // CPU: channels-last activations and weights (oneDNN's layout)
+  std::vector<TileStep> encoderSteps_, decoderSteps_;  // the tiled chains, into net_'s modules
+  int tile_ = 0;                                       // setTile
+  std::string tiling_;                                 // how the last call was tiled
 };
 
 fs::path findOne(const fs::path& folder, const std::string& stem) {
@@ -295,6 +494,25 @@ TensorFile importMicroAst(const std::string& folder) {
   out.metadata["flowstyle.preprocess"] = "rgb_0_1";
   out.metadata["flowstyle.name"] = "microast";
   return out;
+}
+
+int microAstTileHalo() {
+  MicroAst net;  // the architecture
+  // A core of 4 quarter-resolution pixels from 8 (input pixels 32..48); the decoder's core in
+  // input pixels is the same, its chain reads on the quarter-resolution grid.
+  const auto [encLo, encHi] = readBeyond(encoderSteps(*net), {8, 12});
+  const auto [decLo, decHi] = readBeyond(decoderSteps(*net), {32, 48});
+  return static_cast<int>(std::max({32 - encLo, encHi - 48, 4 * (8 - decLo), 4 * (decHi - 12)}));
+}
+
+torch::Tensor microAstRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile) {
+  auto* m = dynamic_cast<MicroAstNetwork*>(&net);
+  if (m == nullptr) throw std::invalid_argument("microAstRaw: " + net.arch() + " is not MicroAST");
+  c10::InferenceMode guard;
+  m->setTile(tile);
+  std::vector<torch::Tensor> s;
+  for (const auto& t : code.tensors) s.push_back(t.to(x.device()));
+  return m->rawFrames(x, s);
 }
 
 std::unique_ptr<ArbitraryStyleNetwork> makeMicroAst(const TensorFile& file, const std::string& origin,

@@ -11,6 +11,14 @@
 //   decoder.    dec{1,2}.conv{1,2}.conv_layer ([64,64,3,3]), dec3.{1,3,6,8,10}.conv_layer
 //       ([32,2,3,3] groups 32, [32,32,1,1], [16,2,3,3] groups 16, [16,16,1,1], [3,16,9,9])
 // Every convolution is reflection-padded by k/2 and has a bias.
+//
+// Tiles (setTile, issue 24): the content encoder (no norm) runs per tile in one pass into its
+// whole quarter-resolution output; the AdaIN statistics and the two modulated residual layers
+// run on that whole; the decoder (bilinear x2, 3x3, 1x1, bilinear x2, 3x3, 1x1, 9x9) runs
+// per tile in one pass into the whole output. Each step is an unpadded convolution on a
+// window of the previous step's output: real neighbouring values inside the frame, the
+// frame's reflection where the window leaves it. Cores start on multiples of 4 (the two
+// stride-2 convolutions); the halo is kMicroAstTileHalo (models/tiling.hpp).
 #include <memory>
 #include <string>
 
@@ -31,6 +39,15 @@ TensorFile importMicroAst(const std::string& folder);
 // The network from an imported TensorFile (shapes checked again; `origin` names it in errors).
 std::unique_ptr<ArbitraryStyleNetwork> makeMicroAst(const TensorFile& file, const std::string& origin,
                                                     const torch::Device& device);
+
+// The most the tiled chains read beyond a core, in input pixels, from the architecture:
+// models::kMicroAstTileHalo states it for the memory estimate (a test keeps them equal).
+int microAstTileHalo();
+
+// For tests: the network's raw output (RGB about 0..1, not clamped, in the network's layout)
+// on x, [N,3,H,W] float in 0..1 with H, W multiples of 4 and at least 8, whole (tile 0) or
+// in tiles of `tile` px (ArbitraryStyleNetwork::setTile, which it leaves set). net: MicroAST.
+torch::Tensor microAstRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile);
 
 // The StyleCode of MicroAST: tensors, each [1,64,1,1] float32 CPU, in this order.
 enum MicroAstCode : int {

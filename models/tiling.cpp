@@ -22,12 +22,15 @@ std::vector<int> boundaries(int size, int core) {
 
 std::string TileGrid::describe() const {
   return std::to_string(cols) + "x" + std::to_string(rows) + " tiles of " + std::to_string(tile) + " px, halo " +
-         std::to_string(kFastTileHalo);
+         std::to_string(halo);
 }
 
-TileGrid fastTileGrid(int w, int h, int tile) {
+bool arbitraryNetworkTiles(const std::string& arch) { return arch == "microast"; }
+
+TileGrid fastTileGrid(int w, int h, int tile, int halo) {
   TileGrid g;
   g.tile = tile;
+  g.halo = halo;
   g.xs = boundaries(w, tile);
   g.ys = boundaries(h, tile);
   g.cols = static_cast<int>(g.xs.size()) - 1;

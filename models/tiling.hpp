@@ -1,6 +1,9 @@
 #pragma once
-// How the fast network's frame splits into tiles (FastNetworkOptions::tile): the geometry
-// alone, shared by the network and the memory estimate. Torch-free.
+// How a single-pass network's frame splits into tiles (FastNetworkOptions::tile, MicroAST's
+// ArbitraryStyleNetwork::setTile): the geometry alone, shared by the networks and the memory
+// estimate. Torch-free.
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,9 +18,36 @@ inline constexpr int kFastTileHalo = 16;
 // more work than the core itself.
 inline constexpr int kMinFastTile = 64;
 inline constexpr int kMaxFastTile = 16384;
+// MicroAST (models/microast.hpp): the most its tiled parts read beyond a core, in input
+// pixels: the content encoder 23 before and 20 after (9x9, two stride-2 3x3 and four 3x3 at
+// quarter resolution, all reflection-padded), the decoder 12 (two bilinear x2 upsamplings,
+// 3x3 and 9x9). Its AdaIN statistics and modulated residual layers run whole.
+inline constexpr int kMicroAstTileHalo = 23;
+
+// Whether the arbitrary-style network `arch` runs in tiles (ArbitraryStyleNetwork::setTile):
+// microast.
+bool arbitraryNetworkTiles(const std::string& arch);
+
+// A half-open range of rows or columns, and a rectangle of them, in one layer's grid.
+struct Span {
+  std::int64_t lo = 0, hi = 0;
+  std::int64_t size() const { return hi - lo; }
+};
+struct Box {
+  Span y, x;
+};
+inline Box clipBox(const Box& b, const Box& frame) {
+  return {{std::max(b.y.lo, frame.y.lo), std::min(b.y.hi, frame.y.hi)},
+          {std::max(b.x.lo, frame.x.lo), std::min(b.x.hi, frame.x.hi)}};
+}
+inline Box grow(const Box& b, std::int64_t by) { return {{b.y.lo - by, b.y.hi + by}, {b.x.lo - by, b.x.hi + by}}; }
+inline Box scaled(const Box& b, std::int64_t num, std::int64_t den) {  // exact: callers keep cores aligned
+  return {{b.y.lo * num / den, b.y.hi * num / den}, {b.x.lo * num / den, b.x.hi * num / den}};
+}
 
 struct TileGrid {
   int tile = 0;             // the side asked for (px)
+  int halo = kFastTileHalo;  // the most a core's computation reads beyond it (px), for describe()
   int cols = 1, rows = 1;
   std::vector<int> xs, ys;  // core boundaries, cols + 1 and rows + 1 values, multiples of 4
   bool tiled() const { return cols * rows > 1; }
@@ -25,11 +55,13 @@ struct TileGrid {
   int coreHeight(int r) const { return ys[r + 1] - ys[r]; }
   // "4x3 tiles of 1024 px, halo 16"
   std::string describe() const;
+  // The core of column c, row r, in input pixels.
+  Box core(int c, int r) const { return {{ys[r], ys[r + 1]}, {xs[c], xs[c + 1]}}; }
 };
 
 // Cores of at most `tile` px (rounded down to a multiple of 4, at least 4) covering a
-// w x h network input (w, h multiples of 4), spread evenly.
-TileGrid fastTileGrid(int w, int h, int tile);
+// w x h network input (w, h multiples of 4), spread evenly; `halo` as the network reads.
+TileGrid fastTileGrid(int w, int h, int tile, int halo = kFastTileHalo);
 
 // The network's input for a frame of w x h with a border pad of `pad` px (already resolved
 // by borderPadFor): the padded size, rounded up to multiples of 4.

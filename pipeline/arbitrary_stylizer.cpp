@@ -10,6 +10,7 @@
 #include "models/color.hpp"
 #include "models/model_store.hpp"
 #include "models/multistyle.hpp"
+#include "models/safetensors.hpp"
 #include "pipeline/frame_stylizer.hpp"
 #include "pipeline/image_ops.hpp"
 
@@ -19,6 +20,15 @@ bool usesArbitraryNetwork(const Config& config) {
   if (config.fast.model.empty()) return false;
   const std::string path = models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork);
   return models::modelKindAt(path) == models::ModelKind::ArbitraryNetwork;
+}
+
+std::string arbitraryNetworkArch(const Config& config) {
+  if (config.fast.model.empty()) return {};
+  const std::string path = models::resolveModel(config.fast.model, models::ModelKind::StyleNetwork);
+  if (models::modelKindAt(path) != models::ModelKind::ArbitraryNetwork) return {};
+  const auto meta = models::readSafetensorsMetadata(path);
+  const auto it = meta.find("flowstyle.arch");
+  return it == meta.end() ? std::string() : it->second;
 }
 
 double stabilizationWeight(const std::string& arch) {
@@ -59,6 +69,9 @@ ArbitraryPainter::ArbitraryPainter(const Config& config) : impl_(std::make_uniqu
   const FastConfig& fast = config.fast;
   const std::string path = models::resolveModel(fast.model, models::ModelKind::StyleNetwork);
   impl_->network = models::loadArbitraryNetwork(path, config.run.device);
+  // --tile: checkMemory has resolved automatic tiles (or left whole frames); the option
+  // check refuses a side > 0 for the networks that cannot tile.
+  impl_->network->setTile(std::max(0, fast.tile));
   impl_->strength = fast.styleStrength;
   impl_->preserveColors = config.style.optimize.preserveColors;
   models::ArbitraryStyleNetwork& net = *impl_->network;
@@ -107,7 +120,10 @@ std::vector<cv::Mat> ArbitraryPainter::operator()(const std::vector<cv::Mat>& fr
   return out;
 }
 
-std::string ArbitraryPainter::describe() const { return impl_->summary; }
+std::string ArbitraryPainter::describe() const {
+  const std::string tiling = impl_->network->tiling();
+  return impl_->summary + (tiling.empty() ? std::string() : "; tiled: " + tiling);
+}
 
 std::string ArbitraryPainter::arch() const { return impl_->network->arch(); }
 

@@ -15,6 +15,10 @@ namespace flowstyle::pipeline {
 // Whether config.fast.model names an arbitrary-style network (resolved through the model
 // store; an ml5 style network is not one). Throws the store's error when it names nothing.
 bool usesArbitraryNetwork(const Config& config);
+// The architecture of that network (models::ArbitraryStyleNetwork::arch(), from the file's
+// header): "microast", ...; empty when config.fast.model names no arbitrary-style network.
+// Throws the store's error when it names nothing.
+std::string arbitraryNetworkArch(const Config& config);
 
 // The stabilization blend (--method fast, --temporal-weight not given) for the network
 // `arch` (ArbitraryStyleNetwork::arch()): kTemporalWeight, and 0.95 for magenta and wct16x,
@@ -28,7 +32,8 @@ double stabilizationWeight(const std::string& arch);
 cv::Mat loadStyleForNetwork(const std::string& path, int longSide);
 
 // Paints frames in the job's style. Built from config.fast (model, strength, style size,
-// style indices), config.style (style images, blend, preserve colours) and config.run.device;
+// style indices, tile side: > 0 tiles, see models::ArbitraryStyleNetwork::setTile), config.style
+// (style images, blend, preserve colours) and config.run.device;
 // every error (weights, style images, indices) surfaces in the constructor.
 // Not thread-safe: one instance per serial node.
 class ArbitraryPainter {
@@ -40,7 +45,8 @@ class ArbitraryPainter {
 
   // frames: CV_8UC3 RGB, all the same size. Returns CV_8UC3 RGB, each of its frame's size.
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames);
-  // For the job summary, e.g. "arbitrary-style network microast, 2 styles, strength 0.8".
+  // For the job summary, e.g. "arbitrary-style network microast, 2 styles, strength 0.8"
+  // (after a tiled call: "...; tiled: 3x2 tiles of 1024 px, halo 23").
   std::string describe() const;
   // The network's ArbitraryStyleNetwork::arch(), e.g. "microast".
   std::string arch() const;

@@ -122,7 +122,7 @@ void validate(const Config& c) {
   }
   if (c.fast.tile > 0 && c.method != Method::Fast && c.method != Method::Optimize) {
     invalid("tile", "tiles exist for --method optimize and for --method fast with an ml5 style network "
-                    "(--model NAME), not for --method " +
+                    "(--model NAME) or microast, not for --method " +
                         toString(c.method) + "; leave --tile out or give --tile 0");
   }
 

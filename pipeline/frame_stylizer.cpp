@@ -165,6 +165,10 @@ class ArbitraryStylizer final : public FrameStylizer {
   }
   std::vector<cv::Mat> prepareBatch(const std::vector<cv::Mat>& contents) override { return painter_(contents); }
   std::string describe() const override { return painter_.describe(); }
+  std::map<std::string, std::string> settledChoices() const override {
+    // As the ml5 network: the tile side decides the output's last bits.
+    return {{"tile", std::to_string(std::max(0, fast_.tile))}};
+  }
 
   StylizeOutcome stylize(const StylizeRequest& request) override {
     const cv::Mat net = request.prepared.empty() ? painter_({request.content}).front() : request.prepared;

@@ -64,6 +64,16 @@ constexpr double kFastTiledInputValues = 3;
 constexpr double kFastTiledResidualValues = 24;
 constexpr double kFastTiledTilePhaseValues = 3 + 8;
 constexpr double kFastTileValues = 96;
+// MicroAST in tiles (models::ArbitraryStyleNetwork::setTile), float32 values per pixel of its
+// input (the frame to multiples of 4, Pp): always the input, its padded and channels-last
+// copies and the output (12); then the larger of the modulation phase (five 64-channel
+// quarter-resolution tensors, 20) and the decoder's tiles (its whole quarter-resolution input,
+// 4, and per pixel of the largest tile with its halo the 32-channel full-resolution window,
+// its reflected copy and the 16-channel output, 80).
+constexpr double kMicroAstTiledWholeValues = 12;
+constexpr double kMicroAstTiledQuarterValues = 20;
+constexpr double kMicroAstTiledDecoderValues = 4;
+constexpr double kMicroAstTileValues = 80;
 // Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
 // float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
 constexpr double kFrameBytesPerPixel = 3 + 1 + 4 + 12 + 3;
@@ -268,12 +278,39 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     const bool reduced = fastUsesBFloat16(c.fast);
     const double factor = reduced ? kFastReducedFactor : kFastFloat32Factor;
     add("style network", kFastFixedBytes, true);
+    std::string arbitrary;  // the arbitrary-style network's arch; empty: an ml5 network
+    try {
+      arbitrary = arbitraryNetworkArch(c);
+    } catch (const std::runtime_error&) {
+      // no such model: the stylizer says where it looked
+    }
     int padW = 0, padH = 0;
-    models::fastNetworkInputSize(e.width, e.height, models::borderPadFor(c.fast.borderPad, e.width, e.height), padW,
-                                 padH);
-    const models::TileGrid grid =
-        c.method == Method::Fast && c.fast.tile > 0 ? models::fastTileGrid(padW, padH, c.fast.tile) : models::TileGrid{};
-    if (grid.tiled()) {
+    models::TileGrid grid;
+    const bool tiles = c.method == Method::Fast && c.fast.tile > 0;
+    if (!arbitrary.empty()) {
+      models::fastNetworkInputSize(e.width, e.height, 0, padW, padH);
+      if (tiles && models::arbitraryNetworkTiles(arbitrary))
+        grid = models::fastTileGrid(padW, padH, c.fast.tile, models::kMicroAstTileHalo);
+    } else {
+      models::fastNetworkInputSize(e.width, e.height, models::borderPadFor(c.fast.borderPad, e.width, e.height), padW,
+                                   padH);
+      if (tiles) grid = models::fastTileGrid(padW, padH, c.fast.tile);
+    }
+    if (grid.tiled() && !arbitrary.empty()) {
+      // MicroAST: frames of a batch run one after the other through the tiles.
+      e.fastTile = c.fast.tile;
+      e.tiling = grid.describe();
+      int coreW = 0, coreH = 0;
+      for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
+      for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
+      const double tileP = (coreW + 2.0 * grid.halo) * (coreH + 2.0 * grid.halo);
+      const double Pp = static_cast<double>(padW) * padH;
+      add("style network input and output", 4.0 * kMicroAstTiledWholeValues * Pp, true);
+      const double quarter = 4.0 * kMicroAstTiledQuarterValues * Pp;
+      const double decoder = 4.0 * (kMicroAstTiledDecoderValues * Pp + kMicroAstTileValues * tileP);
+      if (quarter >= decoder) add("style network quarter-resolution part, whole", quarter, true);
+      else add("style network tiles (float32, " + e.tiling + ")", decoder, true);
+    } else if (grid.tiled()) {
       // Frames of a batch run one after the other through the tiles.
       e.fastTile = c.fast.tile;
       e.tiling = grid.describe();
@@ -528,13 +565,14 @@ const std::vector<int>& autoTileSides() {
 namespace {
 
 // Whether automatic tiling applies: --tile automatic with --method optimize, or --method fast
-// with an ml5 network.
+// with an ml5 network or an arbitrary-style network that tiles (MicroAST).
 bool autoTiles(const Config& c) {
   if (c.fast.tile != kAutoTile) return false;
   if (c.method == Method::Optimize) return true;  // estimateMemory tiles only what can be
   if (c.method != Method::Fast) return false;
   try {
-    return !usesArbitraryNetwork(c);
+    const std::string arch = arbitraryNetworkArch(c);
+    return arch.empty() || models::arbitraryNetworkTiles(arch);
   } catch (const std::runtime_error&) {
     return false;  // no such model: the stylizer says where it looked
   }
