@@ -43,6 +43,7 @@ namespace fs = std::filesystem;
   X(farmSlurm)                  \
   X(arbitrary)                  \
   X(tiles)                      \
+  X(tilesOptimize)              \
   /* one line per benchmark, above this one */
 
 namespace flowstyle::bench {

@@ -1,5 +1,5 @@
 // flowstyle-bench tiles: the fast network at 3840x2160 whole and in tiles, through the real
-// CLI. A 4K picture (tubingen cropped to 16:9 and scaled up, made once per run) is stylized
+// CLI; flowstyle-bench tiles-optimize: the optimizer at 1536 px whole and in 2x2 tiles. A 4K picture (tubingen cropped to 16:9 and scaled up, made once per run) is stylized
 // by `flowstyle image --method fast --model <ml5 wave> --precision float32` twice: without a
 // limit (whole frames) and under `--max-memory 2G` (the memory check chooses the tiles).
 // Prints each run's wall time, peak RSS (the child's ru_maxrss), the estimate and the
@@ -98,7 +98,103 @@ void benchTiles() {
               "   estimate = the memory check's, printed by --verbose)\n");
 }
 
+// The summary line of `flowstyle image`: "out.png: 1536x1152, 10 iterations, 61.2 s, loss
+// 3.59 (content 1.2, style 0.41, tv 0.3)".
+struct Losses {
+  double total = NAN, content = NAN, style = NAN;
+};
+Losses lossesOf(const std::string& text) {
+  std::smatch m;
+  Losses l;
+  if (std::regex_search(text, m, std::regex(R"(loss ([0-9.e+-]+) \(content ([0-9.e+-]+), style ([0-9.e+-]+))"))) {
+    l.total = std::stod(m[1].str());
+    l.content = std::stod(m[2].str());
+    l.style = std::stod(m[3].str());
+  }
+  return l;
+}
+
+// Issue 24's optimize goals where both fit: the default optimizer (its automatic number
+// format, --iters iterations, default 10) on tubingen at --sizes px long side (default 1536),
+// whole (--tile 0) and in tiles of half the long side (--tile: at least 2x2 tiles). Prints
+// each run's wall time, peak RSS, estimate and losses, then the losses' relative difference,
+// the time ratio and the seams: the mean |tiled - whole| (0..255) in the 8-px bands along
+// every inner tile border against the same mean everywhere else.
+void benchTilesOptimize() {
+  const std::string cli = (fs::path(gSelf).parent_path() / "flowstyle").string();
+  const int side = gOpt.sizes.empty() ? 1536 : gOpt.sizes.front();
+  const int iterations = gOpt.iterations > 0 ? gOpt.iterations : 10;
+  const int tile = side / 2 / 16 * 16;
+  const std::string content = sharedPath("media/stills/tubingen.jpg"), style = sharedPath("media/styles/starry_night.jpg");
+  printHeader("tiles-optimize: flowstyle image tubingen.jpg --style starry_night.jpg --max-side " + std::to_string(side) +
+              " --iterations " + std::to_string(iterations) + ", --tile 0 vs --tile " + std::to_string(tile) + ", " +
+              std::to_string(gOpt.threads) + " threads");
+  struct Run {
+    std::string name, out, tile;
+    ChildResult r;
+    Losses losses;
+  };
+  std::vector<Run> runs = {{"whole", gTmp + "/opt-whole.png", "0", {}, {}},
+                           {"tiled", gTmp + "/opt-tiled.png", std::to_string(tile), {}, {}}};
+  std::printf("  %-6s %11s %8s %10s %12s %9s %9s %9s  %s\n", "run", "size", "wall s", "peak MB", "estimate", "loss",
+              "content", "style", "tiling");
+  for (Run& run : runs) {
+    const std::vector<std::string> argv = {cli, "image", content, "--style", style, "--max-side", std::to_string(side),
+                                           "--iterations", std::to_string(iterations), "--threads",
+                                           std::to_string(gOpt.threads), "--tile", run.tile, "--verbose", "-o", run.out};
+    run.r = runChild(argv);
+    if (!run.r.ok()) {
+      reportFailure(run.name, run.r);
+      return;
+    }
+    run.losses = lossesOf(run.r.stderrTail);
+    const cv::Mat img = cv::imread(run.out, cv::IMREAD_COLOR);
+    const std::string estimate = find(run.r.stderrTail, R"(memory: estimated ([0-9.]+ [GM]iB))");
+    const std::string tiling = find(run.r.stderrTail, R"(tiled: ([^;\n]+))");
+    std::printf("  %-6s %5dx%-5d %8.1f %10.0f %12s %9.4g %9.4g %9.4g  %s\n", run.name.c_str(), img.cols, img.rows,
+                run.r.wall, run.r.maxRssMb, estimate.c_str(), run.losses.total, run.losses.content, run.losses.style,
+                tiling.c_str());
+    JsonLine("tiles_optimize").add("run", run.name).add("width", img.cols).add("height", img.rows)
+        .add("iterations", iterations).add("wall_s", run.r.wall).add("peak_rss_mb", run.r.maxRssMb)
+        .add("estimate", estimate).add("tiling", tiling).add("loss", run.losses.total)
+        .add("content", run.losses.content).add("style", run.losses.style).add("load", loadAvg()).print();
+  }
+  const cv::Mat a = cv::imread(runs[0].out, cv::IMREAD_COLOR), b = cv::imread(runs[1].out, cv::IMREAD_COLOR);
+  if (a.size() != b.size()) {
+    std::printf("  sizes differ: %dx%d vs %dx%d\n", a.cols, a.rows, b.cols, b.rows);
+    return;
+  }
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  cv::Mat band(a.size(), CV_8U, cv::Scalar(0));  // 8 px wide along every inner tile border
+  for (int x = tile; x < a.cols; x += tile) band(cv::Rect(x - 4, 0, 8, a.rows)).setTo(255);
+  for (int y = tile; y < a.rows; y += tile) band(cv::Rect(0, y - 4, a.cols, 8)).setTo(255);
+  cv::Mat interior;
+  cv::bitwise_not(band, interior);
+  const cv::Scalar inBand = cv::mean(diff, band), inInterior = cv::mean(diff, interior);
+  const double bandMean = (inBand[0] + inBand[1] + inBand[2]) / 3,
+               interiorMean = (inInterior[0] + inInterior[1] + inInterior[2]) / 3;
+  const double seam = interiorMean > 0 ? bandMean / interiorMean : (bandMean > 0 ? INFINITY : 1.0);
+  auto rel = [](double t, double w) { return 100.0 * (t - w) / w; };
+  const Losses& w = runs[0].losses;
+  const Losses& t = runs[1].losses;
+  std::printf("  tiled vs whole: loss %+.2f %%, content %+.2f %%, style %+.2f %% (goal within 3 %%); seam bands %.3f vs "
+              "interior %.3f of 255: ratio %.2f (goal <= 1.25); time %.2fx (goal <= 1.3); peak %.2fx; load %s\n",
+              rel(t.total, w.total), rel(t.content, w.content), rel(t.style, w.style), bandMean, interiorMean, seam,
+              runs[1].r.wall / runs[0].r.wall, runs[1].r.maxRssMb / runs[0].r.maxRssMb, loadAvg().c_str());
+  JsonLine("tiles_optimize_diff").add("loss_pct", rel(t.total, w.total)).add("content_pct", rel(t.content, w.content))
+      .add("style_pct", rel(t.style, w.style)).add("seam_band", bandMean).add("seam_interior", interiorMean)
+      .add("seam_ratio", seam).add("time_ratio", runs[1].r.wall / runs[0].r.wall)
+      .add("peak_ratio", runs[1].r.maxRssMb / runs[0].r.maxRssMb).add("load", loadAvg()).print();
+}
+
 }  // namespace
+
+Benchmark tilesOptimizeBenchmark() {
+  return {"tiles-optimize",
+          "optimizer at 1536 px (--sizes), --iters 10: whole vs 2x2 tiles (losses, seam bands, time, peak RSS)", false,
+          benchTilesOptimize, {}};
+}
 
 Benchmark tilesBenchmark() {
   return {"tiles", "fast network at 3840x2160: whole vs tiled under --max-memory 2G (RMS, time, peak RSS, estimate)",
