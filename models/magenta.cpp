@@ -513,6 +513,21 @@ struct StyleNormImpl : torch::nn::Module {
   // The counts of one tile: [C, 256] int64.
   static torch::Tensor levelCounts(const torch::Tensor& x, const QParam& in) {
     const std::int64_t planes = x.size(1);
+    if (onCpuContiguous(x) && x.size(0) == 1) {  // one pass per channel plane
+      torch::Tensor counts = torch::zeros({planes, 256}, torch::kLong);
+      const std::int64_t plane = x.size(2) * x.size(3);
+      const float* src = x.data_ptr<float>();
+      std::int64_t* n = counts.data_ptr<std::int64_t>();
+      const float inverse = 1.0f / in.scale, lo = in.qmin - in.zero;
+      at::parallel_for(0, planes, 1, [&](std::int64_t c0, std::int64_t c1) {
+        for (std::int64_t c = c0; c < c1; ++c)
+          for (std::int64_t i = 0; i < plane; ++i) {
+            const float k = std::nearbyint(src[c * plane + i] * inverse) - lo;
+            ++n[c * 256 + static_cast<std::int64_t>(std::min(std::max(k, 0.0f), 255.0f))];
+          }
+      });
+      return counts;
+    }
     torch::Tensor level = integers(x.contiguous(), 1.0f / in.scale).sub_(in.qmin - in.zero).clamp_(0, 255);
     const torch::Tensor offset = torch::arange(planes, torch::dtype(torch::kLong).device(x.device())).mul_(256);
     level = level.to(torch::kLong).add_(offset.reshape({1, -1, 1, 1}));
