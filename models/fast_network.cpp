@@ -396,7 +396,6 @@ detail::ConvGeometry sameGeometry(const torch::Tensor& t, std::int64_t kernel, s
   return detail::ConvGeometry{stride, top, left, bottom, right};
 }
 
-std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 // The input grid of a stride-2 up-convolution whose output covers `fine` (rounded outwards).
 Box coarseGrid(const Box& fine) {
   return {{floorHalf(fine.y.lo), floorHalf(fine.y.hi + 1)}, {floorHalf(fine.x.lo), floorHalf(fine.x.hi + 1)}};

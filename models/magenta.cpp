@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -13,6 +15,8 @@
 
 #include "models/image_tensor.hpp"
 #include "models/onnx_reader.hpp"
+#include "models/tile_window.hpp"
+#include "models/tiling.hpp"
 
 namespace flowstyle::models {
 namespace {
@@ -494,24 +498,106 @@ struct StyleNormImpl : torch::nn::Module {
         for (std::int64_t i = 0; i < plane; ++i) sum += p[i];
         const float mean = fakeQuantScalar(static_cast<float>(sum / static_cast<double>(plane)), mean_);
         double sumSq = 0;
-        for (std::int64_t i = 0; i < plane; ++i) {
-          const float d = p[i] - mean;
-          sumSq += fakeQuantScalar(d * d, sqDiff_);
-        }
-        const float var = fakeQuantScalar(static_cast<float>(sumSq / static_cast<double>(plane)), variance_);
-        const float plus = fakeQuantScalar(var + epsilon_, plusEps_);
-        const float rs = fakeQuantScalar(1.0f / std::sqrt(plus), rsqrt_);
-        const float mul = fakeQuantScalar(rs * g[c], mul_);
-        const float mul2 = fakeQuantScalar(mean * mul, mul2_);
-        const float sub = fakeQuantScalar(b[c] - mul2, sub_);
-        for (std::int64_t i = 0; i < plane; ++i) {
-          float y = fakeQuantScalar(p[i] * mul, mul1_) + sub;
-          if (relu_) y = std::max(y, 0.0f);
-          o[i] = fakeQuantScalar(y, out_);
-        }
+        for (std::int64_t i = 0; i < plane; ++i) sumSq += squaredDeviation(p[i], mean);
+        const auto [mul, sub] = coefficients(mean, sumSq / static_cast<double>(plane), g[c], b[c]);
+        for (std::int64_t i = 0; i < plane; ++i) o[i] = output(p[i], mul, sub);
       }
     });
     return out;
+  }
+
+  // In tiles: x, the rounded output of a convolution (quantized with `in`), takes at most
+  // 256 values per channel, so its whole-frame statistics are the per-channel counts of
+  // those levels summed over the tiles; from them the fused kernel's mean and variance
+  // (the same terms, summed in another order in double).
+  // The counts of one tile: [C, 256] int64.
+  static torch::Tensor levelCounts(const torch::Tensor& x, const QParam& in) {
+    const std::int64_t planes = x.size(1);
+    if (onCpuContiguous(x) && x.size(0) == 1) {  // one pass per channel plane
+      torch::Tensor counts = torch::zeros({planes, 256}, torch::kLong);
+      const std::int64_t plane = x.size(2) * x.size(3);
+      const float* src = x.data_ptr<float>();
+      std::int64_t* n = counts.data_ptr<std::int64_t>();
+      const float inverse = 1.0f / in.scale, lo = in.qmin - in.zero;
+      at::parallel_for(0, planes, 1, [&](std::int64_t c0, std::int64_t c1) {
+        for (std::int64_t c = c0; c < c1; ++c)
+          for (std::int64_t i = 0; i < plane; ++i) {
+            const float k = std::nearbyint(src[c * plane + i] * inverse) - lo;
+            ++n[c * 256 + static_cast<std::int64_t>(std::min(std::max(k, 0.0f), 255.0f))];
+          }
+      });
+      return counts;
+    }
+    torch::Tensor level = integers(x.contiguous(), 1.0f / in.scale).sub_(in.qmin - in.zero).clamp_(0, 255);
+    const torch::Tensor offset = torch::arange(planes, torch::dtype(torch::kLong).device(x.device())).mul_(256);
+    level = level.to(torch::kLong).add_(offset.reshape({1, -1, 1, 1}));
+    return torch::bincount(level.flatten(), {}, planes * 256).reshape({planes, 256}).to(torch::kCPU);
+  }
+  // The norm's per-channel multiplier and shift (output()) from the counts of the whole frame.
+  std::pair<torch::Tensor, torch::Tensor> coefficientsFromCounts(const torch::Tensor& counts, const QParam& in,
+                                                                 const torch::Tensor& gamma,
+                                                                 const torch::Tensor& beta) const {
+    const std::int64_t planes = counts.size(0);
+    const torch::Tensor g = gamma.to(torch::kCPU).contiguous(), b = beta.to(torch::kCPU).contiguous();
+    torch::Tensor mulT = torch::empty({planes}), subT = torch::empty({planes});
+    const auto n = counts.accessor<std::int64_t, 2>();
+    for (std::int64_t c = 0; c < planes; ++c) {
+      double sum = 0, plane = 0;
+      auto value = [&](int k) { return static_cast<float>(k + in.qmin - in.zero) * in.scale; };
+      for (int k = 0; k < 256; ++k) {
+        sum += static_cast<double>(n[c][k]) * value(k);
+        plane += static_cast<double>(n[c][k]);
+      }
+      const float mean = fakeQuantScalar(static_cast<float>(sum / plane), mean_);
+      double sumSq = 0;
+      for (int k = 0; k < 256; ++k)
+        if (n[c][k]) sumSq += static_cast<double>(n[c][k]) * squaredDeviation(value(k), mean);
+      const auto [mul, sub] = coefficients(mean, sumSq / plane, g.data_ptr<float>()[c], b.data_ptr<float>()[c]);
+      mulT[c] = mul;
+      subT[c] = sub;
+    }
+    return {mulT, subT};
+  }
+  // The norm's output with given coefficients ([C] on the CPU).
+  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& mul, const torch::Tensor& sub) const {
+    if (!onCpuContiguous(x)) {
+      torch::Tensor y = fakeQuant(x * mul.to(x.device()).reshape({1, -1, 1, 1}), mul1_)
+                            .add_(sub.to(x.device()).reshape({1, -1, 1, 1}));
+      if (relu_) y.relu_();
+      return fakeQuant(y, out_);
+    }
+    torch::Tensor out = torch::empty_like(x);
+    const std::int64_t plane = x.size(2) * x.size(3), planes = x.size(0) * x.size(1);
+    const float* src = x.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    const float* m = mul.data_ptr<float>();
+    const float* s = sub.data_ptr<float>();
+    at::parallel_for(0, planes, 1, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const std::int64_t ch = c % x.size(1);
+        for (std::int64_t i = 0; i < plane; ++i) dst[c * plane + i] = output(src[c * plane + i], m[ch], s[ch]);
+      }
+    });
+    return out;
+  }
+
+  // The scalar steps the fused kernel and the tiles share.
+  float squaredDeviation(float v, float mean) const {
+    const float d = v - mean;
+    return fakeQuantScalar(d * d, sqDiff_);
+  }
+  std::pair<float, float> coefficients(float mean, double meanSq, float g, float b) const {
+    const float var = fakeQuantScalar(static_cast<float>(meanSq), variance_);
+    const float plus = fakeQuantScalar(var + epsilon_, plusEps_);
+    const float rs = fakeQuantScalar(1.0f / std::sqrt(plus), rsqrt_);
+    const float mul = fakeQuantScalar(rs * g, mul_);
+    const float mul2 = fakeQuantScalar(mean * mul, mul2_);
+    return {mul, fakeQuantScalar(b - mul2, sub_)};
+  }
+  float output(float v, float mul, float sub) const {
+    float y = fakeQuantScalar(v * mul, mul1_) + sub;
+    if (relu_) y = std::max(y, 0.0f);
+    return fakeQuantScalar(y, out_);
   }
 
   QConv scaleFromStyle{nullptr}, shiftFromStyle{nullptr};
@@ -523,6 +609,75 @@ TORCH_MODULE(StyleNorm);
 
 torch::Tensor reflectPad(const torch::Tensor& x, std::int64_t p) {
   return F::pad(x, F::PadFuncOptions({p, p, p, p}).mode(torch::kReflect));
+}
+
+torch::Tensor nearest2(const torch::Tensor& x) {
+  return F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2, 2}).mode(torch::kNearest));
+}
+
+// ---- Tiles (setTile) ----------------------------------------------------------------
+// The contraction (no norm) runs per tile in one pass into its whole quarter-resolution
+// output; the residual blocks run on that whole; the expansion (nearest x2, 3x3, norm,
+// nearest x2, 3x3, norm, 9x9, norm) runs per tile once for each norm's statistics
+// (StyleNormImpl::levelCounts, summed over the tiles) and once for the output. Each step
+// reads a window of the previous step's values: the real neighbours inside the frame, the
+// frame's reflection where the window leaves it (every convolution is reflection-padded).
+
+// One step of a tiled chain: a convolution (pad: the whole frame's reflection; in: its
+// input's rounding, applied first where it takes the network's input), a conditional norm
+// with its whole frame's coefficients, or the nearest x2 upsampling.
+struct TileStep {
+  enum Kind { Conv, Norm, Upsample } kind = Conv;
+  QConvImpl* conv = nullptr;
+  std::int64_t pad = 0;
+  const QParam* in = nullptr;
+  bool roundInput = false;
+  StyleNormImpl* norm = nullptr;
+  torch::Tensor mul, sub;  // Norm: set from the whole frame's statistics before a tile reads it
+
+  static TileStep convolution(QConvImpl* c, std::int64_t pad, const QParam* in) {
+    TileStep s;
+    s.conv = c;
+    s.pad = pad;
+    s.in = in;
+    return s;
+  }
+  static TileStep of(Kind kind, StyleNormImpl* norm = nullptr) {
+    TileStep s;
+    s.kind = kind;
+    s.norm = norm;
+    return s;
+  }
+};
+
+Span needSpan(const TileStep& s, const Span& out) {
+  switch (s.kind) {
+    case TileStep::Conv:
+      return {out.lo * s.conv->stride_ - s.pad, (out.hi - 1) * s.conv->stride_ - s.pad + s.conv->kernel_};
+    case TileStep::Upsample: return {floorHalf(out.lo), floorHalf(out.hi - 1) + 1};
+    case TileStep::Norm: return out;
+  }
+  return out;
+}
+Box outFrame(const TileStep& s, const Box& in) {
+  if (s.kind == TileStep::Upsample) return scaled(in, 2, 1);
+  if (s.kind == TileStep::Conv && s.conv->stride_ == 2) return scaled(in, 1, 2);
+  return in;
+}
+torch::Tensor runStep(const TileStep& s, const torch::Tensor& x, const Box& have, const Box& out, const Box& frame) {
+  switch (s.kind) {
+    case TileStep::Conv: {
+      torch::Tensor w = reflectedWindow(x, have, {needSpan(s, out.y), needSpan(s, out.x)}, frame).contiguous();
+      if (s.roundInput) w = fakeQuant(w, *s.in);
+      return s.conv->forward(w, *s.in);
+    }
+    case TileStep::Norm: return s.norm->apply(cut(x, have, out).contiguous(), s.mul, s.sub);
+    case TileStep::Upsample: {
+      const Box in = clipBox({needSpan(s, out.y), needSpan(s, out.x)}, frame);
+      return cut(nearest2(cut(x, have, in)), scaled(in, 2, 1), out).contiguous();
+    }
+  }
+  return x;
 }
 
 struct MagentaTransformerImpl : torch::nn::Module {
@@ -557,33 +712,117 @@ struct MagentaTransformerImpl : torch::nn::Module {
   // rgb: [N,3,H,W] in [0,1], H and W multiples of 4 and >= 8; style: [1,100] (blended
   // vector). Returns [N,3,H,W] in [0,1] on 256 levels.
   torch::Tensor forward(const torch::Tensor& rgb, const torch::Tensor& style) {
-    const torch::Tensor s = fakeQuant(style.reshape({1, kStyleDims, 1, 1}), styleQ_);
-    std::vector<std::pair<torch::Tensor, torch::Tensor>> res, exp;
-    for (auto& n : resNorm) res.push_back(n->params(s, styleQ_));
-    for (auto& n : expNorm) exp.push_back(n->params(s, styleQ_));
-
+    const Params p = params(style);
     torch::Tensor x = fakeQuant(reflectPad(rgb, 4), inputQ_);
     x = contract1->forward(x, inputQ_);
     x = contract2->forward(reflectPad(x, 1), contract1->outQ());
     x = contract3->forward(reflectPad(x, 1), contract2->outQ());
-    const QParam* q = &contract3->outQ();
-    for (std::size_t r = 0; r < 5; ++r) {
-      torch::Tensor h = resConv[2 * r]->forward(reflectPad(x, 1), *q);
-      h = resNorm[2 * r]->forward(h, res[2 * r].first, res[2 * r].second);
-      h = resConv[2 * r + 1]->forward(reflectPad(h, 1), resNorm[2 * r]->outQ());
-      h = resNorm[2 * r + 1]->forward(h, res[2 * r + 1].first, res[2 * r + 1].second);
-      x = fakeQuant(x + h, addQ_[r]);
-      q = &addQ_[r];
-    }
+    x = residuals(x, p);
+    const QParam* q = &addQ_.back();
     for (std::size_t e = 0; e < 3; ++e) {
-      if (e < 2) x = F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2, 2})
-                                           .mode(torch::kNearest));
+      if (e < 2) x = nearest2(x);
       x = expConv[e]->forward(reflectPad(x, e < 2 ? 1 : 4), *q);
-      x = expNorm[e]->forward(x, exp[e].first, exp[e].second);
+      x = expNorm[e]->forward(x, p.exp[e].first, p.exp[e].second);
       q = &expNorm[e]->outQ();
     }
     return fakeQuant(x.sigmoid(), outQ_);
   }
+
+  // The same on one image ([1,3,H,W]) in the tiles of `grid` (see "Tiles" above).
+  torch::Tensor forwardTiled(const torch::Tensor& rgb, const torch::Tensor& style, const TileGrid& grid) {
+    const Params p = params(style);
+    const std::int64_t H = rgb.size(2);
+    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
+      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
+    };
+    auto eachTile = [&](std::int64_t num, std::int64_t den, const std::function<void(const Box&)>& f) {
+      for (int r = 0; r < grid.rows; ++r)
+        for (int c = 0; c < grid.cols; ++c) f(scaled(grid.core(c, r), num, den));
+    };
+    const std::vector<TileStep> contract = contractSteps();
+    torch::Tensor x = torch::empty({1, kWidth, H / 4, rgb.size(3) / 4}, rgb.options());
+    eachTile(1, 4, [&](const Box& core) { place(x, core, runTileChain(contract, contract.size(), rgb, core)); });
+    x = residuals(x, p);
+    std::vector<TileStep> expand = expandSteps();
+    std::vector<Box> frames{frameOf(x)};
+    std::size_t e = 0;  // the expansion norm
+    for (std::size_t i = 0; i < expand.size(); ++i) {
+      frames.push_back(outFrame(expand[i], frames.back()));
+      if (expand[i].kind != TileStep::Norm) continue;
+      // The statistics pass of this norm: its input over each tile, counted.
+      const QParam& in = expand[i - 1].conv->outQ();
+      torch::Tensor counts;
+      eachTile(frames[i].y.size(), H, [&](const Box& core) {
+        const torch::Tensor n = StyleNormImpl::levelCounts(runTileChain(expand, i, x, core), in);
+        counts = counts.defined() ? counts.add_(n) : n;
+      });
+      std::tie(expand[i].mul, expand[i].sub) =
+          expand[i].norm->coefficientsFromCounts(counts, in, p.exp[e].first, p.exp[e].second);
+      ++e;
+    }
+    torch::Tensor y = torch::empty({1, 3, H, rgb.size(3)}, rgb.options());
+    eachTile(1, 1, [&](const Box& core) {
+      place(y, core, fakeQuant(runTileChain(expand, expand.size(), x, core).sigmoid(), outQ_));
+    });
+    return y;
+  }
+
+  // The most the tiled chains read beyond a core, in input pixels: a core of 4
+  // quarter-resolution pixels from 8 (input pixels 32..48) in the contraction's output and
+  // in the expansion's input.
+  int tileHalo() {
+    const auto [cLo, cHi] = readBeyond(contractSteps(), {8, 12});
+    const auto [eLo, eHi] = readBeyond(expandSteps(), {32, 48});
+    return static_cast<int>(std::max({32 - cLo, cHi - 48, 4 * (8 - eLo), 4 * (eHi - 12)}));
+  }
+
+  // The steps of the tiled chains: the contraction (input -> quarter resolution) and the
+  // expansion (quarter resolution -> the last norm's output).
+  std::vector<TileStep> contractSteps() {
+    std::vector<TileStep> steps{TileStep::convolution(contract1.get(), 4, &inputQ_),
+                                TileStep::convolution(contract2.get(), 1, &contract1->outQ()),
+                                TileStep::convolution(contract3.get(), 1, &contract2->outQ())};
+    steps[0].roundInput = true;
+    return steps;
+  }
+  std::vector<TileStep> expandSteps() {
+    std::vector<TileStep> steps;
+    const QParam* q = &addQ_.back();
+    for (std::size_t e = 0; e < 3; ++e) {
+      if (e < 2) steps.push_back(TileStep::of(TileStep::Upsample));
+      steps.push_back(TileStep::convolution(expConv[e].get(), e < 2 ? 1 : 4, q));
+      steps.push_back(TileStep::of(TileStep::Norm, expNorm[e].get()));
+      q = &expNorm[e]->outQ();
+    }
+    return steps;
+  }
+
+  // The style's norm parameters: scale and shift of each residual and expansion norm.
+  struct Params {
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> res, exp;
+  };
+  Params params(const torch::Tensor& style) {
+    const torch::Tensor s = fakeQuant(style.reshape({1, kStyleDims, 1, 1}), styleQ_);
+    Params p;
+    for (auto& n : resNorm) p.res.push_back(n->params(s, styleQ_));
+    for (auto& n : expNorm) p.exp.push_back(n->params(s, styleQ_));
+    return p;
+  }
+
+  // The five residual blocks on contract3's output.
+  torch::Tensor residuals(torch::Tensor x, const Params& p) {
+    const QParam* q = &contract3->outQ();
+    for (std::size_t r = 0; r < 5; ++r) {
+      torch::Tensor h = resConv[2 * r]->forward(reflectPad(x, 1), *q);
+      h = resNorm[2 * r]->forward(h, p.res[2 * r].first, p.res[2 * r].second);
+      h = resConv[2 * r + 1]->forward(reflectPad(h, 1), resNorm[2 * r]->outQ());
+      h = resNorm[2 * r + 1]->forward(h, p.res[2 * r + 1].first, p.res[2 * r + 1].second);
+      x = fakeQuant(x + h, addQ_[r]);
+      q = &addQ_[r];
+    }
+    return x;
+  }
+
   QParam styleQ_, inputQ_, outQ_;
   std::vector<QParam> addQ_;
   QConv contract1{nullptr}, contract2{nullptr}, contract3{nullptr};
@@ -611,6 +850,12 @@ class Magenta final : public ArbitraryStyleNetwork {
 
   std::string arch() const override { return "magenta"; }
 
+  void setTile(int side) override {
+    if (side < 0) throw std::invalid_argument("magenta: the tile side must be >= 0");
+    tile_ = side;
+  }
+  std::string tiling() const override { return tiling_; }
+
   StyleCode encodeStyle(const cv::Mat& styleRgb) override {
     if (styleRgb.rows < 2 || styleRgb.cols < 2)
       throw std::invalid_argument("magenta: the style image is " + std::to_string(styleRgb.cols) + "x" +
@@ -636,6 +881,25 @@ class Magenta final : public ArbitraryStyleNetwork {
     torch::Tensor mix = torch::zeros({kStyleDims});
     for (std::size_t i = 0; i < codes.size(); ++i) mix += vectorOf(codes[i]) * (weights[i] / total);
     return {arch(), {mix}};
+  }
+
+  // The transformer on one image ([1,3,H,W], H and W multiples of 4, >= 8): whole or, with
+  // a tile side set and more than one tile, in tiles (tiling() tells which).
+  torch::Tensor transform(const torch::Tensor& in, const torch::Tensor& vec) {
+    const TileGrid grid = tile_ > 0 ? fastTileGrid(static_cast<int>(in.size(3)), static_cast<int>(in.size(2)), tile_,
+                                                   kMagentaTileHalo)
+                                    : TileGrid{};
+    tiling_ = grid.tiled() ? grid.describe() : std::string();
+    return grid.tiled() ? transformer_->forwardTiled(in, vec, grid) : transformer_->forward(in, vec);
+  }
+
+  int tileHalo() { return transformer_->tileHalo(); }
+
+  // For magentaRaw.
+  torch::Tensor raw(const torch::Tensor& x, const StyleCode& code) {
+    c10::InferenceMode guard;
+    const KernelChoice kernels(fused_);
+    return transform(x.to(device_), vectorOf(code).to(device_));
   }
 
   std::vector<cv::Mat> operator()(const std::vector<cv::Mat>& frames, const StyleCode& style,
@@ -667,7 +931,7 @@ class Magenta final : public ArbitraryStyleNetwork {
       const std::int64_t pw = std::max<std::int64_t>((w + 3) / 4 * 4, 8) - w;
       torch::Tensor in = x;
       if (ph || pw) in = F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
-      torch::Tensor y = transformer_->forward(in, vec);
+      torch::Tensor y = transform(in, vec);
       y = y.index({0, torch::indexing::Slice(), torch::indexing::Slice(0, h), torch::indexing::Slice(0, w)});
       out.push_back(tensor01ToRgbFrames(y.unsqueeze(0)).front());
     }
@@ -693,6 +957,8 @@ class Magenta final : public ArbitraryStyleNetwork {
   MagentaTransformer transformer_;
   torch::Device device_;
   bool fused_;
+  int tile_ = 0;         // setTile
+  std::string tiling_;   // how the last frame was tiled
 };
 
 }  // namespace
@@ -722,6 +988,19 @@ TensorFile importMagenta(const std::string& predictOnnx, const std::string& tran
   (void)MagentaPredictor(Weights(file, predictOnnx, "predict."));
   (void)MagentaTransformer(Weights(file, transformOnnx, "transform."));
   return file;
+}
+
+int magentaTileHalo(ArbitraryStyleNetwork& net) {
+  auto* m = dynamic_cast<Magenta*>(&net);
+  if (m == nullptr) throw std::invalid_argument("magentaTileHalo: " + net.arch() + " is not Magenta");
+  return m->tileHalo();
+}
+
+torch::Tensor magentaRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile) {
+  auto* m = dynamic_cast<Magenta*>(&net);
+  if (m == nullptr) throw std::invalid_argument("magentaRaw: " + net.arch() + " is not Magenta");
+  m->setTile(tile);
+  return m->raw(x, code);
 }
 
 std::unique_ptr<ArbitraryStyleNetwork> makeMagenta(const TensorFile& file, const std::string& source,

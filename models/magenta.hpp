@@ -37,4 +37,22 @@ TensorFile importMagenta(const std::string& predictOnnx, const std::string& tran
 std::unique_ptr<ArbitraryStyleNetwork> makeMagenta(const TensorFile& file, const std::string& source,
                                                    const torch::Device& device, bool fusedCpuKernels = true);
 
+// Tiles (setTile, issue 24): the contraction (9x9, two stride-2 3x3; no norm) runs per tile
+// in one pass into its whole quarter-resolution output; the five residual blocks run on that
+// whole; the expansion (nearest x2, 3x3, norm, nearest x2, 3x3, norm, 9x9, norm) runs per tile
+// once for each of its three norms' statistics and once for the output. A norm's input is
+// a convolution's int8-rounded output, so its whole-frame statistics are the per-channel
+// counts of its 256 levels summed over the tiles: the same mean and variance as the
+// whole-frame kernel (double sums in another order). The halo is kMagentaTileHalo
+// (models/tiling.hpp).
+//
+// The most the tiled chains of `net` (Magenta) read beyond a core, in input pixels, from
+// its layers; models::kMagentaTileHalo states it for the memory estimate (a test keeps them equal).
+int magentaTileHalo(ArbitraryStyleNetwork& net);
+
+// For tests: the transformer's output ([1,3,H,W] float in [0,1] on 256 levels) on x,
+// [1,3,H,W] float in 0..1 with H, W multiples of 4 and at least 8, whole (tile 0) or in
+// tiles of `tile` px (setTile, which it leaves set), with the style vector of `code`.
+torch::Tensor magentaRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile);
+
 }  // namespace flowstyle::models

@@ -9,6 +9,7 @@
 #include "models/fast_network.hpp"
 #include "models/image_tensor.hpp"
 #include "models/module_weights.hpp"
+#include "models/tile_window.hpp"
 #include "models/tiling.hpp"
 #include "models/torch_reader.hpp"
 
@@ -155,9 +156,6 @@ torch::Tensor upsample2(const torch::Tensor& x) {
 // at the frame's edge, so reflecting the window is reflecting the frame). A tile's values
 // are the whole frame's up to float rounding (the convolutions block differently).
 
-Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(3)}}; }
-std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
-
 // One step of a tiled chain: a ConvLayer (its ReLU after or not), a plain ResidualLayer
 // (two 3x3 and the skip), or the decoder's bilinear x2 upsampling.
 struct TileStep {
@@ -190,22 +188,6 @@ Box outFrame(const TileStep& s, const Box& in) {
   return in;
 }
 
-// t holds the values of `have` (in one layer's grid); returns those of `want`, inside it.
-torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want) {
-  TORCH_CHECK(want.y.lo >= have.y.lo && want.y.hi <= have.y.hi && want.x.lo >= have.x.lo &&
-                  want.x.hi <= have.x.hi && want.y.size() > 0 && want.x.size() > 0,
-              "tiled microast: a tile reads outside what was computed");
-  return t.narrow(2, want.y.lo - have.y.lo, want.y.size()).narrow(3, want.x.lo - have.x.lo, want.x.size());
-}
-// The same over `need`, reflected where `need` leaves `frame` (as the whole-frame pad).
-torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box& need, const Box& frame) {
-  const Box in = clipBox(need, frame);
-  const torch::Tensor v = cut(t, have, in);
-  const std::int64_t top = in.y.lo - need.y.lo, bottom = need.y.hi - in.y.hi;
-  const std::int64_t left = in.x.lo - need.x.lo, right = need.x.hi - in.x.hi;
-  return top || bottom || left || right ? reflectPad2d(v, left, right, top, bottom) : v;
-}
-
 // Step s on x (the values of `have` in the grid `frame`): its output over `out`.
 torch::Tensor runStep(const TileStep& s, const torch::Tensor& x, const Box& have, const Box& out, const Box& frame) {
   switch (s.kind) {
@@ -227,19 +209,6 @@ torch::Tensor runStep(const TileStep& s, const torch::Tensor& x, const Box& have
   return x;
 }
 
-// The chain `steps` on the whole input `whole` for the output box `core` (in the last
-// step's grid): each step computes exactly what the next one reads.
-torch::Tensor runTile(const std::vector<TileStep>& steps, const torch::Tensor& whole, const Box& core) {
-  std::vector<Box> frames{frameOf(whole)};
-  for (const TileStep& s : steps) frames.push_back(outFrame(s, frames.back()));
-  std::vector<Box> want(steps.size() + 1);
-  want.back() = clipBox(core, frames.back());
-  for (std::size_t i = steps.size(); i-- > 0;) want[i] = clipBox(need(steps[i], want[i + 1]), frames[i]);
-  torch::Tensor t = cut(whole, frames[0], want[0]);
-  for (std::size_t i = 0; i < steps.size(); ++i) t = runStep(steps[i], t, want[i], want[i + 1], frames[i]);
-  return t;
-}
-
 // The steps of the tiled chains of `net`: the content encoder (input -> quarter resolution)
 // and the decoder's upsampling part (quarter resolution -> RGB).
 std::vector<TileStep> encoderSteps(MicroAstImpl& net) {
@@ -255,14 +224,6 @@ std::vector<TileStep> decoderSteps(MicroAstImpl& net) {
   auto conv = [&](std::size_t i, bool relu) { return TileStep{TileStep::Conv, dec3[i]->as<ConvLayerImpl>(), nullptr, relu}; };
   return {{TileStep::Upsample}, conv(1, true), conv(3, true),  {TileStep::Upsample},
           conv(6, true),        conv(8, true), conv(10, false)};
-}
-
-// How far a chain reads beyond `core` (in its output grid) on its input grid, before and
-// after, frame edges ignored.
-std::pair<std::int64_t, std::int64_t> readBeyond(const std::vector<TileStep>& steps, Span core) {
-  Span in = core;
-  for (std::size_t i = steps.size(); i-- > 0;) in = needSpan(steps[i], in);
-  return {in.lo, in.hi};
 }
 
 class MicroAstNetwork final : public ArbitraryStyleNetwork {
@@ -401,7 +362,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     for (int r = 0; r < grid.rows; ++r) {
       for (int c = 0; c < grid.cols; ++c) {
         const Box core = scaled(grid.core(c, r), 1, 4);
-        const torch::Tensor t = runTile(encoderSteps_, content, core);
+        const torch::Tensor t = runTileChain(encoderSteps_, encoderSteps_.size(), content, core);
         if (!c2.defined()) c2 = wholeLike(t, H / 4, W / 4);
         place(c2, core, t);
       }
@@ -412,7 +373,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
     for (int r = 0; r < grid.rows; ++r) {
       for (int c = 0; c < grid.cols; ++c) {
         const Box core = grid.core(c, r);
-        const torch::Tensor t = runTile(decoderSteps_, m, core);
+        const torch::Tensor t = runTileChain(decoderSteps_, decoderSteps_.size(), m, core);
         if (!y.defined()) y = wholeLike(t, H, W);
         place(y, core, t);
       }

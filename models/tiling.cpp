@@ -25,7 +25,7 @@ std::string TileGrid::describe() const {
          std::to_string(halo);
 }
 
-bool arbitraryNetworkTiles(const std::string& arch) { return arch == "microast"; }
+bool arbitraryNetworkTiles(const std::string& arch) { return arch == "microast" || arch == "magenta"; }
 
 TileGrid fastTileGrid(int w, int h, int tile, int halo) {
   TileGrid g;

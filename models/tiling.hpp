@@ -23,9 +23,13 @@ inline constexpr int kMaxFastTile = 16384;
 // quarter resolution, all reflection-padded), the decoder 12 (two bilinear x2 upsamplings,
 // 3x3 and 9x9). Its AdaIN statistics and modulated residual layers run whole.
 inline constexpr int kMicroAstTileHalo = 23;
+// Magenta (models/magenta.hpp): the contraction reads 7 before and 4 after a core (9x9 and
+// two stride-2 3x3, reflection-padded), the expansion 8 (two nearest x2 upsamplings, two
+// 3x3 and a 9x9). Its residual blocks run whole at quarter resolution.
+inline constexpr int kMagentaTileHalo = 8;
 
 // Whether the arbitrary-style network `arch` runs in tiles (ArbitraryStyleNetwork::setTile):
-// microast.
+// microast, magenta.
 bool arbitraryNetworkTiles(const std::string& arch);
 
 // A half-open range of rows or columns, and a rectangle of them, in one layer's grid.
@@ -44,6 +48,9 @@ inline Box grow(const Box& b, std::int64_t by) { return {{b.y.lo - by, b.y.hi + 
 inline Box scaled(const Box& b, std::int64_t num, std::int64_t den) {  // exact: callers keep cores aligned
   return {{b.y.lo * num / den, b.y.hi * num / den}, {b.x.lo * num / den, b.x.hi * num / den}};
 }
+
+// v / 2 rounded down (also for v < 0: the rows a window reads before the frame).
+inline std::int64_t floorHalf(std::int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
 struct TileGrid {
   int tile = 0;             // the side asked for (px)

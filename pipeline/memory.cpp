@@ -74,6 +74,28 @@ constexpr double kMicroAstTiledWholeValues = 12;
 constexpr double kMicroAstTiledQuarterValues = 20;
 constexpr double kMicroAstTiledDecoderValues = 4;
 constexpr double kMicroAstTileValues = 80;
+// Magenta in tiles, the same way: always the input, its padded copy and the output with its
+// crop (12); then the larger of the residual blocks (three 32-channel quarter-resolution
+// tensors at a time, 6) and the expansion's tiles (its whole quarter-resolution input, 2, and
+// per pixel of the largest tile with its halo the 16-channel full-resolution upsampling, its
+// window and integers and the 8-channel convolution's output, 56). Fit: docs/performance.md
+// "Magenta in tiles" (4K: 2x2 tiles of 2048 px +0 %, 8x5 of 512 px +19 %).
+constexpr double kMagentaTiledWholeValues = 12;
+constexpr double kMagentaTiledQuarterValues = 6;
+constexpr double kMagentaTiledExpandValues = 2;
+constexpr double kMagentaTileValues = 56;
+// The tiled arbitrary-style networks' values, as above.
+struct ArbitraryTiledValues {
+  double whole, quarter, decoder, tile;
+  int halo;
+};
+ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
+  if (arch == "magenta")
+    return {kMagentaTiledWholeValues, kMagentaTiledQuarterValues, kMagentaTiledExpandValues, kMagentaTileValues,
+            models::kMagentaTileHalo};
+  return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
+          models::kMicroAstTileHalo};
+}
 // Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
 // float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
 constexpr double kFrameBytesPerPixel = 3 + 1 + 4 + 12 + 3;
@@ -290,14 +312,15 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     if (!arbitrary.empty()) {
       models::fastNetworkInputSize(e.width, e.height, 0, padW, padH);
       if (tiles && models::arbitraryNetworkTiles(arbitrary))
-        grid = models::fastTileGrid(padW, padH, c.fast.tile, models::kMicroAstTileHalo);
+        grid = models::fastTileGrid(padW, padH, c.fast.tile, arbitraryTiledValues(arbitrary).halo);
     } else {
       models::fastNetworkInputSize(e.width, e.height, models::borderPadFor(c.fast.borderPad, e.width, e.height), padW,
                                    padH);
       if (tiles) grid = models::fastTileGrid(padW, padH, c.fast.tile);
     }
     if (grid.tiled() && !arbitrary.empty()) {
-      // MicroAST: frames of a batch run one after the other through the tiles.
+      // MicroAST, Magenta: frames of a batch run one after the other through the tiles.
+      const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
       e.fastTile = c.fast.tile;
       e.tiling = grid.describe();
       int coreW = 0, coreH = 0;
@@ -305,9 +328,9 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
       const double tileP = (coreW + 2.0 * grid.halo) * (coreH + 2.0 * grid.halo);
       const double Pp = static_cast<double>(padW) * padH;
-      add("style network input and output", 4.0 * kMicroAstTiledWholeValues * Pp, true);
-      const double quarter = 4.0 * kMicroAstTiledQuarterValues * Pp;
-      const double decoder = 4.0 * (kMicroAstTiledDecoderValues * Pp + kMicroAstTileValues * tileP);
+      add("style network input and output", 4.0 * v.whole * Pp, true);
+      const double quarter = 4.0 * v.quarter * Pp;
+      const double decoder = 4.0 * (v.decoder * Pp + v.tile * tileP);
       if (quarter >= decoder) add("style network quarter-resolution part, whole", quarter, true);
       else add("style network tiles (float32, " + e.tiling + ")", decoder, true);
     } else if (grid.tiled()) {
@@ -565,7 +588,7 @@ const std::vector<int>& autoTileSides() {
 namespace {
 
 // Whether automatic tiling applies: --tile automatic with --method optimize, or --method fast
-// with an ml5 network or an arbitrary-style network that tiles (MicroAST).
+// with an ml5 network or an arbitrary-style network that tiles (MicroAST, Magenta).
 bool autoTiles(const Config& c) {
   if (c.fast.tile != kAutoTile) return false;
   if (c.method == Method::Optimize) return true;  // estimateMemory tiles only what can be

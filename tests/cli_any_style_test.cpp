@@ -204,36 +204,48 @@ TEST(Cli_AnyStyle, MagentaHoldsOnHarderByDefault) {
   EXPECT_NE(byDefault, stylize("w08.mkv", {"--temporal-weight", "0.8"}));
 }
 
-// Issue 24: MicroAST in tiles (--tile N) paints the whole frame's 8-bit picture and names its
-// grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a side the network pads.
-TEST(Cli_AnyStyle, MicroAstTilesPaintTheWholeFramesPicture) {
+// Issue 24: MicroAST and Magenta in tiles (--tile N) paint the whole frame's 8-bit picture
+// and name their grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a side
+// the networks pad.
+TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   const fs::path dir = scratchDir();
-  const fs::path small = dir / "small.png", whole = dir / "whole.png", tiled = dir / "tiled.png";
+  const fs::path small = dir / "small.png";
   cv::Mat picture;
   cv::resize(cv::imread(kContent, cv::IMREAD_COLOR), picture, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
   ASSERT_TRUE(cv::imwrite(small.string(), picture));
-  auto run = [&](const fs::path& out, const std::string& tile) {
-    return cli({"image", small.string(), "-o", out.string(), "--method", "fast", "--style", kStarry, "--tile", tile,
-                "--threads", "2"},
-               dir);
+  const CommandResult installed =
+      cli({"models", "install", sharedPath("models/arbitrary/magenta"), "--to", (dir / "models").string()}, dir);
+  ASSERT_EQ(installed.exitCode, 0) << installed.err;
+  struct Network {
+    std::string arch, model, halo;
   };
-  CommandResult r = run(whole, "0");
-  ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_EQ(r.err.find("tiled:"), std::string::npos) << r.err;
-  r = run(tiled, "64");
-  ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_NE(r.err.find("arbitrary-style network microast"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("tiled: 4x3 tiles of 64 px, halo 23"), std::string::npos) << r.err;  // 200x152 padded
-  const cv::Mat a = cv::imread(whole.string()), b = cv::imread(tiled.string());
-  ASSERT_EQ(a.size(), picture.size());
-  ASSERT_EQ(b.size(), picture.size());
-  cv::Mat d;
-  cv::absdiff(a, b, d);
-  double maxDiff = 0;
-  cv::minMaxLoc(d.reshape(1), nullptr, &maxDiff);
-  EXPECT_LE(maxDiff, 1.0);
-  EXPECT_LT(meanAbsDiff(a, b), 0.01);
-  EXPECT_GT(meanAbsDiff(a, picture), 10.0) << "the picture should be repainted, not copied";
+  for (const Network& n : {Network{"microast", "microast", "23"},
+                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8"}}) {
+    SCOPED_TRACE(n.arch);
+    const fs::path whole = dir / (n.arch + "_whole.png"), tiled = dir / (n.arch + "_tiled.png");
+    auto run = [&](const fs::path& out, const std::string& tile) {
+      return cli({"image", small.string(), "-o", out.string(), "--method", "fast", "--model", n.model, "--style",
+                  kStarry, "--tile", tile, "--threads", "2"},
+                 dir);
+    };
+    CommandResult r = run(whole, "0");
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(r.err.find("tiled:"), std::string::npos) << r.err;
+    r = run(tiled, "64");
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_NE(r.err.find("arbitrary-style network " + n.arch), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("tiled: 4x3 tiles of 64 px, halo " + n.halo), std::string::npos) << r.err;  // 200x152
+    const cv::Mat a = cv::imread(whole.string()), b = cv::imread(tiled.string());
+    ASSERT_EQ(a.size(), picture.size());
+    ASSERT_EQ(b.size(), picture.size());
+    cv::Mat d;
+    cv::absdiff(a, b, d);
+    double maxDiff = 0;
+    cv::minMaxLoc(d.reshape(1), nullptr, &maxDiff);
+    EXPECT_LE(maxDiff, 1.0);
+    EXPECT_LT(meanAbsDiff(a, b), 0.01);
+    EXPECT_GT(meanAbsDiff(a, picture), 10.0) << "the picture should be repainted, not copied";
+  }
 }
 
 TEST(Cli_AnyStyle, BadInputGetsOneLineAndNoOutput) {

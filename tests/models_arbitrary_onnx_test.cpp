@@ -20,12 +20,14 @@
 #include <torch/torch.h>
 
 #include "models/arbitrary_network.hpp"
+#include "models/image_tensor.hpp"
 #include "models/magenta.hpp"
 #include "models/model_store.hpp"
 #include "models/multistyle.hpp"
 #include "models/onnx_reader.hpp"
 #include "models/safetensors.hpp"
 #include "models/sha256.hpp"
+#include "models/tiling.hpp"
 #include "tests/image_support.hpp"
 
 namespace fs = std::filesystem;
@@ -286,6 +288,49 @@ TEST(Models_Magenta, FusedKernelsAgreeWithLibTorchOps) {
   std::cout << "magenta fused vs LibTorch ops: max |Δ| " << d.max << ", mean " << d.mean << "\n";  // measured: 0, 0
   EXPECT_LE(d.max, 70.0);
   EXPECT_LE(d.mean, 7.0);
+}
+
+// Tiles (setTile): the expansion's norms take whole-frame statistics merged from the tiles'
+// level counts, so the picture is the whole frame's but for float rounding in the
+// convolutions (each output is rounded to 256 levels: a difference is a whole level, 1/255).
+TEST(Models_Magenta, TilesGiveTheWholeFramesOutput) {
+  if (!haveMagenta()) GTEST_SKIP() << "no Magenta weights in " << kMagenta;
+  torch::set_num_threads(2);
+  auto net = makeMagenta(magentaFile(), "magenta", torch::kCPU);
+  EXPECT_EQ(magentaTileHalo(*net), kMagentaTileHalo);
+  const StyleCode code = net->encodeStyle(readRgb(kReference + "starry_night_center_256x256.png"));
+  cv::Mat content;
+  cv::resize(readRgb(kReference + "tubingen_384x384.png"), content, cv::Size(200, 152), 0, 0, cv::INTER_AREA);
+  const torch::Tensor x = rgbFramesToTensor01({content}, "test");
+  const torch::Tensor whole = magentaRaw(*net, x, code, 0);
+  EXPECT_EQ(net->tiling(), "");
+  const torch::Tensor tiled = magentaRaw(*net, x, code, 64);
+  EXPECT_EQ(net->tiling(), "4x3 tiles of 64 px, halo 8");
+  ASSERT_EQ(tiled.sizes(), whole.sizes());
+  const torch::Tensor diff = (tiled - whole).abs();
+  const double maxDiff = diff.max().item<double>();
+  const double differing = diff.gt(0).to(torch::kDouble).mean().item<double>();
+  const double fromInput = (whole - x).abs().mean().item<double>();
+  std::printf("magenta 200x152 in 4x3 tiles of 64: max |tiled - whole| %.3g, %.3g%% of values differ; "
+              "mean |whole - input| %.3f\n",
+              maxDiff, 100 * differing, fromInput);  // measured: 0, 0 %; 0.141
+  EXPECT_LE(maxDiff, 1.5 / 255);  // at most one level, where rounding flips it
+  EXPECT_LE(differing, 1e-3);
+  EXPECT_GT(fromInput, 0.05);  // the network did paint
+
+  // Through the 8-bit frames, at a size the network pads (200x150 -> 200x152).
+  const cv::Mat odd = content(cv::Rect(0, 0, 200, 150)).clone();
+  net->setTile(0);
+  const cv::Mat wholeFrame = (*net)({odd}, code, 1.0).at(0);
+  net->setTile(64);
+  const cv::Mat tiledFrame = (*net)({odd}, code, 1.0).at(0);
+  EXPECT_EQ(net->tiling(), "4x3 tiles of 64 px, halo 8");
+  EXPECT_LE(imageDiff(tiledFrame, wholeFrame).max, 1.0);
+  EXPECT_GT(imageDiff(wholeFrame, odd).mean, 10.0);
+  // A frame within one tile runs whole.
+  net->setTile(256);
+  (void)(*net)({odd}, code, 1.0);
+  EXPECT_EQ(net->tiling(), "");
 }
 
 TEST(Models_Magenta, RefusesGraphsThatAreNotTheArchitecture) {

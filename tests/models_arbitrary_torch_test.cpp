@@ -348,7 +348,9 @@ TEST(Models_Wct16x, CannotRunInTilesYet) {
   EXPECT_THROW(wct16x()->setTile(64), std::invalid_argument);
   EXPECT_NO_THROW(wct16x()->setTile(0));
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("microast"));
-  EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("magenta"));
+  EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("magenta"));
+  EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("wct16x"));
+  EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("multistyle26"));
 }
 
 // ---- WCT-16x -------------------------------------------------------------------------

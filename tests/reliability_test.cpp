@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -325,44 +326,58 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
-// Issue 24: a 4K MicroAST job (--method fast --style S) that does not fit whole under
-// 2 GiB runs in tiles, the largest that fit (estimate only, nothing runs).
-TEST(Reliability_Memory, MicroAstTilesWhenTheWholeFrameDoesNotFit) {
-  pl::Config c;
-  c.method = pl::Method::Fast;
-  c.fast.model = pl::kDefaultArbitraryNetwork;
-  c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
-  c.run.maxMemory = 2 * kGiB;
-  pl::MemorySources src;
-  try {
-    if (pl::arbitraryNetworkArch(c) != "microast") GTEST_SKIP() << "microast is not installed";
-  } catch (const std::runtime_error& e) {
-    GTEST_SKIP() << e.what();
-  }
-  pl::Config whole = c;
-  whole.fast.tile = 0;
-  EXPECT_GT(pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host, c.run.maxMemory);
-  EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
+// Issue 24: a 4K MicroAST or Magenta job (--method fast --style S) that does not fit whole
+// under 2 GiB runs in tiles, the largest that fit (estimate only, nothing runs).
+TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
+  const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-magenta";
+  const CommandResult installed = flowstyle::test::run(
+      {FLOWSTYLE_CLI, "models", "install", sharedPath("models/arbitrary/magenta"), "--to", models.string()},
+      fs::path(FLOWSTYLE_TEST_TMP));
+  for (const auto& [arch, model, halo] :
+       {std::tuple<std::string, std::string, std::string>{"microast", pl::kDefaultArbitraryNetwork, "23"},
+        {"magenta", (models / "magenta.safetensors").string(), "8"}}) {
+    SCOPED_TRACE(arch);
+    pl::Config c;
+    c.method = pl::Method::Fast;
+    c.fast.model = model;
+    c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
+    c.run.maxMemory = 2 * kGiB;
+    pl::MemorySources src;
+    try {
+      if (pl::arbitraryNetworkArch(c) != arch) {
+        std::printf("%s is not installed (%s): skipped\n", arch.c_str(), installed.err.c_str());
+        continue;
+      }
+    } catch (const std::runtime_error& e) {
+      std::printf("%s: skipped\n", e.what());
+      continue;
+    }
+    pl::Config whole = c;
+    whole.fast.tile = 0;
+    EXPECT_GT(pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host, c.run.maxMemory);
+    EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
 
-  const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
-  EXPECT_GT(e.fastTile, 0);
-  EXPECT_LE(e.host, c.run.maxMemory) << e.describe();
-  EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px, halo 23"), std::string::npos) << e.tiling;
-  const auto& sides = pl::autoTileSides();
-  const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
-  ASSERT_NE(at, sides.end());
-  if (at != sides.begin()) {
-    pl::Config larger = c;
-    larger.fast.tile = *(at - 1);
-    EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
-              pl::kSuggestionShare * double(c.run.maxMemory));
+    const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+    EXPECT_GT(e.fastTile, 0);
+    EXPECT_LE(e.host, c.run.maxMemory) << e.describe();
+    EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px, halo " + halo), std::string::npos)
+        << e.tiling;
+    const auto& sides = pl::autoTileSides();
+    const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
+    ASSERT_NE(at, sides.end());
+    if (at != sides.begin()) {
+      pl::Config larger = c;
+      larger.fast.tile = *(at - 1);
+      EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
+                pl::kSuggestionShare * double(c.run.maxMemory));
+    }
+    // A given --tile is estimated as tiled, at well under the whole frame's need.
+    pl::Config given = c;
+    given.fast.tile = 512;
+    const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+    EXPECT_EQ(t.fastTile, 512);
+    EXPECT_LT(t.host, pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host / 2);
   }
-  // A given --tile is estimated as tiled, at well under the whole frame's need.
-  pl::Config given = c;
-  given.fast.tile = 512;
-  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
-  EXPECT_EQ(t.fastTile, 512);
-  EXPECT_LT(t.host, pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host / 2);
 }
 
 // A 4K optimize job (31 GiB whole) under 8 GiB: the loss network sees tiles, the largest

@@ -166,7 +166,7 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
      "fast/hybrid network: reflect-pad the frame by N px on every side before the network and crop "
      "after, so the networks' painted border frame falls outside the picture (-1 = auto, 48; 0 = off)")
     ("tile", po::value(&c.fast.tile)->default_value(pipeline::kAutoTile),
-     "fast (ml5 network, microast): run the full-resolution layers in tiles of N px with whole-frame "
+     "fast (ml5 network, microast, magenta): run the full-resolution layers in tiles of N px with whole-frame "
      "statistics (same output within RMS 0.01 of 255); optimize: the loss network sees tiles of N px "
      "(a multiple of 16, >= 128) with a halo of its receptive field, loss and gradient those of the "
      "whole image; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
@@ -291,8 +291,8 @@ void parseSize(const std::string& text, int& width, int& height) {
 
 namespace {
 
-// --tile N runs the ml5 networks and MicroAST in tiles; the other arbitrary-style networks
-// have none yet.
+// --tile N runs the ml5 networks, MicroAST and Magenta in tiles; the other arbitrary-style
+// networks have none yet.
 void checkTiledNetwork(const pipeline::Config& c) {
   if (c.fast.tile <= 0 || c.method != pipeline::Method::Fast) return;
   std::string arch;
@@ -303,7 +303,7 @@ void checkTiledNetwork(const pipeline::Config& c) {
   }
   if (!arch.empty() && !models::arbitraryNetworkTiles(arch)) {
     throw UsageError("--tile: the arbitrary-style network " + arch +
-                     " cannot run in tiles yet (tiles exist for the ml5 style networks and microast); "
+                     " cannot run in tiles yet (tiles exist for the ml5 style networks, microast and magenta); "
                      "leave --tile out or give --tile 0");
   }
 }

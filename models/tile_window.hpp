@@ -1,0 +1,59 @@
+#pragma once
+// Tensor windows of a tiled network's layers (models/tiling.hpp gives the boxes): what a
+// tile's step cuts out of the previous step's values, reflected where it leaves the frame
+// as the whole-frame reflection padding does. Shared by MicroAST and Magenta.
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/tiling.hpp"
+
+namespace flowstyle::models {
+
+// The whole grid of t ([N,C,H,W]).
+inline Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(3)}}; }
+
+// t holds the values of `have` (in one layer's grid); returns those of `want` (a view),
+// which must lie inside it and be non-empty.
+torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want);
+
+// The values over `need`, reflected where `need` leaves `frame`: the window then starts or
+// ends at the frame's edge, so reflecting the window is reflecting the frame.
+torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box& need, const Box& frame);
+
+// The first `count` steps of a tiled chain on the whole input `whole`, for the output box
+// `core` (in the grid of step count-1's output): each step computes exactly what the next
+// one reads. Step is the network's own kind, with these found beside it:
+//   Span needSpan(const Step&, const Span& out)   the input rows (or columns) `out` reads,
+//                                                 before clipping to the frame
+//   Box outFrame(const Step&, const Box& in)      the step's output grid from its input's
+//   torch::Tensor runStep(const Step&, const torch::Tensor& x, const Box& have,
+//                         const Box& out, const Box& frame)
+//                                                 its output over `out` from x (the values
+//                                                 of `have` in the grid `frame`)
+template <class Step>
+torch::Tensor runTileChain(const std::vector<Step>& steps, std::size_t count, const torch::Tensor& whole,
+                           const Box& core) {
+  auto need = [](const Step& s, const Box& out) { return Box{needSpan(s, out.y), needSpan(s, out.x)}; };
+  std::vector<Box> frames{frameOf(whole)};
+  for (std::size_t i = 0; i < count; ++i) frames.push_back(outFrame(steps[i], frames.back()));
+  std::vector<Box> want(count + 1);
+  want.back() = clipBox(core, frames.back());
+  for (std::size_t i = count; i-- > 0;) want[i] = clipBox(need(steps[i], want[i + 1]), frames[i]);
+  torch::Tensor t = cut(whole, frames[0], want[0]);
+  for (std::size_t i = 0; i < count; ++i) t = runStep(steps[i], t, want[i], want[i + 1], frames[i]);
+  return t;
+}
+
+// How far a chain reads beyond `core` (in its output grid) on its input grid, before and
+// after, frame edges ignored: the rows [lo, hi) it reads.
+template <class Step>
+std::pair<std::int64_t, std::int64_t> readBeyond(const std::vector<Step>& steps, Span core) {
+  Span in = core;
+  for (std::size_t i = steps.size(); i-- > 0;) in = needSpan(steps[i], in);
+  return {in.lo, in.hi};
+}
+
+}  // namespace flowstyle::models
