@@ -272,6 +272,43 @@ TEST(Reliability_Memory, RefusesWhatDoesNotFitAndSaysWhatDoes) {
   EXPECT_NO_THROW(pl::checkMemory(c, pl::JobKind::Image, 4000, 3000, "big.jpg", src));
 }
 
+namespace {
+
+// A 4K job (c, tile automatic) that does not fit whole under c.run.maxMemory: the memory
+// check tiles it, the largest automatic side that fits (the next larger would not leave the
+// margin free), the summary names it, and a given --tile 512 is estimated as tiled, at well
+// under half the whole frame's need.
+void expectLargestTileThatFits(const pl::Config& c, const std::string& haloText) {
+  pl::MemorySources src;
+  pl::Config whole = c;
+  whole.fast.tile = 0;
+  const std::uint64_t wholeNeed = pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host;
+  EXPECT_GT(wholeNeed, c.run.maxMemory);
+  EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
+
+  const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
+  EXPECT_GT(e.fastTile, 0);
+  EXPECT_LE(e.host, c.run.maxMemory) << e.describe();
+  EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px, halo " + haloText), std::string::npos)
+      << e.tiling;
+  const auto& sides = pl::autoTileSides();
+  const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
+  EXPECT_NE(at, sides.end());
+  if (at != sides.end() && at != sides.begin()) {
+    pl::Config larger = c;
+    larger.fast.tile = *(at - 1);
+    EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
+              pl::kSuggestionShare * double(c.run.maxMemory));
+  }
+  pl::Config given = c;
+  given.fast.tile = 512;
+  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+  EXPECT_EQ(t.fastTile, 512);
+  EXPECT_LT(t.host, wholeNeed / 2);
+}
+
+}  // namespace
+
 // A 4K fast job that does not fit whole under 2 GiB runs in tiles (the largest that fits),
 // a given --tile is estimated as tiled, and a budget too small for the smallest tile is
 // refused naming --tile and what the smallest needs.
@@ -282,31 +319,7 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   c.fast.precision = flowstyle::models::Precision::Float32;
   c.run.maxMemory = 2 * kGiB;
   pl::MemorySources src;
-  pl::Config whole = c;
-  whole.fast.tile = 0;
-  EXPECT_GT(pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host, 2 * kGiB);
-  EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
-
-  const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
-  EXPECT_GT(e.fastTile, 0);
-  EXPECT_LE(e.host, 2 * kGiB) << e.describe();
-  EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px"), std::string::npos) << e.tiling;
-  // The largest that fits: the next larger side does not leave the margin free.
-  const auto& sides = pl::autoTileSides();
-  const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
-  ASSERT_NE(at, sides.end());
-  if (at != sides.begin()) {
-    pl::Config larger = c;
-    larger.fast.tile = *(at - 1);
-    EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
-              pl::kSuggestionShare * double(c.run.maxMemory));
-  }
-
-  pl::Config given = c;
-  given.fast.tile = 512;
-  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
-  EXPECT_EQ(t.fastTile, 512);
-  EXPECT_LT(t.host, pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host / 2);
+  expectLargestTileThatFits(c, "16");
 
   c.run.maxMemory = 500 * kMiB;
   const std::string msg = flowstyle::test::errorOf([&] {
@@ -342,7 +355,6 @@ TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
     c.fast.model = model;
     c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
     c.run.maxMemory = 2 * kGiB;
-    pl::MemorySources src;
     try {
       if (pl::arbitraryNetworkArch(c) != arch) {
         std::printf("%s is not installed (%s): skipped\n", arch.c_str(), installed.err.c_str());
@@ -352,31 +364,7 @@ TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
       std::printf("%s: skipped\n", e.what());
       continue;
     }
-    pl::Config whole = c;
-    whole.fast.tile = 0;
-    EXPECT_GT(pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host, c.run.maxMemory);
-    EXPECT_THROW(pl::checkMemory(whole, pl::JobKind::Image, 3840, 2160, "4k.png", src), pl::MemoryError);
-
-    const pl::MemoryEstimate e = pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src);
-    EXPECT_GT(e.fastTile, 0);
-    EXPECT_LE(e.host, c.run.maxMemory) << e.describe();
-    EXPECT_NE(e.tiling.find("tiles of " + std::to_string(e.fastTile) + " px, halo " + halo), std::string::npos)
-        << e.tiling;
-    const auto& sides = pl::autoTileSides();
-    const auto at = std::find(sides.begin(), sides.end(), e.fastTile);
-    ASSERT_NE(at, sides.end());
-    if (at != sides.begin()) {
-      pl::Config larger = c;
-      larger.fast.tile = *(at - 1);
-      EXPECT_GT(double(pl::estimateMemory(larger, pl::JobKind::Image, 3840, 2160).host),
-                pl::kSuggestionShare * double(c.run.maxMemory));
-    }
-    // A given --tile is estimated as tiled, at well under the whole frame's need.
-    pl::Config given = c;
-    given.fast.tile = 512;
-    const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
-    EXPECT_EQ(t.fastTile, 512);
-    EXPECT_LT(t.host, pl::estimateMemory(whole, pl::JobKind::Image, 3840, 2160).host / 2);
+    expectLargestTileThatFits(c, halo);
   }
 }
 

@@ -125,8 +125,18 @@ void benchTilesOptimize() {
   const int side = gOpt.sizes.empty() ? 1536 : gOpt.sizes.front();
   const int iterations = gOpt.iterations > 0 ? gOpt.iterations : 10;
   const int tile = side / 2 / 16 * 16;
-  const std::string content = sharedPath("media/stills/tubingen.jpg"), style = sharedPath("media/styles/starry_night.jpg");
-  printHeader("tiles-optimize: flowstyle image tubingen.jpg --style starry_night.jpg --max-side " + std::to_string(side) +
+  // tubingen.jpg is 1024x768 and `image` does not enlarge: scaled up to the side asked for.
+  const std::string content = gTmp + "/tubingen_" + std::to_string(side) + ".png";
+  if (!fs::exists(content)) {
+    const cv::Mat src = cv::imread(sharedPath("media/stills/tubingen.jpg"), cv::IMREAD_COLOR);
+    if (src.empty()) throw std::runtime_error("tubingen.jpg: cannot read");
+    cv::Mat big;
+    cv::resize(src, big, cv::Size(side, side * src.rows / src.cols), 0, 0, cv::INTER_CUBIC);
+    if (!cv::imwrite(content, big)) throw std::runtime_error(content + ": cannot write");
+  }
+  const std::string style = sharedPath("media/styles/starry_night.jpg");
+  printHeader("tiles-optimize: flowstyle image tubingen.jpg (scaled to " + std::to_string(side) +
+              " px) --style starry_night.jpg --max-side " + std::to_string(side) +
               " --iterations " + std::to_string(iterations) + ", --tile 0 vs --tile " + std::to_string(tile) + ", " +
               std::to_string(gOpt.threads) + " threads");
   struct Run {
