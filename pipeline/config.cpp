@@ -116,13 +116,15 @@ void validate(const Config& c) {
                           std::to_string(kMinOptimizeTile) + " or more");
   } else if (c.fast.tile > 0 && c.fast.tile < models::kMinFastTile) {
     invalid("tile", std::to_string(c.fast.tile) + " px is smaller than the smallest tile, " +
-                        std::to_string(models::kMinFastTile) + " px (each tile reads a " +
-                        std::to_string(models::kFastTileHalo) + " px halo on every side); use --tile " +
+                        std::to_string(models::kMinFastTile) + " px (each tile reads a halo of up to " +
+                        std::to_string(std::max({models::kFastTileHalo, models::kMicroAstTileHalo,
+                                                 models::kMagentaTileHalo})) +
+                        " px on every side); use --tile " +
                         std::to_string(models::kMinFastTile) + " or more");
   }
   if (c.fast.tile > 0 && c.method != Method::Fast && c.method != Method::Optimize) {
     invalid("tile", "tiles exist for --method optimize and for --method fast with an ml5 style network "
-                    "(--model NAME) or microast, not for --method " +
+                    "(--model NAME), microast or magenta, not for --method " +
                         toString(c.method) + "; leave --tile out or give --tile 0");
   }
 
