@@ -1,7 +1,7 @@
 #pragma once
 // Tensor windows of a tiled network's layers (models/tiling.hpp gives the boxes): what a
 // tile's step cuts out of the previous step's values, reflected where it leaves the frame
-// as the whole-frame reflection padding does. Shared by MicroAST and Magenta.
+// as the whole-frame reflection padding does. Shared by MicroAST, Magenta and WCT-16x.
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -23,9 +23,10 @@ torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want);
 // ends at the frame's edge, so reflecting the window is reflecting the frame.
 torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box& need, const Box& frame);
 
-// The first `count` steps of a tiled chain on the whole input `whole`, for the output box
-// `core` (in the grid of step count-1's output): each step computes exactly what the next
-// one reads. Step is the network's own kind, with these found beside it:
+// The boxes the first `count` steps of a tiled chain compute for the output box `core` (in
+// the grid of step count-1's output), the chain's input grid being `frame`: [0] what the
+// chain reads of its input, [i + 1] what step i computes (exactly what step i + 1 reads),
+// each clipped to its grid. Step is the network's own kind, with these found beside it:
 //   Span needSpan(const Step&, const Span& out)   the input rows (or columns) `out` reads,
 //                                                 before clipping to the frame
 //   Box outFrame(const Step&, const Box& in)      the step's output grid from its input's
@@ -34,17 +35,36 @@ torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box
 //                                                 its output over `out` from x (the values
 //                                                 of `have` in the grid `frame`)
 template <class Step>
-torch::Tensor runTileChain(const std::vector<Step>& steps, std::size_t count, const torch::Tensor& whole,
-                           const Box& core) {
+std::vector<Box> tileChainBoxes(const std::vector<Step>& steps, std::size_t count, const Box& frame,
+                                const Box& core, std::vector<Box>* frames = nullptr) {
   auto need = [](const Step& s, const Box& out) { return Box{needSpan(s, out.y), needSpan(s, out.x)}; };
-  std::vector<Box> frames{frameOf(whole)};
-  for (std::size_t i = 0; i < count; ++i) frames.push_back(outFrame(steps[i], frames.back()));
+  std::vector<Box> grids{frame};
+  for (std::size_t i = 0; i < count; ++i) grids.push_back(outFrame(steps[i], grids.back()));
   std::vector<Box> want(count + 1);
-  want.back() = clipBox(core, frames.back());
-  for (std::size_t i = count; i-- > 0;) want[i] = clipBox(need(steps[i], want[i + 1]), frames[i]);
-  torch::Tensor t = cut(whole, frames[0], want[0]);
+  want.back() = clipBox(core, grids.back());
+  for (std::size_t i = count; i-- > 0;) want[i] = clipBox(need(steps[i], want[i + 1]), grids[i]);
+  if (frames) *frames = std::move(grids);
+  return want;
+}
+
+// The same chain run on x, the values of `have` (which holds what the chain reads for `core`,
+// tileChainBoxes(...)[0]) in the input grid `frame`: its output over `core`.
+template <class Step>
+torch::Tensor runTileChain(const std::vector<Step>& steps, std::size_t count, const torch::Tensor& x,
+                           const Box& have, const Box& frame, const Box& core) {
+  std::vector<Box> frames;
+  const std::vector<Box> want = tileChainBoxes(steps, count, frame, core, &frames);
+  torch::Tensor t = cut(x, have, want[0]);
   for (std::size_t i = 0; i < count; ++i) t = runStep(steps[i], t, want[i], want[i + 1], frames[i]);
   return t;
+}
+
+// The first `count` steps of a tiled chain on the whole input `whole`, for the output box
+// `core`: each step computes exactly what the next one reads.
+template <class Step>
+torch::Tensor runTileChain(const std::vector<Step>& steps, std::size_t count, const torch::Tensor& whole,
+                           const Box& core) {
+  return runTileChain(steps, count, whole, frameOf(whole), frameOf(whole), core);
 }
 
 // How far a chain reads beyond `core` (in its output grid) on its input grid, before and

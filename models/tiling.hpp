@@ -27,9 +27,14 @@ inline constexpr int kMicroAstTileHalo = 23;
 // two stride-2 3x3, reflection-padded), the expansion 8 (two nearest x2 upsamplings, two
 // 3x3 and a 9x9). Its residual blocks run whole at quarter resolution.
 inline constexpr int kMagentaTileHalo = 8;
+// WCT-16x (models/wct.hpp): level 5's decoder reads 5 features beyond a core at 1/16
+// resolution (conv51, four 3x3 at 1/8, ... after each nearest x2), 80 input pixels; its
+// encoder reads 70 (2 + 4 + 16 + 32 + 16 from the 3x3 convs at each resolution). Levels 1..3
+// encode again what their decoders read: 2, 8 and 22. Cores start on multiples of 16.
+inline constexpr int kWct16xTileHalo = 80;
 
 // Whether the arbitrary-style network `arch` runs in tiles (ArbitraryStyleNetwork::setTile):
-// microast, magenta.
+// microast, magenta, wct16x.
 bool arbitraryNetworkTiles(const std::string& arch);
 
 // A half-open range of rows or columns, and a rectangle of them, in one layer's grid.
@@ -56,7 +61,7 @@ struct TileGrid {
   int tile = 0;             // the side asked for (px)
   int halo = kFastTileHalo;  // the most a core's computation reads beyond it (px), for describe()
   int cols = 1, rows = 1;
-  std::vector<int> xs, ys;  // core boundaries, cols + 1 and rows + 1 values, multiples of 4
+  std::vector<int> xs, ys;  // core boundaries, cols + 1 and rows + 1 values, multiples of `align`
   bool tiled() const { return cols * rows > 1; }
   int coreWidth(int c) const { return xs[c + 1] - xs[c]; }
   int coreHeight(int r) const { return ys[r + 1] - ys[r]; }
@@ -66,9 +71,10 @@ struct TileGrid {
   Box core(int c, int r) const { return {{ys[r], ys[r + 1]}, {xs[c], xs[c + 1]}}; }
 };
 
-// Cores of at most `tile` px (rounded down to a multiple of 4, at least 4) covering a
-// w x h network input (w, h multiples of 4), spread evenly; `halo` as the network reads.
-TileGrid fastTileGrid(int w, int h, int tile, int halo = kFastTileHalo);
+// Cores of at most `tile` px (rounded down to a multiple of `align`, at least `align`)
+// covering a w x h network input (w, h multiples of `align`), spread evenly; `halo` as the
+// network reads. align: 4 (two stride-2 layers) or 16 (WCT-16x's four max pools).
+TileGrid fastTileGrid(int w, int h, int tile, int halo = kFastTileHalo, int align = 4);
 
 // The network's input for a frame of w x h with a border pad of `pad` px (already resolved
 // by borderPadFor): the padded size, rounded up to multiples of 4.

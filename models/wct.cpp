@@ -7,6 +7,7 @@
 
 #include "models/image_tensor.hpp"
 #include "models/module_weights.hpp"
+#include "models/tile_window.hpp"
 #include "models/torch_reader.hpp"
 
 namespace flowstyle::models {
@@ -105,6 +106,80 @@ struct Wct16xImpl : torch::nn::Module {
 };
 TORCH_MODULE(Wct16x);
 
+// ---- Tiles (setTile) ----------------------------------------------------------------
+// The encoders and decoders hold no norm, so each runs per tile: every step is an unpadded
+// convolution, a 2x2 max pool or a nearest x2 upsampling on a window of the previous step's
+// output that holds the real neighbouring values inside the frame and, where the window
+// leaves the frame, the reflection the whole-frame padding makes there. Cores start on
+// multiples of 16, so every pool reads the whole frame's 2x2 cells.
+struct WctStep {
+  enum Kind { Conv, Pool, Upsample } kind;
+  torch::nn::Conv2dImpl* conv = nullptr;
+  bool relu = false;  // Conv: ReLU after it (every 3x3; not conv0)
+};
+
+Span needSpan(const WctStep& s, const Span& out) {
+  switch (s.kind) {
+    case WctStep::Conv: {
+      const std::int64_t p = s.conv->weight.size(2) / 2;
+      return {out.lo - p, out.hi + p};
+    }
+    case WctStep::Pool: return {2 * out.lo, 2 * out.hi};
+    case WctStep::Upsample: return {floorHalf(out.lo), floorHalf(out.hi + 1)};
+  }
+  return out;
+}
+Box need(const WctStep& s, const Box& out) { return {needSpan(s, out.y), needSpan(s, out.x)}; }
+// The step's output grid from its input's (sizes multiples of 16: the pools halve exactly).
+Box outFrame(const WctStep& s, const Box& in) {
+  if (s.kind == WctStep::Pool) return scaled(in, 1, 2);
+  if (s.kind == WctStep::Upsample) return scaled(in, 2, 1);
+  return in;
+}
+
+// Step s on x (the values of `have` in the grid `frame`): its output over `out`.
+torch::Tensor runStep(const WctStep& s, const torch::Tensor& x, const Box& have, const Box& out, const Box& frame) {
+  switch (s.kind) {
+    case WctStep::Conv: {
+      torch::Tensor y = torch::conv2d(reflectedWindow(x, have, need(s, out), frame), s.conv->weight, s.conv->bias);
+      return s.relu ? y.relu_() : y;
+    }
+    case WctStep::Pool: return torch::max_pool2d(cut(x, have, need(s, out)), {2, 2}, {2, 2});
+    case WctStep::Upsample: {
+      const Box in = clipBox(need(s, out), frame);
+      const torch::Tensor c = cut(x, have, in);
+      return cut(torch::upsample_nearest2d(c, {c.size(2) * 2, c.size(3) * 2}), scaled(in, 2, 1), out);
+    }
+  }
+  return x;
+}
+
+// Level k's encoder (RGB -> features) and decoder (features -> RGB) as tiled chains.
+std::vector<WctStep> encoderSteps(WctEncoderImpl& enc) {
+  std::vector<WctStep> steps{{WctStep::Conv, enc.conv0.get(), false}};
+  for (std::size_t i = 0; i < enc.layers.size(); ++i) {
+    if (enc.layers[i].poolBefore) steps.push_back({WctStep::Pool});
+    steps.push_back({WctStep::Conv, enc.convs[i].get(), true});
+  }
+  return steps;
+}
+std::vector<WctStep> decoderSteps(WctDecoderImpl& dec) {
+  std::vector<WctStep> steps;
+  for (std::size_t i = 0; i < dec.layers.size(); ++i) {
+    steps.push_back({WctStep::Conv, dec.convs[i].get(), true});
+    if (dec.layers[i].poolBefore) steps.push_back({WctStep::Upsample});
+  }
+  return steps;
+}
+
+// Levels whose content features stay whole between the two passes instead of being encoded
+// again per tile: 4 and 5, 128 channels at 1/8 and 1/16 resolution (2 and 0.5 floats per
+// pixel, less than the 3-channel image the cascade keeps whole anyway; 66 MB and 17 MB at
+// 3840x2160) and the dearest encoders to run twice. Levels 1..3 hold 24, 8 and 4 floats per
+// pixel (796, 265, 133 MB at 3840x2160) from encoders of 1, 3 and 5 convolutions: cheaper to
+// encode again what each tile's decoder reads.
+constexpr bool keepsFeaturesWhole(int level) { return level >= 4; }
+
 // Features [1,C,H,W] -> (mean [C], covariance [C,C]) in double, as the authors (unbiased).
 std::pair<torch::Tensor, torch::Tensor> meanCov(const torch::Tensor& f) {
   const torch::Tensor x = f[0].flatten(1).to(torch::kDouble);
@@ -120,6 +195,48 @@ torch::Tensor eigenPower(const torch::Tensor& cov, double p) {
   const torch::Tensor d = torch::where(keep, e.clamp_min(kEigenFloor).pow(p), torch::zeros_like(e));
   return torch::mm(v * d.unsqueeze(0), v.t());
 }
+
+// y = M f + b, level k's whitening and colouring mixed with f by `strength` (the authors'
+// alpha), from the content's feature mean and covariance (double): float M [C,C], b [C].
+struct Transform {
+  torch::Tensor m, b;
+};
+Transform transformFor(const torch::Tensor& cMean, const torch::Tensor& cCov, const StyleCode& style,
+                       std::size_t level0, double strength) {
+  const torch::Tensor sMean = style.tensors[2 * level0].to(cMean.device(), torch::kDouble);
+  const torch::Tensor sCov = style.tensors[2 * level0 + 1].to(cMean.device(), torch::kDouble);
+  // target = colour(s) whiten(c) (f - mean_c) + mean_s, mixed with f by alpha, folded into
+  // one C x C matrix and an offset.
+  const torch::Tensor t = torch::mm(eigenPower(sCov, 0.5), eigenPower(cCov, -0.5));
+  const torch::Tensor eye = torch::eye(t.size(0), t.options());
+  const torch::Tensor m = strength * t + (1.0 - strength) * eye;
+  const torch::Tensor b = strength * (sMean - torch::mv(t, cMean));
+  return {m.to(torch::kFloat), b.to(torch::kFloat).unsqueeze(1)};
+}
+torch::Tensor applyTransform(const Transform& tr, const torch::Tensor& f) {
+  const torch::Tensor y = torch::addmm(tr.b, tr.m, f[0].flatten(1));
+  return y.view_as(f).contiguous(f.suggest_memory_format());
+}
+
+// Per-channel sums of x and x x^T in double over features [1,C,h,w], added up tile by tile:
+// the whole frame's mean and (unbiased) covariance, as meanCov.
+struct MomentSums {
+  torch::Tensor sum, outer;
+  std::int64_t count = 0;
+  void add(const torch::Tensor& f) {
+    const torch::Tensor x = f[0].flatten(1).to(torch::kDouble);
+    const torch::Tensor s = x.sum(1), o = torch::mm(x, x.t());
+    sum = sum.defined() ? sum.add_(s) : s;
+    outer = outer.defined() ? outer.add_(o) : o;
+    count += x.size(1);
+  }
+  std::pair<torch::Tensor, torch::Tensor> meanCov() const {
+    const torch::Tensor mean = sum / static_cast<double>(count);
+    const torch::Tensor cov = (outer - static_cast<double>(count) * torch::outer(mean, mean))
+                                  .div_(static_cast<double>(std::max<std::int64_t>(1, count - 1)));
+    return {mean, cov};
+  }
+};
 
 const char* const kEncoderStems[] = {"20191110-133713", "20191110-132713", "20191110-132705", "20191110-132643",
                                      "20191109-211322"};
@@ -145,12 +262,59 @@ fs::path findStem(const fs::path& dir, const std::string& stem) {
 }  // namespace
 
 struct Wct16xNetwork::Impl {
+  explicit Impl(const torch::Device& d) : device(d) {}
   Wct16x net;
   torch::Device device;
+  std::vector<std::vector<WctStep>> encoderSteps, decoderSteps;  // per level, into net's modules
+  int tile = 0;        // setTile
+  std::string tiling;  // how the last call was tiled
+
+  // One level of the cascade on img [1,3,H,W] (H, W multiples of 16) in the tiles of `grid`.
+  // Pass A encodes each core and sums the moments of its features; one transform from their
+  // whole-frame mean and covariance; pass B transforms what each tile's decoder reads (kept
+  // whole, or encoded again: keepsFeaturesWhole) and decodes it into the whole output.
+  torch::Tensor stylizeLevelTiled(int level, const torch::Tensor& img, const StyleCode& style, double strength,
+                                  const TileGrid& grid) {
+    const std::size_t i = static_cast<std::size_t>(level - 1);
+    const std::vector<WctStep>& enc = encoderSteps[i];
+    const std::vector<WctStep>& dec = decoderSteps[i];
+    const std::int64_t scale = std::int64_t{1} << (level - 1);
+    const Box frame = frameOf(img), featureFrame = scaled(frame, 1, scale);
+    const bool keep = keepsFeaturesWhole(level);
+    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
+      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
+    };
+    MomentSums sums;
+    torch::Tensor features;  // keep: the level's whole features
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        const Box core = scaled(grid.core(c, r), 1, scale);
+        const torch::Tensor t = runTileChain(enc, enc.size(), img, core);
+        sums.add(t);
+        if (!keep) continue;
+        if (!features.defined())
+          features = torch::empty({1, t.size(1), featureFrame.y.hi, featureFrame.x.hi},
+                                  t.options().memory_format(img.suggest_memory_format()));
+        place(features, core, t);
+      }
+    }
+    const auto [mean, cov] = sums.meanCov();
+    const Transform tr = transformFor(mean, cov, style, i, strength);
+    torch::Tensor out = torch::empty_like(img);
+    for (int r = 0; r < grid.rows; ++r) {
+      for (int c = 0; c < grid.cols; ++c) {
+        const Box core = grid.core(c, r);
+        const Box reads = tileChainBoxes(dec, dec.size(), featureFrame, core).front();
+        const torch::Tensor f = keep ? cut(features, featureFrame, reads) : runTileChain(enc, enc.size(), img, reads);
+        place(out, core, runTileChain(dec, dec.size(), applyTransform(tr, f), reads, featureFrame, core));
+      }
+    }
+    return out;
+  }
 };
 
 Wct16xNetwork::Wct16xNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device)
-    : impl_(std::make_unique<Impl>(Impl{Wct16x(), device})) {
+    : impl_(std::make_unique<Impl>(device)) {
   loadParameters(*impl_->net, file, origin);
   impl_->net->eval();
   impl_->net->to(device);
@@ -160,7 +324,18 @@ Wct16xNetwork::Wct16xNetwork(const TensorFile& file, const std::string& origin, 
     for (auto& p : impl_->net->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
   }
+  for (int k = 1; k <= kLevels; ++k) {
+    impl_->encoderSteps.push_back(encoderSteps(*impl_->net->encoders[static_cast<std::size_t>(k - 1)]));
+    impl_->decoderSteps.push_back(decoderSteps(*impl_->net->decoders[static_cast<std::size_t>(k - 1)]));
+  }
 }
+
+void Wct16xNetwork::setTile(int side) {
+  if (side < 0) throw std::invalid_argument("wct16x: the tile side must be >= 0");
+  impl_->tile = side;
+}
+
+std::string Wct16xNetwork::tiling() const { return impl_->tiling; }
 
 Wct16xNetwork::~Wct16xNetwork() = default;
 
@@ -227,16 +402,22 @@ torch::Tensor Wct16xNetwork::stylizeLevel(int level, const torch::Tensor& rgb, c
   const std::size_t i = static_cast<std::size_t>(level - 1);
   const torch::Tensor f = impl_->net->encoders[i]->forward(rgb.to(impl_->device));
   const auto [cMean, cCov] = meanCov(f);
-  const torch::Tensor sMean = style.tensors[2 * i].to(impl_->device, torch::kDouble);
-  const torch::Tensor sCov = style.tensors[2 * i + 1].to(impl_->device, torch::kDouble);
-  // target = colour(s) whiten(c) (f - mean_c) + mean_s, mixed with f by alpha, folded into
-  // one C x C matrix and an offset: y = M f + b.
-  const torch::Tensor t = torch::mm(eigenPower(sCov, 0.5), eigenPower(cCov, -0.5));
-  const torch::Tensor eye = torch::eye(t.size(0), t.options());
-  const torch::Tensor m = strength * t + (1.0 - strength) * eye;
-  const torch::Tensor b = strength * (sMean - torch::mv(t, cMean));
-  const torch::Tensor y = torch::addmm(b.to(torch::kFloat).unsqueeze(1), m.to(torch::kFloat), f[0].flatten(1));
-  return impl_->net->decoders[i]->forward(y.view_as(f).contiguous(f.suggest_memory_format()));
+  return impl_->net->decoders[i]->forward(applyTransform(transformFor(cMean, cCov, style, i, strength), f));
+}
+
+torch::Tensor Wct16xNetwork::stylize(const torch::Tensor& rgb, const StyleCode& style, double strength) {
+  if (rgb.dim() != 4 || rgb.size(0) != 1 || rgb.size(1) != 3 || rgb.size(2) % 16 != 0 || rgb.size(3) % 16 != 0 ||
+      rgb.size(2) < 32 || rgb.size(3) < 32)
+    throw std::invalid_argument("wct16x: stylize needs [1,3,H,W] with H, W multiples of 16, at least 32");
+  c10::InferenceMode guard;
+  torch::Tensor img = rgb.to(impl_->device);
+  if (impl_->device.is_cpu()) img = img.contiguous(at::MemoryFormat::ChannelsLast);
+  const int h = static_cast<int>(img.size(2)), w = static_cast<int>(img.size(3));
+  const TileGrid grid = impl_->tile > 0 ? fastTileGrid(w, h, impl_->tile, kWct16xTileHalo, 16) : TileGrid{};
+  impl_->tiling = grid.tiled() ? grid.describe() : std::string();
+  for (int k = kLevels; k >= 1; --k)
+    img = grid.tiled() ? impl_->stylizeLevelTiled(k, img, style, strength, grid) : stylizeLevel(k, img, style, strength);
+  return img;
 }
 
 std::vector<cv::Mat> Wct16xNetwork::operator()(const std::vector<cv::Mat>& frames, const StyleCode& style,
@@ -252,12 +433,7 @@ std::vector<cv::Mat> Wct16xNetwork::operator()(const std::vector<cv::Mat>& frame
   const torch::Tensor padded =
       (ph || pw) ? F::pad(input, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate)) : input;
   std::vector<torch::Tensor> outputs;
-  for (std::int64_t n = 0; n < padded.size(0); ++n) {
-    torch::Tensor img = padded.slice(0, n, n + 1);
-    if (impl_->device.is_cpu()) img = img.contiguous(at::MemoryFormat::ChannelsLast);
-    for (int k = kLevels; k >= 1; --k) img = stylizeLevel(k, img, style, strength);
-    outputs.push_back(img);
-  }
+  for (std::int64_t n = 0; n < padded.size(0); ++n) outputs.push_back(stylize(padded.slice(0, n, n + 1), style, strength));
   torch::Tensor out = torch::cat(outputs, 0);
   if (ph || pw) out = out.slice(2, 0, h).slice(3, 0, w);
   return tensor01ToRgbFrames(out.contiguous());
@@ -299,6 +475,24 @@ TensorFile importWct16x(const std::string& folder) {
   out.metadata["flowstyle.preprocess"] = "rgb_0_1";
   out.metadata["flowstyle.name"] = "wct16x";
   return out;
+}
+
+int wct16xTileHalo() {
+  Wct16x net;  // the architecture
+  std::int64_t halo = 0;
+  for (int k = 1; k <= kLevels; ++k) {
+    const std::vector<WctStep> enc = encoderSteps(*net->encoders[static_cast<std::size_t>(k - 1)]);
+    const std::vector<WctStep> dec = decoderSteps(*net->decoders[static_cast<std::size_t>(k - 1)]);
+    // A core of input pixels 64..80 (a multiple of 16), on level k's feature grid.
+    const std::int64_t scale = std::int64_t{1} << (k - 1);
+    const Span core{64 / scale, 80 / scale};
+    const auto [decLo, decHi] = readBeyond(dec, {64, 80});  // on the feature grid
+    halo = std::max({halo, (core.lo - decLo) * scale, (decHi - core.hi) * scale});
+    // Pass A encodes the core; pass B encodes what the decoder reads unless kept whole.
+    const auto [encLo, encHi] = readBeyond(enc, keepsFeaturesWhole(k) ? core : Span{decLo, decHi});
+    halo = std::max({halo, 64 - encLo, encHi - 80});
+  }
+  return static_cast<int>(halo);
 }
 
 std::unique_ptr<ArbitraryStyleNetwork> makeWct16x(const TensorFile& file, const std::string& origin,

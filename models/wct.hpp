@@ -14,6 +14,16 @@
 //     last included; nearest x2 upsampling after conv51, conv41, conv31 and conv21):
 //     conv51 [128,128]; conv44..42 [128,128]; conv41 [64,128]; conv34..32 [64,64];
 //     conv31 [32,64]; conv22 [32,32]; conv21 [16,32]; conv12 [16,16]; conv11 [3,16] ([3,24] at level 1).
+//
+// Tiles (setTile, issue 24): whitening and colouring need the content features' mean and
+// covariance over the whole frame, so each level runs in two passes over the tiles. Pass A
+// encodes each tile's core (unpadded convolutions on windows reflected at the frame's edges,
+// as the whole-frame padding; cores on multiples of 16, so every max pool reads the whole
+// frame's cells) and adds its per-channel sums of x and x x^T in double; one
+// eigendecomposition of the summed covariance gives the transform; pass B transforms what
+// each tile's decoder reads (levels 4 and 5 keep their small features whole from pass A,
+// levels 1..3 encode that window again) and decodes it into the whole output image, which
+// the next level reads whole (3 channels). The halo is kWct16xTileHalo (models/tiling.hpp).
 #include <memory>
 #include <string>
 
@@ -33,6 +43,8 @@ class Wct16xNetwork final : public ArbitraryStyleNetwork {
   Wct16xNetwork(const TensorFile& file, const std::string& origin, const torch::Device& device);
   ~Wct16xNetwork() override;
   std::string arch() const override { return "wct16x"; }
+  void setTile(int side) override;
+  std::string tiling() const override;
 
   // The code: per level k = 1..5, the style's feature mean [C] and covariance [C,C]
   // (tensors 2(k-1) and 2(k-1)+1). Blending mixes both linearly.
@@ -50,11 +62,18 @@ class Wct16xNetwork final : public ArbitraryStyleNetwork {
   torch::Tensor decode(int level, const torch::Tensor& features);
   // One level of the cascade on [1,3,H,W] (H, W multiples of 16): encode, transform, decode.
   torch::Tensor stylizeLevel(int level, const torch::Tensor& rgb, const StyleCode& style, double strength);
+  // The cascade (levels 5 -> 1) on [1,3,H,W] RGB 0..1 (H, W multiples of 16, at least 32),
+  // whole or in the tiles setTile asks for (tiling() tells which): the raw output, not clamped.
+  torch::Tensor stylize(const torch::Tensor& rgb, const StyleCode& style, double strength);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The most the tiled chains read beyond a core, in input pixels, from the architecture:
+// models::kWct16xTileHalo states it for the memory estimate (a test keeps them equal).
+int wct16xTileHalo();
 
 std::unique_ptr<ArbitraryStyleNetwork> makeWct16x(const TensorFile& file, const std::string& origin,
                                                   const torch::Device& device);
