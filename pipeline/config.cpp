@@ -118,13 +118,13 @@ void validate(const Config& c) {
     invalid("tile", std::to_string(c.fast.tile) + " px is smaller than the smallest tile, " +
                         std::to_string(models::kMinFastTile) + " px (each tile reads a halo of up to " +
                         std::to_string(std::max({models::kFastTileHalo, models::kMicroAstTileHalo,
-                                                 models::kMagentaTileHalo})) +
+                                                 models::kMagentaTileHalo, models::kWct16xTileHalo})) +
                         " px on every side); use --tile " +
                         std::to_string(models::kMinFastTile) + " or more");
   }
   if (c.fast.tile > 0 && c.method != Method::Fast && c.method != Method::Optimize) {
     invalid("tile", "tiles exist for --method optimize and for --method fast with an ml5 style network "
-                    "(--model NAME), microast or magenta, not for --method " +
+                    "(--model NAME), microast, magenta or wct16x, not for --method " +
                         toString(c.method) + "; leave --tile out or give --tile 0");
   }
 

@@ -84,17 +84,28 @@ constexpr double kMagentaTiledWholeValues = 12;
 constexpr double kMagentaTiledQuarterValues = 6;
 constexpr double kMagentaTiledExpandValues = 2;
 constexpr double kMagentaTileValues = 56;
-// The tiled arbitrary-style networks' values, as above.
+// WCT-16x in tiles (input to multiples of 16, Pp): always the input, its channels-last copy
+// and each level's input and output images (15); no quarter-resolution phase; the tiles'
+// phase holds level 4's whole 128-channel 1/8-resolution features (2) and, per pixel of the
+// largest tile with its halo, level 1's 24-channel full-resolution encoder output, its
+// reflected window, the transform's flattened input, output and channels-last copy and the
+// decoder's window (150). First guess, refitted in docs/performance.md "wct16x in tiles".
+constexpr double kWct16xTiledWholeValues = 15;
+constexpr double kWct16xTiledFeatureValues = 2;
+constexpr double kWct16xTileValues = 150;
+// The tiled arbitrary-style networks' values, as above; cores on multiples of `align`.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
-  int halo;
+  int halo, align;
 };
 ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
   if (arch == "magenta")
     return {kMagentaTiledWholeValues, kMagentaTiledQuarterValues, kMagentaTiledExpandValues, kMagentaTileValues,
-            models::kMagentaTileHalo};
+            models::kMagentaTileHalo, 4};
+  if (arch == "wct16x")
+    return {kWct16xTiledWholeValues, 0, kWct16xTiledFeatureValues, kWct16xTileValues, models::kWct16xTileHalo, 16};
   return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
-          models::kMicroAstTileHalo};
+          models::kMicroAstTileHalo, 4};
 }
 // Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
 // float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
@@ -311,15 +322,19 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     const bool tiles = c.method == Method::Fast && c.fast.tile > 0;
     if (!arbitrary.empty()) {
       models::fastNetworkInputSize(e.width, e.height, 0, padW, padH);
-      if (tiles && models::arbitraryNetworkTiles(arbitrary))
-        grid = models::fastTileGrid(padW, padH, c.fast.tile, arbitraryTiledValues(arbitrary).halo);
+      if (tiles && models::arbitraryNetworkTiles(arbitrary)) {
+        const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
+        padW = (e.width + v.align - 1) / v.align * v.align;
+        padH = (e.height + v.align - 1) / v.align * v.align;
+        grid = models::fastTileGrid(padW, padH, c.fast.tile, v.halo, v.align);
+      }
     } else {
       models::fastNetworkInputSize(e.width, e.height, models::borderPadFor(c.fast.borderPad, e.width, e.height), padW,
                                    padH);
       if (tiles) grid = models::fastTileGrid(padW, padH, c.fast.tile);
     }
     if (grid.tiled() && !arbitrary.empty()) {
-      // MicroAST, Magenta: frames of a batch run one after the other through the tiles.
+      // MicroAST, Magenta, WCT-16x: frames of a batch run one after the other through the tiles.
       const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
       e.fastTile = c.fast.tile;
       e.tiling = grid.describe();
@@ -588,7 +603,7 @@ const std::vector<int>& autoTileSides() {
 namespace {
 
 // Whether automatic tiling applies: --tile automatic with --method optimize, or --method fast
-// with an ml5 network or an arbitrary-style network that tiles (MicroAST, Magenta).
+// with an ml5 network or an arbitrary-style network that tiles (MicroAST, Magenta, WCT-16x).
 bool autoTiles(const Config& c) {
   if (c.fast.tile != kAutoTile) return false;
   if (c.method == Method::Optimize) return true;  // estimateMemory tiles only what can be

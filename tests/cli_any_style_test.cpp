@@ -204,23 +204,28 @@ TEST(Cli_AnyStyle, MagentaHoldsOnHarderByDefault) {
   EXPECT_NE(byDefault, stylize("w08.mkv", {"--temporal-weight", "0.8"}));
 }
 
-// Issue 24: MicroAST and Magenta in tiles (--tile N) paint the whole frame's 8-bit picture
-// and name their grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a side
-// the networks pad.
+// Issue 24: MicroAST, Magenta and WCT-16x in tiles (--tile N) paint the whole frame's 8-bit
+// picture and name their grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a
+// side the networks pad (to 200x152; WCT-16x to 208x160, the same 4x3 grid).
 TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   const fs::path dir = scratchDir();
   const fs::path small = dir / "small.png";
   cv::Mat picture;
   cv::resize(cv::imread(kContent, cv::IMREAD_COLOR), picture, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
   ASSERT_TRUE(cv::imwrite(small.string(), picture));
-  const CommandResult installed =
-      cli({"models", "install", sharedPath("models/arbitrary/magenta"), "--to", (dir / "models").string()}, dir);
-  ASSERT_EQ(installed.exitCode, 0) << installed.err;
+  for (const char* folder : {"magenta", "wct16x"}) {
+    const CommandResult installed =
+        cli({"models", "install", sharedPath(std::string("models/arbitrary/") + folder), "--to",
+             (dir / "models").string()},
+            dir);
+    ASSERT_EQ(installed.exitCode, 0) << installed.err;
+  }
   struct Network {
     std::string arch, model, halo;
   };
   for (const Network& n : {Network{"microast", "microast", "23"},
-                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8"}}) {
+                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8"},
+                           Network{"wct16x", (dir / "models" / "wct16x.safetensors").string(), "80"}}) {
     SCOPED_TRACE(n.arch);
     const fs::path whole = dir / (n.arch + "_whole.png"), tiled = dir / (n.arch + "_tiled.png");
     auto run = [&](const fs::path& out, const std::string& tile) {

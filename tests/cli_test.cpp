@@ -302,13 +302,14 @@ TEST(Cli_Usage, TileValuesAndMethodsNameTheOption) {
       {{"video", "in.mp4", "-o", (dir / "o.mp4").string(), "--method", "hybrid", "--model", "wave", "--style", style,
         "--tile", "256"},
        "not for --method hybrid"},
-      // WCT-16x has no tiles yet (MicroAST and Magenta have: Cli_AnyStyle.TilesPaintTheWholeFramesPicture).
-      {{"image", content, "--method", "fast", "--model", (dir / "models" / "wct16x.safetensors").string(), "--style",
-        style, "--tile", "256", "-o", out},
-       "--tile: the arbitrary-style network wct16x cannot run in tiles yet"},
+      // multistyle26 has no tiles yet (MicroAST, Magenta and WCT-16x have:
+      // Cli_AnyStyle.TilesPaintTheWholeFramesPicture).
+      {{"image", content, "--method", "fast", "--model", (dir / "models" / "multistyle26.safetensors").string(),
+        "--style", style, "--tile", "256", "-o", out},
+       "--tile: the arbitrary-style network multistyle26 cannot run in tiles yet"},
   };
   const CommandResult installed =
-      cli({"models", "install", sharedPath("models/arbitrary/wct16x"), "--to", (dir / "models").string()}, dir);
+      cli({"models", "install", sharedPath("models/arbitrary/multistyle26"), "--to", (dir / "models").string()}, dir);
   ASSERT_EQ(installed.exitCode, 0) << installed.err;
   for (const Case& c : cases) {
     CommandResult r = cli(c.args, dir);

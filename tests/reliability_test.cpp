@@ -339,16 +339,22 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
-// Issue 24: a 4K MicroAST or Magenta job (--method fast --style S) that does not fit whole
+// Issue 24: a 4K MicroAST, Magenta or WCT-16x job (--method fast --style S) that does not fit whole
 // under 2 GiB runs in tiles, the largest that fit (estimate only, nothing runs).
 TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
   const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-magenta";
-  const CommandResult installed = flowstyle::test::run(
-      {FLOWSTYLE_CLI, "models", "install", sharedPath("models/arbitrary/magenta"), "--to", models.string()},
-      fs::path(FLOWSTYLE_TEST_TMP));
+  CommandResult installed;
+  for (const char* folder : {"magenta", "wct16x"}) {
+    const CommandResult r = flowstyle::test::run({FLOWSTYLE_CLI, "models", "install",
+                                                  sharedPath(std::string("models/arbitrary/") + folder), "--to",
+                                                  models.string()},
+                                                 fs::path(FLOWSTYLE_TEST_TMP));
+    installed.err += r.err;
+  }
   for (const auto& [arch, model, halo] :
        {std::tuple<std::string, std::string, std::string>{"microast", pl::kDefaultArbitraryNetwork, "23"},
-        {"magenta", (models / "magenta.safetensors").string(), "8"}}) {
+        {"magenta", (models / "magenta.safetensors").string(), "8"},
+        {"wct16x", (models / "wct16x.safetensors").string(), "80"}}) {
     SCOPED_TRACE(arch);
     pl::Config c;
     c.method = pl::Method::Fast;

@@ -291,7 +291,7 @@ void parseSize(const std::string& text, int& width, int& height) {
 
 namespace {
 
-// --tile N runs the ml5 networks, MicroAST and Magenta in tiles; the other arbitrary-style
+// --tile N runs the ml5 networks, MicroAST, Magenta and WCT-16x in tiles; the other arbitrary-style
 // networks have none yet.
 void checkTiledNetwork(const pipeline::Config& c) {
   if (c.fast.tile <= 0 || c.method != pipeline::Method::Fast) return;
@@ -303,7 +303,7 @@ void checkTiledNetwork(const pipeline::Config& c) {
   }
   if (!arch.empty() && !models::arbitraryNetworkTiles(arch)) {
     throw UsageError("--tile: the arbitrary-style network " + arch +
-                     " cannot run in tiles yet (tiles exist for the ml5 style networks, microast and magenta); "
+                     " cannot run in tiles yet (tiles exist for the ml5 style networks, microast, magenta and wct16x); "
                      "leave --tile out or give --tile 0");
   }
 }
