@@ -84,15 +84,16 @@ constexpr double kMagentaTiledWholeValues = 12;
 constexpr double kMagentaTiledQuarterValues = 6;
 constexpr double kMagentaTiledExpandValues = 2;
 constexpr double kMagentaTileValues = 56;
-// WCT-16x in tiles (input to multiples of 16, Pp): always the input, its channels-last copy
-// and each level's input and output images (15); no quarter-resolution phase; the tiles'
-// phase holds level 4's whole 128-channel 1/8-resolution features (2) and, per pixel of the
-// largest tile with its halo, level 1's 24-channel full-resolution encoder output, its
-// reflected window, the transform's flattened input, output and channels-last copy and the
-// decoder's window (150). First guess, refitted in docs/performance.md "wct16x in tiles".
-constexpr double kWct16xTiledWholeValues = 15;
+// WCT-16x in tiles (input to multiples of 16, Pp): always the input, its channels-last copy,
+// each level's input and output images, the output's conversion and what the allocator keeps
+// of the levels before (30, fit); no quarter-resolution phase; the tiles' phase holds level
+// 4's whole 128-channel 1/8-resolution features (2) and per pixel of the largest tile with
+// its halo level 1..3's full-resolution windows, encoder outputs and transform copies (45,
+// fit). Fit to the peaks at 3840x2160 in tiles of 512, 1024 and 2048 px (1439, 1580, 1696
+// MiB): the estimate is -1 to +9 % off them (docs/performance.md "wct16x in tiles").
+constexpr double kWct16xTiledWholeValues = 30;
 constexpr double kWct16xTiledFeatureValues = 2;
-constexpr double kWct16xTileValues = 150;
+constexpr double kWct16xTileValues = 45;
 // The tiled arbitrary-style networks' values, as above; cores on multiples of `align`.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
