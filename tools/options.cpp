@@ -166,8 +166,8 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
      "fast/hybrid network: reflect-pad the frame by N px on every side before the network and crop "
      "after, so the networks' painted border frame falls outside the picture (-1 = auto, 48; 0 = off)")
     ("tile", po::value(&c.fast.tile)->default_value(pipeline::kAutoTile),
-     "fast (ml5 network, microast, magenta): run the full-resolution layers in tiles of N px with whole-frame "
-     "statistics (same output within RMS 0.01 of 255); optimize: the loss network sees tiles of N px "
+     "fast (ml5 network, microast, magenta, wct16x): run the full-resolution layers in tiles of N px with "
+     "whole-frame statistics (same output within RMS 0.04 of 255); optimize: the loss network sees tiles of N px "
      "(a multiple of 16, >= 128) with a halo of its receptive field, loss and gradient those of the "
      "whole image; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
     ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
