@@ -1,5 +1,9 @@
 #include "models/tile_window.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "models/image_tensor.hpp"
 
 namespace flowstyle::models {
@@ -17,6 +21,12 @@ torch::Tensor reflectedWindow(const torch::Tensor& t, const Box& have, const Box
   const std::int64_t top = in.y.lo - need.y.lo, bottom = need.y.hi - in.y.hi;
   const std::int64_t left = in.x.lo - need.x.lo, right = need.x.hi - in.x.hi;
   return top || bottom || left || right ? reflectPad2d(v, left, right, top, bottom) : v;
+}
+
+void releaseFreedHeap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 }  // namespace flowstyle::models

@@ -288,14 +288,18 @@ struct Wct16xNetwork::Impl {
     torch::Tensor features;  // keep: the level's whole features
     for (int r = 0; r < grid.rows; ++r) {
       for (int c = 0; c < grid.cols; ++c) {
-        const Box core = scaled(grid.core(c, r), 1, scale);
-        const torch::Tensor t = runTileChain(enc, enc.size(), img, core);
-        sums.add(t);
-        if (!keep) continue;
-        if (!features.defined())
-          features = torch::empty({1, t.size(1), featureFrame.y.hi, featureFrame.x.hi},
-                                  t.options().memory_format(img.suggest_memory_format()));
-        place(features, core, t);
+        {
+          const Box core = scaled(grid.core(c, r), 1, scale);
+          const torch::Tensor t = runTileChain(enc, enc.size(), img, core);
+          sums.add(t);
+          if (keep) {
+            if (!features.defined())
+              features = torch::empty({1, t.size(1), featureFrame.y.hi, featureFrame.x.hi},
+                                      t.options().memory_format(img.suggest_memory_format()));
+            place(features, core, t);
+          }
+        }
+        releaseFreedHeap();  // the tile's activations, before the next tile's
       }
     }
     const auto [mean, cov] = sums.meanCov();
@@ -303,10 +307,14 @@ struct Wct16xNetwork::Impl {
     torch::Tensor out = torch::empty_like(img);
     for (int r = 0; r < grid.rows; ++r) {
       for (int c = 0; c < grid.cols; ++c) {
-        const Box core = grid.core(c, r);
-        const Box reads = tileChainBoxes(dec, dec.size(), featureFrame, core).front();
-        const torch::Tensor f = keep ? cut(features, featureFrame, reads) : runTileChain(enc, enc.size(), img, reads);
-        place(out, core, runTileChain(dec, dec.size(), applyTransform(tr, f), reads, featureFrame, core));
+        {
+          const Box core = grid.core(c, r);
+          const Box reads = tileChainBoxes(dec, dec.size(), featureFrame, core).front();
+          const torch::Tensor f =
+              keep ? cut(features, featureFrame, reads) : runTileChain(enc, enc.size(), img, reads);
+          place(out, core, runTileChain(dec, dec.size(), applyTransform(tr, f), reads, featureFrame, core));
+        }
+        releaseFreedHeap();
       }
     }
     return out;
