@@ -84,27 +84,31 @@ constexpr double kMagentaTiledWholeValues = 12;
 constexpr double kMagentaTiledQuarterValues = 6;
 constexpr double kMagentaTiledExpandValues = 2;
 constexpr double kMagentaTileValues = 56;
-// WCT-16x in tiles (input to multiples of 16, Pp): always the input, its channels-last copy,
-// each level's input and output images, the output's conversion and what the allocator keeps
-// of the levels before (30, fit); no quarter-resolution phase; the tiles' phase holds level
-// 4's whole 128-channel 1/8-resolution features (2) and per pixel of the largest tile with
-// its halo level 1..3's full-resolution windows, encoder outputs and transform copies (45,
-// fit). Fit to the peaks at 3840x2160 in tiles of 512, 1024 and 2048 px (1439, 1580, 1696
-// MiB): the estimate is -1 to +9 % off them (docs/performance.md "wct16x in tiles").
-constexpr double kWct16xTiledWholeValues = 30;
+// WCT-16x in tiles (input to multiples of 16, Pp), fitted (not itemized) to the peaks at
+// 3840x2160 in tiles of 512, 1024 and 2048 px (805, 896, 1258 MiB) and at 1920x1080 in
+// tiles of 512 and 1024 (510, 495 MiB), with the heap trimmed after every tile
+// (models::releaseFreedHeap): what LibTorch and oneDNN keep besides the tensors (144 MiB);
+// 4 values per pixel whole plus level 4's whole features (2); no quarter-resolution phase;
+// 54 per pixel of the largest tile with its halo (levels 1..3's full-resolution windows,
+// encoder outputs and transform copies). The estimate is -0.4 to +22 % off those peaks
+// (docs/performance.md "wct16x in tiles").
+constexpr double kWct16xTiledFixedBytes = 144 * kMiB;
+constexpr double kWct16xTiledWholeValues = 4;
 constexpr double kWct16xTiledFeatureValues = 2;
-constexpr double kWct16xTileValues = 45;
+constexpr double kWct16xTileValues = 54;
 // The tiled arbitrary-style networks' values, as above; cores on multiples of `align`.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
   int halo, align;
+  double fixedBytes = 0;  // besides the values per pixel
 };
 ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
   if (arch == "magenta")
     return {kMagentaTiledWholeValues, kMagentaTiledQuarterValues, kMagentaTiledExpandValues, kMagentaTileValues,
             models::kMagentaTileHalo, 4};
   if (arch == "wct16x")
-    return {kWct16xTiledWholeValues, 0, kWct16xTiledFeatureValues, kWct16xTileValues, models::kWct16xTileHalo, 16};
+    return {kWct16xTiledWholeValues, 0, kWct16xTiledFeatureValues, kWct16xTileValues, models::kWct16xTileHalo, 16,
+            kWct16xTiledFixedBytes};
   return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
           models::kMicroAstTileHalo, 4};
 }
@@ -344,7 +348,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
       const double tileP = (coreW + 2.0 * grid.halo) * (coreH + 2.0 * grid.halo);
       const double Pp = static_cast<double>(padW) * padH;
-      add("style network input and output", 4.0 * v.whole * Pp, true);
+      add("style network input and output", v.fixedBytes + 4.0 * v.whole * Pp, true);
       const double quarter = 4.0 * v.quarter * Pp;
       const double decoder = 4.0 * (v.decoder * Pp + v.tile * tileP);
       if (quarter >= decoder) add("style network quarter-resolution part, whole", quarter, true);
