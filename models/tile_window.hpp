@@ -68,7 +68,7 @@ torch::Tensor runTileChain(const std::vector<Step>& steps, std::size_t count, co
 }
 
 // Gives the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
-// A tiled network calls it between tiles: glibc raises its mmap threshold to the largest
+// WCT-16x calls it after every tile: glibc raises its mmap threshold to the largest
 // block freed so far (up to 32 MiB), so a tile's activations come from the heap afterwards
 // and what one tile freed stays resident while the next one allocates other sizes.
 void releaseFreedHeap();

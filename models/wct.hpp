@@ -23,7 +23,8 @@
 // eigendecomposition of the summed covariance gives the transform; pass B transforms what
 // each tile's decoder reads (levels 4 and 5 keep their small features whole from pass A,
 // levels 1..3 encode that window again) and decodes it into the whole output image, which
-// the next level reads whole (3 channels). The halo is kWct16xTileHalo (models/tiling.hpp).
+// the next level reads whole (3 channels); the heap is given back after every tile
+// (releaseFreedHeap). The halo is kWct16xTileHalo (models/tiling.hpp).
 #include <memory>
 #include <string>
 
