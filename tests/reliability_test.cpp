@@ -404,6 +404,27 @@ TEST(Reliability_Memory, OptimizeTilesWhenThePictureDoesNotFit) {
   EXPECT_EQ(pl::estimateMemory(squeeze, pl::JobKind::Image, 3840, 2160).fastTile, 0);
 }
 
+// Hybrid: the network and the optimizer share the tile. At 4K under 8 GiB the check picks the
+// largest side that fits both, names the optimizer's grid (its halo, 96, is the larger) and
+// estimates the network's part tiled too.
+TEST(Reliability_Memory, HybridTilesItsNetworkAndItsOptimizerAlike) {
+  pl::Config c;
+  c.method = pl::Method::Hybrid;
+  c.fast.model = sharedPath("models/ml5/wave");
+  c.run.maxMemory = 8 * kGiB;
+  expectLargestTileThatFits(c, "96");
+  pl::Config given = c;
+  given.fast.tile = 1024;
+  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+  EXPECT_EQ(t.tiling, "4x3 tiles of 1024 px, halo 96");
+  // The network's tiled parts (its input, then the larger of the whole residual blocks and a
+  // tile), not its whole-frame pass.
+  EXPECT_NE(t.describe().find("style network input"), std::string::npos) << t.describe();
+  EXPECT_EQ(t.describe().find("style network pass"), std::string::npos) << t.describe();
+  given.fast.tile = 64;  // below the optimizer's smallest tile: neither tiles
+  EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Under a real limit, through the CLI
 

@@ -169,7 +169,7 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
      "fast (ml5 network, microast, magenta): run the full-resolution layers in tiles of N px with whole-frame "
      "statistics (same output within RMS 0.01 of 255); optimize: the loss network sees tiles of N px "
      "(a multiple of 16, >= 128) with a halo of its receptive field, loss and gradient those of the "
-     "whole image; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
+     "whole image; hybrid: both, at the same N; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
     ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
        asUsageError([&] { c.run.maxMemory = pipeline::parseMemorySize(v); });
      }), "memory this job may use, e.g. 512M, 8G (also limited by the cgroup, ulimit -v, free RAM)")
@@ -294,7 +294,7 @@ namespace {
 // --tile N runs the ml5 networks, MicroAST and Magenta in tiles; the other arbitrary-style
 // networks have none yet.
 void checkTiledNetwork(const pipeline::Config& c) {
-  if (c.fast.tile <= 0 || c.method != pipeline::Method::Fast) return;
+  if (c.fast.tile <= 0 || (c.method != pipeline::Method::Fast && c.method != pipeline::Method::Hybrid)) return;
   std::string arch;
   try {
     arch = pipeline::arbitraryNetworkArch(c);
