@@ -27,9 +27,12 @@ inline constexpr int kMicroAstTileHalo = 23;
 // two stride-2 3x3, reflection-padded), the expansion 8 (two nearest x2 upsamplings, two
 // 3x3 and a 9x9). Its residual blocks run whole at quarter resolution.
 inline constexpr int kMagentaTileHalo = 8;
+// multistyle26 (models/multistyle.hpp): the same geometry as Magenta (9x9 and two stride-2
+// 3x3 in, two nearest x2 with 3x3 and a 9x9 out, all reflection-padded), 8.
+inline constexpr int kMultistyleTileHalo = 8;
 
 // Whether the arbitrary-style network `arch` runs in tiles (ArbitraryStyleNetwork::setTile):
-// microast, magenta.
+// microast, magenta, multistyle26.
 bool arbitraryNetworkTiles(const std::string& arch);
 
 // A half-open range of rows or columns, and a rectangle of them, in one layer's grid.

@@ -85,6 +85,16 @@ constexpr double kMagentaTiledWholeValues = 12;
 constexpr double kMagentaTiledQuarterValues = 6;
 constexpr double kMagentaTiledExpandValues = 2;
 constexpr double kMagentaTileValues = 56;
+// multistyle26 in tiles, the same way: always the input and the output with its crop (6);
+// then the larger of the residual blocks (x, a convolution's output and a padded copy,
+// 32-channel quarter-resolution tensors, 4: the norms run in place) and the tiles (the
+// whole quarter-resolution tensor, 2, and per pixel of the largest tile with its halo
+// contract.0's 32-channel output and its copies, 72). Fit to the 4K peaks of 2x2 tiles of
+// 2048 px and 8x5 of 512 (docs/performance.md "multistyle26 in tiles": +2 %, +1 %).
+constexpr double kMultistyleTiledWholeValues = 6;
+constexpr double kMultistyleTiledQuarterValues = 4;
+constexpr double kMultistyleTiledExpandValues = 2;
+constexpr double kMultistyleTileValues = 72;
 // The tiled arbitrary-style networks' values, as above.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
@@ -94,6 +104,9 @@ ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
   if (arch == "magenta")
     return {kMagentaTiledWholeValues, kMagentaTiledQuarterValues, kMagentaTiledExpandValues, kMagentaTileValues,
             models::kMagentaTileHalo};
+  if (arch == "multistyle26")
+    return {kMultistyleTiledWholeValues, kMultistyleTiledQuarterValues, kMultistyleTiledExpandValues,
+            kMultistyleTileValues, models::kMultistyleTileHalo};
   return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
           models::kMicroAstTileHalo};
 }

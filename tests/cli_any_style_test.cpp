@@ -204,9 +204,9 @@ TEST(Cli_AnyStyle, MagentaHoldsOnHarderByDefault) {
   EXPECT_NE(byDefault, stylize("w08.mkv", {"--temporal-weight", "0.8"}));
 }
 
-// Issue 24: MicroAST and Magenta in tiles (--tile N) paint the whole frame's 8-bit picture
-// and name their grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a side
-// the networks pad.
+// Issue 24: MicroAST, Magenta and multistyle26 in tiles (--tile N) paint the whole frame's
+// 8-bit picture and name their grid in the summary; --tile 0 runs whole. 200x150: unequal
+// tiles, a side the networks pad.
 TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   const fs::path dir = scratchDir();
   const fs::path small = dir / "small.png";
@@ -216,17 +216,26 @@ TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   const CommandResult installed =
       cli({"models", "install", sharedPath("models/arbitrary/magenta"), "--to", (dir / "models").string()}, dir);
   ASSERT_EQ(installed.exitCode, 0) << installed.err;
+  const CommandResult installed26 =
+      cli({"models", "install", sharedPath("models/arbitrary/multistyle26"), "--to", (dir / "models").string()}, dir);
+  ASSERT_EQ(installed26.exitCode, 0) << installed26.err;
   struct Network {
     std::string arch, model, halo;
+    std::vector<std::string> style;
   };
-  for (const Network& n : {Network{"microast", "microast", "23"},
-                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8"}}) {
+  for (const Network& n : {Network{"microast", "microast", "23", {"--style", kStarry}},
+                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8",
+                                   {"--style", kStarry}},
+                           Network{"multistyle26", (dir / "models" / "multistyle26.safetensors").string(), "8",
+                                   {"--style-index", "3"}}}) {
     SCOPED_TRACE(n.arch);
     const fs::path whole = dir / (n.arch + "_whole.png"), tiled = dir / (n.arch + "_tiled.png");
     auto run = [&](const fs::path& out, const std::string& tile) {
-      return cli({"image", small.string(), "-o", out.string(), "--method", "fast", "--model", n.model, "--style",
-                  kStarry, "--tile", tile, "--threads", "2"},
-                 dir);
+      std::vector<std::string> args = {"image",   small.string(), "-o",     out.string(), "--method",
+                                       "fast",    "--model",      n.model,  "--tile",     tile,
+                                       "--threads", "2"};
+      args.insert(args.end(), n.style.begin(), n.style.end());
+      return cli(args, dir);
     };
     CommandResult r = run(whole, "0");
     ASSERT_EQ(r.exitCode, 0) << r.err;

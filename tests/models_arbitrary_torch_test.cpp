@@ -350,7 +350,7 @@ TEST(Models_Wct16x, CannotRunInTilesYet) {
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("microast"));
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("magenta"));
   EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("wct16x"));
-  EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("multistyle26"));
+  EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("multistyle26"));
 }
 
 // ---- WCT-16x -------------------------------------------------------------------------

@@ -339,21 +339,28 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
-// Issue 24: a 4K MicroAST or Magenta job (--method fast --style S) that does not fit whole
-// under 2 GiB runs in tiles, the largest that fit (estimate only, nothing runs).
+// Issue 24: a 4K MicroAST, Magenta or multistyle26 job (--method fast --style S, or
+// --style-index N) that does not fit whole under 2 GiB runs in tiles, the largest that fit
+// (estimate only, nothing runs).
 TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
   const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-magenta";
-  const CommandResult installed = flowstyle::test::run(
+  CommandResult installed = flowstyle::test::run(
       {FLOWSTYLE_CLI, "models", "install", sharedPath("models/arbitrary/magenta"), "--to", models.string()},
       fs::path(FLOWSTYLE_TEST_TMP));
+  const CommandResult installed26 = flowstyle::test::run(
+      {FLOWSTYLE_CLI, "models", "install", sharedPath("models/arbitrary/multistyle26"), "--to", models.string()},
+      fs::path(FLOWSTYLE_TEST_TMP));
+  installed.err += installed26.err;
   for (const auto& [arch, model, halo] :
        {std::tuple<std::string, std::string, std::string>{"microast", pl::kDefaultArbitraryNetwork, "23"},
-        {"magenta", (models / "magenta.safetensors").string(), "8"}}) {
+        {"magenta", (models / "magenta.safetensors").string(), "8"},
+        {"multistyle26", (models / "multistyle26.safetensors").string(), "8"}}) {
     SCOPED_TRACE(arch);
     pl::Config c;
     c.method = pl::Method::Fast;
     c.fast.model = model;
-    c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
+    if (arch == "multistyle26") c.fast.styleIndex = {3};
+    else c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
     c.run.maxMemory = 2 * kGiB;
     try {
       if (pl::arbitraryNetworkArch(c) != arch) {
