@@ -34,6 +34,24 @@ bool isMultistyle26Onnx(const std::string& onnxPath);
 std::unique_ptr<ArbitraryStyleNetwork> makeMultistyle26(const TensorFile& file, const std::string& source,
                                                         const torch::Device& device);
 
+// Tiles (setTile, issue 24): every convolution has an instance norm, the contraction's
+// too, so each norm's whole-frame statistics come from a pass over the tiles (per-channel
+// moments merged in double) before any tile reads its output. contract.0 and contract.1
+// (full and half resolution) are recomputed per tile, contract.2's output is kept whole at
+// quarter resolution where its norm and the six residual blocks run; the expansion runs per
+// tile once per norm and once for the output (as Magenta's). Output: the whole frame's
+// within float rounding. The halo is kMultistyleTileHalo (models/tiling.hpp).
+//
+// The most the tiled chains of `net` (multistyle26) read beyond a core, in input pixels,
+// from its layers; kMultistyleTileHalo states it for the memory estimate (a test keeps them
+// equal).
+int multistyleTileHalo(ArbitraryStyleNetwork& net);
+
+// For tests: the network's output ([1,3,H,W] float in (0,1)) on x, [1,3,H,W] float in 0..1
+// with H, W multiples of 4 and at least 8, whole (tile 0) or in tiles of `tile` px (setTile,
+// which it leaves set), with the style weights of `code`.
+torch::Tensor multistyleRaw(ArbitraryStyleNetwork& net, const torch::Tensor& x, const StyleCode& code, int tile);
+
 // Style codes for the 26-style network (its encodeStyle refuses images): one style by
 // index 0..25, or a mix given as one weight per style (>= 0, summing to > 0; normalized
 // here). Throws std::invalid_argument naming the bad index or weight.

@@ -25,7 +25,9 @@ std::string TileGrid::describe() const {
          std::to_string(halo);
 }
 
-bool arbitraryNetworkTiles(const std::string& arch) { return arch == "microast" || arch == "magenta" || arch == "wct16x"; }
+bool arbitraryNetworkTiles(const std::string& arch) {
+  return arch == "microast" || arch == "magenta" || arch == "wct16x" || arch == "multistyle26";
+}
 
 TileGrid fastTileGrid(int w, int h, int tile, int halo, int align) {
   TileGrid g;

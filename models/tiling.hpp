@@ -33,8 +33,12 @@ inline constexpr int kMagentaTileHalo = 8;
 // encode again what their decoders read: 2, 8 and 22. Cores start on multiples of 16.
 inline constexpr int kWct16xTileHalo = 80;
 
+// multistyle26 (models/multistyle.hpp): the same geometry as Magenta (9x9 and two stride-2
+// 3x3 in, two nearest x2 with 3x3 and a 9x9 out, all reflection-padded), 8.
+inline constexpr int kMultistyleTileHalo = 8;
+
 // Whether the arbitrary-style network `arch` runs in tiles (ArbitraryStyleNetwork::setTile):
-// microast, magenta, wct16x.
+// microast, magenta, wct16x, multistyle26: all of them.
 bool arbitraryNetworkTiles(const std::string& arch);
 
 // A half-open range of rows or columns, and a rectangle of them, in one layer's grid.

@@ -104,7 +104,8 @@ void validate(const Config& c) {
                         std::to_string(models::kMinFastTile) + ".." + std::to_string(models::kMaxFastTile) +
                         " px, or leave it out (tiles only when the frame does not fit the memory budget)");
   }
-  if (c.fast.tile > 0 && c.method == Method::Optimize) {
+  // hybrid: the optimizer and the network share the tile, so the optimizer's rules hold.
+  if (c.fast.tile > 0 && (c.method == Method::Optimize || c.method == Method::Hybrid)) {
     if (c.fast.tile % kOptimizeTileAlign != 0)
       invalid("tile", std::to_string(c.fast.tile) + " px is not a multiple of " + std::to_string(kOptimizeTileAlign) +
                           " (the loss network's deepest stride); use --tile " +
@@ -122,10 +123,8 @@ void validate(const Config& c) {
                         " px on every side); use --tile " +
                         std::to_string(models::kMinFastTile) + " or more");
   }
-  if (c.fast.tile > 0 && c.method != Method::Fast && c.method != Method::Optimize) {
-    invalid("tile", "tiles exist for --method optimize and for --method fast with an ml5 style network "
-                    "(--model NAME), microast, magenta or wct16x, not for --method " +
-                        toString(c.method) + "; leave --tile out or give --tile 0");
+  if (c.fast.tile > 0 && c.method == Method::Copy) {
+    invalid("tile", "--method copy does not stylize, so it has no tiles; leave --tile out or give --tile 0");
   }
 
   if (c.chunk.preroll < 0 || c.chunk.preroll > 100000) invalid("preroll", "must be in 0..100000 frames");

@@ -31,8 +31,9 @@ class OptimizeStylizer : public FrameStylizer {
       : style_(config.style), onIteration_(std::move(onIteration)) {
     models::OptimizeConfig optimize = config.style.optimize;
     optimize.device = config.run.device;
-    // --tile: checkMemory has resolved automatic tiles (or left whole images).
-    optimize.tile = config.method == Method::Optimize ? std::max(0, config.fast.tile) : 0;
+    // --tile: checkMemory has resolved automatic tiles (or left whole images); hybrid's
+    // network tiles at the same side.
+    optimize.tile = std::max(0, config.fast.tile);
     const std::string netPath =
         models::resolveModel(config.style.lossNet, models::ModelKind::LossNetwork);
     std::shared_ptr<models::LossNetwork> network = models::loadLossNetwork(netPath);

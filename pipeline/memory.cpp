@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -96,6 +97,16 @@ constexpr double kWct16xTiledFixedBytes = 144 * kMiB;
 constexpr double kWct16xTiledWholeValues = 4;
 constexpr double kWct16xTiledFeatureValues = 2;
 constexpr double kWct16xTileValues = 54;
+// multistyle26 in tiles, the same way: always the input and the output with its crop (6);
+// then the larger of the residual blocks (x, a convolution's output and a padded copy,
+// 32-channel quarter-resolution tensors, 4: the norms run in place) and the tiles (the
+// whole quarter-resolution tensor, 2, and per pixel of the largest tile with its halo
+// contract.0's 32-channel output and its copies, 72). Fit to the 4K peaks of 2x2 tiles of
+// 2048 px and 8x5 of 512 (docs/performance.md "multistyle26 in tiles": +2 %, +1 %).
+constexpr double kMultistyleTiledWholeValues = 6;
+constexpr double kMultistyleTiledQuarterValues = 4;
+constexpr double kMultistyleTiledExpandValues = 2;
+constexpr double kMultistyleTileValues = 72;
 // The tiled arbitrary-style networks' values, as above; cores on multiples of `align`.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
@@ -109,6 +120,9 @@ ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
   if (arch == "wct16x")
     return {kWct16xTiledWholeValues, 0, kWct16xTiledFeatureValues, kWct16xTileValues, models::kWct16xTileHalo, 16,
             kWct16xTiledFixedBytes};
+  if (arch == "multistyle26")
+    return {kMultistyleTiledWholeValues, kMultistyleTiledQuarterValues, kMultistyleTiledExpandValues,
+            kMultistyleTileValues, models::kMultistyleTileHalo, 4};
   return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
           models::kMicroAstTileHalo, 4};
 }
@@ -276,18 +290,27 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
   e.parts.emplace_back("base", static_cast<Bytes>(kBaseBytes));
   if (kind == JobKind::Video) add("video graph", kVideoBaseBytes, false);
 
+  // The optimizer's tile side (0: whole): hybrid's network tiles only where it does too.
+  int optimizeTile = 0;
+  std::optional<NetworkFacts> lossNet;
   if (optimizes) {
-    const NetworkFacts net = lossNetworkFacts(c.style);
+    lossNet = lossNetworkFacts(c.style);
+    const int tile = c.fast.tile;
+    if (tile >= kMinOptimizeTile && lossNet->tiles.align > 0 && tile % lossNet->tiles.align == 0 &&
+        (tile < e.width || tile < e.height))
+      optimizeTile = tile;
+  }
+  if (optimizes) {
+    const NetworkFacts& net = *lossNet;
     add("loss network weights", kLossWeightFactor * net.weightBytes, true);
     // Optimizer state: the optimizer's image-sized float32 tensors (3 channels x 4 bytes).
     const double optState = models::optimizerStateImages(c.style.optimize.optimizer) * 12.0 * P;
     // Style images: decoded at their own size, then one forward pass at the working long
     // side x --style-scale (before the optimization starts: its peak is separate).
     const double scale = c.style.optimize.styleScale;
-    const int tile = c.method == Method::Optimize && c.fast.tile > 0 ? c.fast.tile : 0;
     // What the option parser allows (kMinOptimizeTile) is what the optimizer runs, so estimated.
-    if (tile >= kMinOptimizeTile && net.tiles.align > 0 && tile % net.tiles.align == 0 &&
-        (tile < e.width || tile < e.height)) {
+    if (optimizeTile > 0) {
+      const int tile = optimizeTile;
       // Tiled (models::OptimizeConfig::tile): the loss network sees one tile and its halo at a
       // time, the content and the style image alike; the image-sized tensors stay whole, with
       // four more for the tiled gradient (its sum, the clamped image, the pixel terms' copy).
@@ -324,7 +347,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
     }
     int padW = 0, padH = 0;
     models::TileGrid grid;
-    const bool tiles = c.method == Method::Fast && c.fast.tile > 0;
+    const bool tiles = c.method == Method::Fast ? c.fast.tile > 0 : optimizeTile > 0;
     if (!arbitrary.empty()) {
       models::fastNetworkInputSize(e.width, e.height, 0, padW, padH);
       if (tiles && models::arbitraryNetworkTiles(arbitrary)) {
@@ -342,7 +365,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       // MicroAST, Magenta, WCT-16x: frames of a batch run one after the other through the tiles.
       const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
       e.fastTile = c.fast.tile;
-      e.tiling = grid.describe();
+      if (e.tiling.empty()) e.tiling = grid.describe();  // hybrid: the optimizer's, with its larger halo
       int coreW = 0, coreH = 0;
       for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
       for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
@@ -352,11 +375,11 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       const double quarter = 4.0 * v.quarter * Pp;
       const double decoder = 4.0 * (v.decoder * Pp + v.tile * tileP);
       if (quarter >= decoder) add("style network quarter-resolution part, whole", quarter, true);
-      else add("style network tiles (float32, " + e.tiling + ")", decoder, true);
+      else add("style network tiles (float32, " + grid.describe() + ")", decoder, true);
     } else if (grid.tiled()) {
       // Frames of a batch run one after the other through the tiles.
       e.fastTile = c.fast.tile;
-      e.tiling = grid.describe();
+      if (e.tiling.empty()) e.tiling = grid.describe();  // hybrid: the optimizer's, with its larger halo
       int coreW = 0, coreH = 0;
       for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
       for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
@@ -368,7 +391,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       const std::string format = reduced ? "16-bit" : "float32";
       add("style network input", input, true);
       if (residual >= tiles) add("style network residual blocks, whole (" + format + ")", residual, true);
-      else add("style network tiles (" + format + ", " + e.tiling + ")", tiles, true);
+      else add("style network tiles (" + format + ", " + grid.describe() + ")", tiles, true);
     } else {
       add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
               std::to_string(c.fast.batch) + ")",
@@ -608,11 +631,11 @@ const std::vector<int>& autoTileSides() {
 namespace {
 
 // Whether automatic tiling applies: --tile automatic with --method optimize, or --method fast
-// with an ml5 network or an arbitrary-style network that tiles (MicroAST, Magenta, WCT-16x).
+// or hybrid with an ml5 network or an arbitrary-style network that tiles.
 bool autoTiles(const Config& c) {
   if (c.fast.tile != kAutoTile) return false;
   if (c.method == Method::Optimize) return true;  // estimateMemory tiles only what can be
-  if (c.method != Method::Fast) return false;
+  if (c.method != Method::Fast && c.method != Method::Hybrid) return false;
   try {
     const std::string arch = arbitraryNetworkArch(c);
     return arch.empty() || models::arbitraryNetworkTiles(arch);
@@ -651,7 +674,8 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       }
     }
   }
-  const int smallestTile = c.method == Method::Optimize ? kMinOptimizeTile : models::kMinFastTile;
+  const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
+  const int smallestTile = optimizes ? kMinOptimizeTile : models::kMinFastTile;
   if (c.run.force) {
     // Anyway, but in the least memory: the smallest tile when the frame tiles at all.
     Config smallest = c;
@@ -707,7 +731,6 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
     helps.push_back("--max-side " + std::to_string(lo) + " fits");
   }
   // Other changes, each on its own.
-  const bool optimizes = c.method == Method::Optimize || c.method == Method::Hybrid;
   if (optimizes && c.style.lossNet.find("squeezenet") == std::string::npos) {
     Config trial = c;
     trial.style.lossNet = "squeezenet";
@@ -717,7 +740,7 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
       // SqueezeNet not installed (resolveModel): no suggestion.
     }
   }
-  if (autoTile || ((c.method == Method::Fast || c.method == Method::Optimize) && c.fast.tile > 0)) {
+  if (autoTile || (c.method != Method::Copy && c.fast.tile > 0)) {
     // Tiles: a smaller one that fits, or what the smallest needs (the rest stays whole).
     std::string tileHelp;
     for (const int side : autoTileSides()) {
@@ -731,7 +754,7 @@ MemoryEstimate checkMemory(const Config& c, JobKind kind, int srcW, int srcH, co
         break;
       }
       tileHelp = "even the smallest tile (--tile " + std::to_string(side) + ") needs about " + formatBytes(t.host) +
-                 (c.method == Method::Optimize ? " (the optimizer's state stays whole)"
+                 (optimizes ? " (the optimizer's state stays whole)"
                                                : " (the quarter-resolution part stays whole)");
     }
     if (!tileHelp.empty()) helps.insert(helps.begin(), tileHelp);

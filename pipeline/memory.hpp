@@ -65,7 +65,7 @@ std::uint64_t gpuFreeMemory(const std::string& device);
 // config.run.force is set. Otherwise throws MemoryError: one line with the estimate,
 // the limit, the largest --max-side that fits and what else would help. `file` names
 // the input in the message.
-// An optimize job, or an ml5 fast job, with --tile automatic (FastConfig::tile == kAutoTile)
+// An optimize job, or a fast or hybrid job whose network tiles, with --tile automatic (FastConfig::tile == kAutoTile)
 // that does not fit whole gets the largest tile side whose estimate fits (within kSuggestionShare of the
 // limit where one does, else within the limit): the returned estimate's fastTile, which
 // the caller puts into its config (FastConfig::tile) before building the stylizer.

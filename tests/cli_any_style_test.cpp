@@ -204,8 +204,8 @@ TEST(Cli_AnyStyle, MagentaHoldsOnHarderByDefault) {
   EXPECT_NE(byDefault, stylize("w08.mkv", {"--temporal-weight", "0.8"}));
 }
 
-// Issue 24: MicroAST, Magenta and WCT-16x in tiles (--tile N) paint the whole frame's 8-bit
-// picture and name their grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a
+// Issue 24: every arbitrary-style network in tiles (--tile N) paints the whole frame's 8-bit
+// picture and names its grid in the summary; --tile 0 runs whole. 200x150: unequal tiles, a
 // side the networks pad (to 200x152; WCT-16x to 208x160, the same 4x3 grid).
 TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   const fs::path dir = scratchDir();
@@ -213,7 +213,7 @@ TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   cv::Mat picture;
   cv::resize(cv::imread(kContent, cv::IMREAD_COLOR), picture, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
   ASSERT_TRUE(cv::imwrite(small.string(), picture));
-  for (const char* folder : {"magenta", "wct16x"}) {
+  for (const char* folder : {"magenta", "wct16x", "multistyle26"}) {
     const CommandResult installed =
         cli({"models", "install", sharedPath(std::string("models/arbitrary/") + folder), "--to",
              (dir / "models").string()},
@@ -222,16 +222,23 @@ TEST(Cli_AnyStyle, TilesPaintTheWholeFramesPicture) {
   }
   struct Network {
     std::string arch, model, halo;
+    std::vector<std::string> style;
   };
-  for (const Network& n : {Network{"microast", "microast", "23"},
-                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8"},
-                           Network{"wct16x", (dir / "models" / "wct16x.safetensors").string(), "80"}}) {
+  for (const Network& n : {Network{"microast", "microast", "23", {"--style", kStarry}},
+                           Network{"magenta", (dir / "models" / "magenta.safetensors").string(), "8",
+                                   {"--style", kStarry}},
+                           Network{"wct16x", (dir / "models" / "wct16x.safetensors").string(), "80",
+                                   {"--style", kStarry}},
+                           Network{"multistyle26", (dir / "models" / "multistyle26.safetensors").string(), "8",
+                                   {"--style-index", "3"}}}) {
     SCOPED_TRACE(n.arch);
     const fs::path whole = dir / (n.arch + "_whole.png"), tiled = dir / (n.arch + "_tiled.png");
     auto run = [&](const fs::path& out, const std::string& tile) {
-      return cli({"image", small.string(), "-o", out.string(), "--method", "fast", "--model", n.model, "--style",
-                  kStarry, "--tile", tile, "--threads", "2"},
-                 dir);
+      std::vector<std::string> args = {"image",   small.string(), "-o",     out.string(), "--method",
+                                       "fast",    "--model",      n.model,  "--tile",     tile,
+                                       "--threads", "2"};
+      args.insert(args.end(), n.style.begin(), n.style.end());
+      return cli(args, dir);
     };
     CommandResult r = run(whole, "0");
     ASSERT_EQ(r.exitCode, 0) << r.err;

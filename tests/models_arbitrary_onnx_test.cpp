@@ -447,6 +447,48 @@ TEST(Models_Multistyle26, RefusesBadIndicesWeightsAndStyleImages) {
   }
 }
 
+// Tiles (setTile): every norm, the contraction's at full and half resolution too, takes the
+// whole frame's statistics merged from the tiles, so the output is the whole frame's but for
+// float32 rounding (the sums in another order). 200x152 in 4x3 tiles of 64 px: unequal
+// cores, tiles at every edge and corner (the frame's reflection), a mix of two styles.
+TEST(Models_Multistyle26, TilesGiveTheWholeFramesOutput) {
+  if (!fs::exists(kMultistyle)) GTEST_SKIP() << "no " << kMultistyle;
+  torch::set_num_threads(2);
+  auto net = makeMultistyle26(importMultistyle26(kMultistyle), kMultistyle, torch::kCPU);
+  std::vector<double> mix(kMultistyleStyles, 0.0);
+  mix[3] = 1;
+  mix[20] = 3;
+  const StyleCode code = multistyleCode(mix);
+  cv::Mat content;
+  cv::resize(readRgb(kReference + "tubingen_384x384.png"), content, cv::Size(200, 152), 0, 0, cv::INTER_AREA);
+  const torch::Tensor x = rgbFramesToTensor01({content}, "test");
+  const torch::Tensor whole = multistyleRaw(*net, x, code, 0);
+  EXPECT_EQ(net->tiling(), "");
+  const torch::Tensor tiled = multistyleRaw(*net, x, code, 64);
+  EXPECT_EQ(net->tiling(), "4x3 tiles of 64 px, halo 8");
+  ASSERT_EQ(tiled.sizes(), whole.sizes());
+  const double maxDiff = (tiled - whole).abs().max().item<double>();
+  const double fromInput = (whole - x).abs().mean().item<double>();
+  std::printf("multistyle26 200x152 in 4x3 tiles of 64: max |tiled - whole| %.3g; mean |whole - input| %.3f\n",
+              maxDiff, fromInput);  // measured: 1.43e-06; 0.282
+  EXPECT_LE(maxDiff, 1e-5);  // 7x the measured; with the first tile's statistics for all: 0.91
+  EXPECT_GT(fromInput, 0.05);  // the network did paint
+  // Through the 8-bit interface too: tiles of 96 px (3x2), at most one level apart.
+  net->setTile(96);
+  const cv::Mat tiledRgb = (*net)({content}, code, 1.0).at(0);
+  EXPECT_EQ(net->tiling(), "3x2 tiles of 96 px, halo 8");
+  net->setTile(0);
+  EXPECT_LE(imageDiff(tiledRgb, (*net)({content}, code, 1.0).at(0)).max, 1.0);
+  EXPECT_THROW(net->setTile(-1), std::invalid_argument);
+}
+
+TEST(Models_Multistyle26, TileHaloIsWhatTheChainsRead) {
+  if (!fs::exists(kMultistyle)) GTEST_SKIP() << "no " << kMultistyle;
+  auto net = makeMultistyle26(importMultistyle26(kMultistyle), kMultistyle, torch::kCPU);
+  EXPECT_EQ(multistyleTileHalo(*net), kMultistyleTileHalo);
+  EXPECT_TRUE(arbitraryNetworkTiles("multistyle26"));
+}
+
 TEST(Models_OnnxInstall, InstallsBothFromTheArbitraryFolderAndLoadsThemBack) {
   if (!haveMagenta() || !fs::exists(kMultistyle)) GTEST_SKIP() << "no ONNX weights in " << kShared;
   const fs::path dest = tmpPath("store2");

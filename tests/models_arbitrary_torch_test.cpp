@@ -399,7 +399,7 @@ TEST(Models_Wct16x, TileHaloIsWhatTheChainsRead) {
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("microast"));
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("magenta"));
   EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("wct16x"));
-  EXPECT_FALSE(flowstyle::models::arbitraryNetworkTiles("multistyle26"));
+  EXPECT_TRUE(flowstyle::models::arbitraryNetworkTiles("multistyle26"));
 }
 
 // ---- WCT-16x -------------------------------------------------------------------------

@@ -339,12 +339,13 @@ TEST(Reliability_Memory, FastNetworkTilesWhenTheWholeFrameDoesNotFit) {
   EXPECT_EQ(pl::checkMemory(c, pl::JobKind::Image, 3840, 2160, "4k.png", src).fastTile, 64);
 }
 
-// Issue 24: a 4K MicroAST, Magenta or WCT-16x job (--method fast --style S) that does not fit whole
-// under 2 GiB runs in tiles, the largest that fit (estimate only, nothing runs).
+// Issue 24: a 4K job with any arbitrary-style network (--method fast --style S, or
+// --style-index N) that does not fit whole under 2 GiB runs in tiles, the largest that fit
+// (estimate only, nothing runs).
 TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
   const fs::path models = fs::path(FLOWSTYLE_TEST_TMP) / "reliability-magenta";
   CommandResult installed;
-  for (const char* folder : {"magenta", "wct16x"}) {
+  for (const char* folder : {"magenta", "wct16x", "multistyle26"}) {
     const CommandResult r = flowstyle::test::run({FLOWSTYLE_CLI, "models", "install",
                                                   sharedPath(std::string("models/arbitrary/") + folder), "--to",
                                                   models.string()},
@@ -354,12 +355,14 @@ TEST(Reliability_Memory, ArbitraryNetworksTileWhenTheWholeFrameDoesNotFit) {
   for (const auto& [arch, model, halo] :
        {std::tuple<std::string, std::string, std::string>{"microast", pl::kDefaultArbitraryNetwork, "23"},
         {"magenta", (models / "magenta.safetensors").string(), "8"},
-        {"wct16x", (models / "wct16x.safetensors").string(), "80"}}) {
+        {"wct16x", (models / "wct16x.safetensors").string(), "80"},
+        {"multistyle26", (models / "multistyle26.safetensors").string(), "8"}}) {
     SCOPED_TRACE(arch);
     pl::Config c;
     c.method = pl::Method::Fast;
     c.fast.model = model;
-    c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
+    if (arch == "multistyle26") c.fast.styleIndex = {3};
+    else c.style.styles = {sharedPath("media/styles/starry_night.jpg")};
     c.run.maxMemory = 2 * kGiB;
     try {
       if (pl::arbitraryNetworkArch(c) != arch) {
@@ -408,6 +411,27 @@ TEST(Reliability_Memory, OptimizeTilesWhenThePictureDoesNotFit) {
   squeeze.style.lossNet = "squeezenet";
   squeeze.fast.tile = 512;
   EXPECT_EQ(pl::estimateMemory(squeeze, pl::JobKind::Image, 3840, 2160).fastTile, 0);
+}
+
+// Hybrid: the network and the optimizer share the tile. At 4K under 8 GiB the check picks the
+// largest side that fits both, names the optimizer's grid (its halo, 96, is the larger) and
+// estimates the network's part tiled too.
+TEST(Reliability_Memory, HybridTilesItsNetworkAndItsOptimizerAlike) {
+  pl::Config c;
+  c.method = pl::Method::Hybrid;
+  c.fast.model = sharedPath("models/ml5/wave");
+  c.run.maxMemory = 8 * kGiB;
+  expectLargestTileThatFits(c, "96");
+  pl::Config given = c;
+  given.fast.tile = 1024;
+  const pl::MemoryEstimate t = pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160);
+  EXPECT_EQ(t.tiling, "4x3 tiles of 1024 px, halo 96");
+  // The network's tiled parts (its input, then the larger of the whole residual blocks and a
+  // tile), not its whole-frame pass.
+  EXPECT_NE(t.describe().find("style network input"), std::string::npos) << t.describe();
+  EXPECT_EQ(t.describe().find("style network pass"), std::string::npos) << t.describe();
+  given.fast.tile = 64;  // below the optimizer's smallest tile: neither tiles
+  EXPECT_EQ(pl::estimateMemory(given, pl::JobKind::Image, 3840, 2160).fastTile, 0);
 }
 
 // ---------------------------------------------------------------------------------------

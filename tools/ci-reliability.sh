@@ -25,10 +25,12 @@ t=$SECONDS
 #                 suite's 1,511 test-seconds, 2026-12-07).
 #   Cli_Join.RestyleStylizesTheOverlapAgainAsOneChain  the same restyle code as
 #                 Cli_Join.SeamPartsRestyleEachSeamAsItsOwnTask, which stays (57 test-seconds).
-#   Models_StyleOptimizerTiling.TiledLossEqualsTheWholeImages, Cli_Image.OptimizeTilesFollowTheWholeImage
+#   Models_StyleOptimizerTiling.TiledLossEqualsTheWholeImages, Cli_Image.OptimizeTilesFollowTheWholeImage,
+#   Cli_Image.HybridTilesFollowTheWholeImage
 #                 the tiled optimizer's arithmetic; its code (both passes, the gradient) runs
-#                 sanitized in Models_StyleOptimizerTiling.TiledOptimizationFollowsTheWholeImages.
+#                 sanitized in Models_StyleOptimizerTiling.TiledOptimizationFollowsTheWholeImages,
+#                 the tiled networks' in Cli_Image.FastTiles* and Cli_AnyStyle.Tiles*.
 # Arguments replace this selection (e.g. none of it: tools/ci-reliability.sh -E '^$').
-(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$|Models_StyleOptimizerTiling[.]TiledLossEqualsTheWholeImages$|Cli_Image[.]OptimizeTilesFollowTheWholeImage$|^Methods/Cli_Resume[.].*/(optimize|hybrid)( |$))'
+(($#)) || set -- -E '^(Farm_Slurm[.]|Pipeline_Temporal[.]Optimize|Models_StyleOptimizer[.]|Cli_Join[.]RestyleStylizesTheOverlapAgainAsOneChain$|Models_StyleOptimizerTiling[.]TiledLossEqualsTheWholeImages$|Cli_Image[.](Optimize|Hybrid)TilesFollowTheWholeImage$|^Methods/Cli_Resume[.].*/(optimize|hybrid)( |$))'
 "$root/tools/test-sanitized.sh" "$@"
 echo "== reliability: sanitized test suite took $((SECONDS - t)) s; all of it ${SECONDS} s (load $(cut -d' ' -f1 /proc/loadavg))"

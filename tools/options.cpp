@@ -166,10 +166,10 @@ po::options_description runOptions(pipeline::Config& c, std::string& progress, s
      "fast/hybrid network: reflect-pad the frame by N px on every side before the network and crop "
      "after, so the networks' painted border frame falls outside the picture (-1 = auto, 48; 0 = off)")
     ("tile", po::value(&c.fast.tile)->default_value(pipeline::kAutoTile),
-     "fast (ml5 network, microast, magenta, wct16x): run the full-resolution layers in tiles of N px with "
+     "fast (every network): run the full-resolution layers in tiles of N px with "
      "whole-frame statistics (same output within RMS 0.04 of 255); optimize: the loss network sees tiles of N px "
      "(a multiple of 16, >= 128) with a halo of its receptive field, loss and gradient those of the "
-     "whole image; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
+     "whole image; hybrid: both, at the same N; -1 = automatic (tiles only when the frame does not fit the memory budget); 0 = never")
     ("max-memory", po::value<std::string>()->notifier([&c](const std::string& v) {
        asUsageError([&] { c.run.maxMemory = pipeline::parseMemorySize(v); });
      }), "memory this job may use, e.g. 512M, 8G (also limited by the cgroup, ulimit -v, free RAM)")
@@ -290,23 +290,6 @@ void parseSize(const std::string& text, int& width, int& height) {
 }
 
 namespace {
-
-// --tile N runs the ml5 networks, MicroAST, Magenta and WCT-16x in tiles; the other arbitrary-style
-// networks have none yet.
-void checkTiledNetwork(const pipeline::Config& c) {
-  if (c.fast.tile <= 0 || c.method != pipeline::Method::Fast) return;
-  std::string arch;
-  try {
-    arch = pipeline::arbitraryNetworkArch(c);
-  } catch (const std::runtime_error&) {
-    return;  // no such model: the stylizer says where it looked
-  }
-  if (!arch.empty() && !models::arbitraryNetworkTiles(arch)) {
-    throw UsageError("--tile: the arbitrary-style network " + arch +
-                     " cannot run in tiles yet (tiles exist for the ml5 style networks, microast, magenta and wct16x); "
-                     "leave --tile out or give --tile 0");
-  }
-}
 
 // `video`; with `batch` set, `batch` (a folder in, a folder out, the same options); with
 // `preview` set, `preview` (a short low-resolution segment, -o optional).
@@ -451,7 +434,6 @@ bool parseVideoLike(const std::vector<std::string>& args, VideoCommand& cmd, Bat
   given.iterationsFirst = !vm["iterations-first"].defaulted();
   pipeline::applyMethodDefaults(c, pipeline::JobKind::Video, given);
   asUsageError([&] { pipeline::validate(c); });
-  checkTiledNetwork(c);
   return true;
 }
 
@@ -511,7 +493,6 @@ bool parseImage(const std::vector<std::string>& args, ImageCommand& cmd) {
   given.iterations = !vm["iterations"].defaulted();
   pipeline::applyMethodDefaults(c, pipeline::JobKind::Image, given);
   asUsageError([&] { pipeline::validate(c); });
-  checkTiledNetwork(c);
   return true;
 }
 
