@@ -41,9 +41,16 @@ constexpr double kVideoBaseBytes = 15 * kMiB;
 // reordered copies for the forward and backward convolutions (fit: 6.6 x the float32 size).
 constexpr double kLossWeightFactor = 6.6;
 // Loss network, one forward + backward pass: bytes per (channel / downscale²) unit and
-// working pixel (fit: 11.7, about 3 float32 values: autograd keeps each convolution's and
-// ReLU's output, and the gradient of the same size flows back).
-constexpr double kLossBytesPerUnit = 11.7;
+// working pixel (about 3 float32 values: autograd keeps each convolution's and ReLU's
+// output, and the gradient of the same size flows back). Fitted to full runs (25
+// iterations, L-BFGS's history filled): 13.5 (11.7 when fitted to 2-iteration runs).
+constexpr double kLossBytesPerUnit = 13.5;
+// SqueezeNet: 21 (its fire modules concatenate their two expands, and autograd keeps both
+// the parts and the whole; fit: 512x384 and 1024x768, 25 iterations).
+constexpr double kSqueezeLossBytesPerUnit = 21;
+// The same per pixel of one tile with its halo (--tile, VGG19 only): 9.5. A tile's pass keeps less
+// around it than the whole picture's (fit: 768x576 in 2x2 tiles of 384 px, 25 iterations).
+constexpr double kTiledLossBytesPerUnit = 9.5;
 // The style images' forward pass (no gradient): activations freed as they go.
 constexpr double kStyleBytesPerUnit = 4.0;
 // Fast network, inference: live float32 copies (fit) of its widest full-resolution layer
@@ -107,24 +114,35 @@ constexpr double kMultistyleTiledWholeValues = 6;
 constexpr double kMultistyleTiledQuarterValues = 4;
 constexpr double kMultistyleTiledExpandValues = 2;
 constexpr double kMultistyleTileValues = 72;
-// The tiled arbitrary-style networks' values, as above; cores on multiples of `align`.
+// A whole frame (no tiles), float32 values per working pixel of the network's pass, fitted
+// per network to its peak at 3840x2160 (float32, docs/reliability.md): microast 3190 MiB,
+// magenta 2871, wct16x 4299 (and 1385 at 1920x1080; with its fixed bytes, as in tiles),
+// multistyle26 3586. The ml5 networks'
+// generic value, kFastUnits x kFastFloat32Factor = 108.5, was 20-33 % over the first two and
+// 11-20 % under wct16x.
+constexpr double kMicroAstFrameValues = 90;
+constexpr double kMagentaFrameValues = 80;
+constexpr double kWct16xFrameValues = 135;
+constexpr double kMultistyleFrameValues = 102;
+// The arbitrary-style networks' values, as above; cores on multiples of `align`.
 struct ArbitraryTiledValues {
   double whole, quarter, decoder, tile;
   int halo, align;
-  double fixedBytes = 0;  // besides the values per pixel
+  double fixedBytes;  // besides the values per pixel
+  double frame;       // a whole frame, untiled
 };
 ArbitraryTiledValues arbitraryTiledValues(const std::string& arch) {
   if (arch == "magenta")
     return {kMagentaTiledWholeValues, kMagentaTiledQuarterValues, kMagentaTiledExpandValues, kMagentaTileValues,
-            models::kMagentaTileHalo, 4};
+            models::kMagentaTileHalo, 4, 0, kMagentaFrameValues};
   if (arch == "wct16x")
     return {kWct16xTiledWholeValues, 0, kWct16xTiledFeatureValues, kWct16xTileValues, models::kWct16xTileHalo, 16,
-            kWct16xTiledFixedBytes};
+            kWct16xTiledFixedBytes, kWct16xFrameValues};
   if (arch == "multistyle26")
     return {kMultistyleTiledWholeValues, kMultistyleTiledQuarterValues, kMultistyleTiledExpandValues,
-            kMultistyleTileValues, models::kMultistyleTileHalo, 4};
+            kMultistyleTileValues, models::kMultistyleTileHalo, 4, 0, kMultistyleFrameValues};
   return {kMicroAstTiledWholeValues, kMicroAstTiledQuarterValues, kMicroAstTiledDecoderValues, kMicroAstTileValues,
-          models::kMicroAstTileHalo, 4};
+          models::kMicroAstTileHalo, 4, 0, kMicroAstFrameValues};
 }
 // Per frame in flight at the working size: RGB 8-bit, gray, certainty, the stylized
 // float image and its 8-bit copy; flow fields (two CV_32FC2) at the flow's size.
@@ -322,12 +340,13 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       e.fastTile = tile;
       e.tiling = std::to_string(cols) + "x" + std::to_string(rows) + " tiles of " + std::to_string(tile) +
                  " px, halo " + std::to_string(halo);
-      const double lossPass = kLossBytesPerUnit * net.units * tileArea(e.width, e.height);
+      const double lossPass = kTiledLossBytesPerUnit * net.units * tileArea(e.width, e.height);
       const double stylePass = kStyleBytesPerUnit * net.units * tileArea(e.width * scale, e.height * scale);
       add("loss network pass (" + e.tiling + ")", std::max(lossPass, stylePass), true);
       add("optimizer state", optState + 4 * 12.0 * P, true);
     } else {
-      const double lossPass = kLossBytesPerUnit * net.units * P;
+      const double perUnit = net.arch == "squeezenet1_1" ? kSqueezeLossBytesPerUnit : kLossBytesPerUnit;
+      const double lossPass = perUnit * net.units * P;
       const double stylePass = kStyleBytesPerUnit * net.units * P * scale * scale;
       add("loss network pass", std::max(lossPass, stylePass), true);
       add("optimizer state", optState, true);
@@ -392,6 +411,11 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       add("style network input", input, true);
       if (residual >= tiles) add("style network residual blocks, whole (" + format + ")", residual, true);
       else add("style network tiles (" + format + ", " + grid.describe() + ")", tiles, true);
+    } else if (!arbitrary.empty()) {
+      // An arbitrary-style network runs float32 (MicroAST a batch at once: counted so).
+      const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
+      add("style network pass (float32, batch " + std::to_string(c.fast.batch) + ")",
+          v.fixedBytes + 4.0 * v.frame * P * c.fast.batch, true);
     } else {
       add(std::string("style network pass (") + (reduced ? "16-bit" : "float32") + ", batch " +
               std::to_string(c.fast.batch) + ")",
