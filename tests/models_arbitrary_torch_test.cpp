@@ -119,6 +119,31 @@ std::unique_ptr<flowstyle::models::Wct16xNetwork>& wct16x() {
   return net;
 }
 
+// Sets a shared network back to whole frames when a test ends.
+struct Untile {
+  flowstyle::models::ArbitraryStyleNetwork& n;
+  ~Untile() { n.setTile(0); }
+};
+
+// Through the 8-bit frames, at a size the networks pad (200x150 of `content`): 64 px tiles
+// paint what the whole frame paints within one level (named `tiling` in the description),
+// and a frame within one tile (256 px) runs whole.
+void expectTiledFramesPaintTheWholeFrame(flowstyle::models::ArbitraryStyleNetwork& net, const cv::Mat& content,
+                                         const flowstyle::models::StyleCode& code, double strength,
+                                         const std::string& tiling) {
+  const cv::Mat odd = content(cv::Rect(0, 0, 200, 150)).clone();
+  net.setTile(0);
+  const cv::Mat wholeFrame = net({odd}, code, strength).at(0);
+  net.setTile(64);
+  const cv::Mat tiledFrame = net({odd}, code, strength).at(0);
+  EXPECT_EQ(net.tiling(), tiling);
+  EXPECT_LE(imageDiff(tiledFrame, wholeFrame).max, 1.0);
+  EXPECT_GT(imageDiff(wholeFrame, odd).mean, 10.0);
+  net.setTile(256);
+  (void)net({odd}, code, strength);
+  EXPECT_EQ(net.tiling(), "");
+}
+
 // Features [1,C,H,W] -> covariance [C,C] (double).
 torch::Tensor covariance(const torch::Tensor& f) {
   const torch::Tensor x = f[0].flatten(1).to(torch::kDouble);
@@ -304,10 +329,7 @@ TEST(Models_MicroAst, TilesGiveTheWholeFramesOutput) {
   const cv::Mat style = readRgb(kShared + "/models/reference/starry_night_256.png");
   if (!microAst() || big.empty() || style.empty()) GTEST_SKIP() << "MicroAST weights or images missing";
   auto& net = *microAst();
-  struct Untile {  // the network is shared by the tests
-    flowstyle::models::ArbitraryStyleNetwork& n;
-    ~Untile() { n.setTile(0); }
-  } untile{net};
+  const Untile untile{net};  // the network is shared by the tests
   const auto code = net.encodeStyle(style);
   cv::Mat content;
   cv::resize(big, content, cv::Size(200, 152), 0, 0, cv::INTER_AREA);
@@ -324,19 +346,7 @@ TEST(Models_MicroAst, TilesGiveTheWholeFramesOutput) {
   EXPECT_LT(maxDiff, 5e-5);
   EXPECT_GT(fromInput, 0.05);  // the network did paint
 
-  // Through the 8-bit frames, at a size the network pads (200x150 -> 200x152).
-  const cv::Mat odd = content(cv::Rect(0, 0, 200, 150)).clone();
-  net.setTile(0);
-  const cv::Mat wholeFrame = net({odd}, code, 1.0).at(0);
-  net.setTile(64);
-  const cv::Mat tiledFrame = net({odd}, code, 1.0).at(0);
-  EXPECT_EQ(net.tiling(), "4x3 tiles of 64 px, halo 23");
-  EXPECT_LE(imageDiff(tiledFrame, wholeFrame).max, 1.0);
-  EXPECT_GT(imageDiff(wholeFrame, odd).mean, 10.0);
-  // A frame within one tile runs whole.
-  net.setTile(256);
-  (void)net({odd}, code, 1.0);
-  EXPECT_EQ(net.tiling(), "");
+  expectTiledFramesPaintTheWholeFrame(net, content, code, 1.0, "4x3 tiles of 64 px, halo 23");  // 200x152
 }
 
 TEST(Models_MicroAst, TileHaloIsWhatTheChainsRead) {
@@ -356,10 +366,7 @@ TEST(Models_Wct16x, TilesGiveTheWholeFramesOutput) {
   const cv::Mat style = readRgb(kShared + "/models/reference/starry_night_256.png");
   if (!wct16x() || big.empty() || style.empty()) GTEST_SKIP() << "WCT-16x weights or images missing";
   auto& net = *wct16x();
-  struct Untile {  // the network is shared by the tests
-    flowstyle::models::ArbitraryStyleNetwork& n;
-    ~Untile() { n.setTile(0); }
-  } untile{net};
+  const Untile untile{net};  // the network is shared by the tests
   const auto code = net.encodeStyle(style);
   cv::Mat content;
   cv::resize(big, content, cv::Size(208, 160), 0, 0, cv::INTER_AREA);
@@ -378,19 +385,8 @@ TEST(Models_Wct16x, TilesGiveTheWholeFramesOutput) {
   EXPECT_LT(maxDiff, 3e-4);
   EXPECT_GT(fromInput, 0.05);  // the network did paint
 
-  // Through the 8-bit frames, at a size the network pads (200x150 -> 208x160), half strength.
-  const cv::Mat odd = content(cv::Rect(0, 0, 200, 150)).clone();
-  net.setTile(0);
-  const cv::Mat wholeFrame = net({odd}, code, 0.5).at(0);
-  net.setTile(64);
-  const cv::Mat tiledFrame = net({odd}, code, 0.5).at(0);
-  EXPECT_EQ(net.tiling(), "4x3 tiles of 64 px, halo 80");
-  EXPECT_LE(imageDiff(tiledFrame, wholeFrame).max, 1.0);
-  EXPECT_GT(imageDiff(wholeFrame, odd).mean, 10.0);
-  // A frame within one tile runs whole.
-  net.setTile(256);
-  (void)net({odd}, code, 1.0);
-  EXPECT_EQ(net.tiling(), "");
+  // Half strength; padded to 208x160.
+  expectTiledFramesPaintTheWholeFrame(net, content, code, 0.5, "4x3 tiles of 64 px, halo 80");
   EXPECT_THROW(net.setTile(-1), std::invalid_argument);
 }
 
