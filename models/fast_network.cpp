@@ -23,6 +23,7 @@
 #include "models/channels_last_norm.hpp"
 #include "models/device.hpp"
 #include "models/packed_conv.hpp"
+#include "models/tile_window.hpp"
 #include "models/tiling.hpp"
 
 namespace flowstyle::models {
@@ -400,7 +401,6 @@ detail::ConvGeometry sameGeometry(const torch::Tensor& t, std::int64_t kernel, s
 Box coarseGrid(const Box& fine) {
   return {{floorHalf(fine.y.lo), floorHalf(fine.y.hi + 1)}, {floorHalf(fine.x.lo), floorHalf(fine.x.hi + 1)}};
 }
-Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(3)}}; }
 
 // t holds the values of `have`; returns them over `need`, with zeros where `need` leaves
 // `frame` (what the whole-frame convolution's zero padding reads there).
@@ -754,9 +754,6 @@ struct FastStyleNetwork::Impl {
         cores.push_back({{grid.ys[r], grid.ys[r + 1]}, {grid.xs[c], grid.xs[c + 1]}});
       }
     }
-    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
-      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
-    };
     auto wholeLike = [&](const torch::Tensor& part, std::int64_t h, std::int64_t wd) {
       return torch::empty({1, part.size(1), h, wd}, part.options().memory_format(format));
     };
@@ -773,7 +770,7 @@ struct FastStyleNetwork::Impl {
     for (const Box& c : cores) {
       auto t = headTile(k, x, 2, scaled(c, 1, 4), head);
       if (!raw.defined()) raw = wholeLike(t, H / 4, W / 4);
-      place(raw, scaled(c, 1, 4), t);
+      placeBox(raw, scaled(c, 1, 4), t);
     }
     x = torch::Tensor();
     detail::NormEpilogue relu;
@@ -796,7 +793,7 @@ struct FastStyleNetwork::Impl {
     for (const Box& c : cores) {
       auto t = tailTile(k, r, 2, c, tail, s2d);
       if (!raw.defined()) raw = s2d ? wholeLike(t, H / 2, W / 2) : wholeLike(t, H, W);
-      place(raw, s2d ? scaled(c, 1, 2) : c, t);
+      placeBox(raw, s2d ? scaled(c, 1, 2) : c, t);
     }
     r = torch::Tensor();
     if (cl) {

@@ -732,16 +732,13 @@ struct MagentaTransformerImpl : torch::nn::Module {
   torch::Tensor forwardTiled(const torch::Tensor& rgb, const torch::Tensor& style, const TileGrid& grid) {
     const Params p = params(style);
     const std::int64_t H = rgb.size(2);
-    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
-      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
-    };
     auto eachTile = [&](std::int64_t num, std::int64_t den, const std::function<void(const Box&)>& f) {
       for (int r = 0; r < grid.rows; ++r)
         for (int c = 0; c < grid.cols; ++c) f(scaled(grid.core(c, r), num, den));
     };
     const std::vector<TileStep> contract = contractSteps();
     torch::Tensor x = torch::empty({1, kWidth, H / 4, rgb.size(3) / 4}, rgb.options());
-    eachTile(1, 4, [&](const Box& core) { place(x, core, runTileChain(contract, contract.size(), rgb, core)); });
+    eachTile(1, 4, [&](const Box& core) { placeBox(x, core, runTileChain(contract, contract.size(), rgb, core)); });
     x = residuals(x, p);
     std::vector<TileStep> expand = expandSteps();
     std::vector<Box> frames{frameOf(x)};
@@ -762,7 +759,7 @@ struct MagentaTransformerImpl : torch::nn::Module {
     }
     torch::Tensor y = torch::empty({1, 3, H, rgb.size(3)}, rgb.options());
     eachTile(1, 1, [&](const Box& core) {
-      place(y, core, fakeQuant(runTileChain(expand, expand.size(), x, core).sigmoid(), outQ_));
+      placeBox(y, core, fakeQuant(runTileChain(expand, expand.size(), x, core).sigmoid(), outQ_));
     });
     return y;
   }

@@ -352,9 +352,6 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
   // whole, the decoder per tile into the whole output.
   torch::Tensor forwardTiled(const torch::Tensor& content, const std::vector<torch::Tensor>& s, const TileGrid& grid) {
     const std::int64_t H = content.size(2), W = content.size(3);
-    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
-      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
-    };
     auto wholeLike = [&](const torch::Tensor& part, std::int64_t h, std::int64_t w) {
       return torch::empty({1, part.size(1), h, w}, part.options().memory_format(layoutFormat()));
     };
@@ -364,7 +361,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
         const Box core = scaled(grid.core(c, r), 1, 4);
         const torch::Tensor t = runTileChain(encoderSteps_, encoderSteps_.size(), content, core);
         if (!c2.defined()) c2 = wholeLike(t, H / 4, W / 4);
-        place(c2, core, t);
+        placeBox(c2, core, t);
       }
     }
     const torch::Tensor m = modulate(c2, s, 1.0);
@@ -375,7 +372,7 @@ class MicroAstNetwork final : public ArbitraryStyleNetwork {
         const Box core = grid.core(c, r);
         const torch::Tensor t = runTileChain(decoderSteps_, decoderSteps_.size(), m, core);
         if (!y.defined()) y = wholeLike(t, H, W);
-        place(y, core, t);
+        placeBox(y, core, t);
       }
     }
     return y;

@@ -217,9 +217,6 @@ struct MultistyleNetImpl : torch::nn::Module {
   // The same on one image ([1,3,H,W]) in the tiles of `grid` (see "Tiles" above).
   torch::Tensor forwardTiled(const torch::Tensor& rgb, const torch::Tensor& styleWeights, const TileGrid& grid) {
     const std::int64_t H = rgb.size(2), W = rgb.size(3);
-    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
-      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
-    };
     auto eachTile = [&](std::int64_t num, std::int64_t den, const std::function<void(const Box&)>& f) {
       for (int r = 0; r < grid.rows; ++r)
         for (int c = 0; c < grid.cols; ++c) f(scaled(grid.core(c, r), num, den));
@@ -243,13 +240,13 @@ struct MultistyleNetImpl : torch::nn::Module {
     std::vector<TileStep> contract = contractSteps();
     statistics(contract, rgb);
     torch::Tensor x = torch::empty({1, convs[2]->spec_.out, H / 4, W / 4}, rgb.options());
-    eachTile(1, 4, [&](const Box& core) { place(x, core, runTileChain(contract, contract.size(), rgb, core)); });
+    eachTile(1, 4, [&](const Box& core) { placeBox(x, core, runTileChain(contract, contract.size(), rgb, core)); });
     x = residuals(convs[2]->norm(x, styleWeights), styleWeights);
     // Expansion: its three norms' statistics, then the output per tile.
     std::vector<TileStep> expand = expandSteps();
     statistics(expand, x);
     torch::Tensor y = torch::empty({1, 3, H, W}, rgb.options());
-    eachTile(1, 1, [&](const Box& core) { place(y, core, runTileChain(expand, expand.size(), x, core).sigmoid_()); });
+    eachTile(1, 1, [&](const Box& core) { placeBox(y, core, runTileChain(expand, expand.size(), x, core).sigmoid_()); });
     return y;
   }
 

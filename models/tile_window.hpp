@@ -1,7 +1,7 @@
 #pragma once
 // Tensor windows of a tiled network's layers (models/tiling.hpp gives the boxes): what a
 // tile's step cuts out of the previous step's values, reflected where it leaves the frame
-// as the whole-frame reflection padding does. Shared by MicroAST, Magenta and WCT-16x.
+// as the whole-frame reflection padding does. Shared by the tiled networks.
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -18,6 +18,12 @@ inline Box frameOf(const torch::Tensor& t) { return {{0, t.size(2)}, {0, t.size(
 // t holds the values of `have` (in one layer's grid); returns those of `want` (a view),
 // which must lie inside it and be non-empty.
 torch::Tensor cut(const torch::Tensor& t, const Box& have, const Box& want);
+
+// Copies `part` into `whole` ([N,C,H,W]) over the box `b` of whole's grid: a tile's output
+// put in place.
+inline void placeBox(torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
+  whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
+}
 
 // The values over `need`, reflected where `need` leaves `frame`: the window then starts or
 // ends at the frame's edge, so reflecting the window is reflecting the frame.

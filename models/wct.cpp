@@ -281,9 +281,6 @@ struct Wct16xNetwork::Impl {
     const std::int64_t scale = std::int64_t{1} << (level - 1);
     const Box frame = frameOf(img), featureFrame = scaled(frame, 1, scale);
     const bool keep = keepsFeaturesWhole(level);
-    auto place = [](torch::Tensor& whole, const Box& b, const torch::Tensor& part) {
-      whole.narrow(2, b.y.lo, b.y.size()).narrow(3, b.x.lo, b.x.size()).copy_(part);
-    };
     MomentSums sums;
     torch::Tensor features;  // keep: the level's whole features
     for (int r = 0; r < grid.rows; ++r) {
@@ -296,7 +293,7 @@ struct Wct16xNetwork::Impl {
             if (!features.defined())
               features = torch::empty({1, t.size(1), featureFrame.y.hi, featureFrame.x.hi},
                                       t.options().memory_format(img.suggest_memory_format()));
-            place(features, core, t);
+            placeBox(features, core, t);
           }
         }
         releaseFreedHeap();  // the tile's activations, before the next tile's
@@ -312,7 +309,7 @@ struct Wct16xNetwork::Impl {
           const Box reads = tileChainBoxes(dec, dec.size(), featureFrame, core).front();
           const torch::Tensor f =
               keep ? cut(features, featureFrame, reads) : runTileChain(enc, enc.size(), img, reads);
-          place(out, core, runTileChain(dec, dec.size(), applyTransform(tr, f), reads, featureFrame, core));
+          placeBox(out, core, runTileChain(dec, dec.size(), applyTransform(tr, f), reads, featureFrame, core));
         }
         releaseFreedHeap();
       }

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -310,23 +309,18 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
 
   // The optimizer's tile side (0: whole): hybrid's network tiles only where it does too.
   int optimizeTile = 0;
-  std::optional<NetworkFacts> lossNet;
   if (optimizes) {
-    lossNet = lossNetworkFacts(c.style);
-    const int tile = c.fast.tile;
-    if (tile >= kMinOptimizeTile && lossNet->tiles.align > 0 && tile % lossNet->tiles.align == 0 &&
-        (tile < e.width || tile < e.height))
-      optimizeTile = tile;
-  }
-  if (optimizes) {
-    const NetworkFacts& net = *lossNet;
+    const NetworkFacts net = lossNetworkFacts(c.style);
+    // What the option parser allows (kMinOptimizeTile) is what the optimizer runs, so estimated.
+    if (c.fast.tile >= kMinOptimizeTile && net.tiles.align > 0 && c.fast.tile % net.tiles.align == 0 &&
+        (c.fast.tile < e.width || c.fast.tile < e.height))
+      optimizeTile = c.fast.tile;
     add("loss network weights", kLossWeightFactor * net.weightBytes, true);
     // Optimizer state: the optimizer's image-sized float32 tensors (3 channels x 4 bytes).
     const double optState = models::optimizerStateImages(c.style.optimize.optimizer) * 12.0 * P;
     // Style images: decoded at their own size, then one forward pass at the working long
     // side x --style-scale (before the optimization starts: its peak is separate).
     const double scale = c.style.optimize.styleScale;
-    // What the option parser allows (kMinOptimizeTile) is what the optimizer runs, so estimated.
     if (optimizeTile > 0) {
       const int tile = optimizeTile;
       // Tiled (models::OptimizeConfig::tile): the loss network sees one tile and its halo at a
@@ -380,15 +374,19 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
                                    padH);
       if (tiles) grid = models::fastTileGrid(padW, padH, c.fast.tile);
     }
+    // Pixels of the largest tile with its halo (the ml5 grid's halo is kFastTileHalo).
+    auto largestTilePixels = [](const models::TileGrid& g) {
+      int coreW = 0, coreH = 0;
+      for (int i = 0; i < g.cols; ++i) coreW = std::max(coreW, g.coreWidth(i));
+      for (int i = 0; i < g.rows; ++i) coreH = std::max(coreH, g.coreHeight(i));
+      return (coreW + 2.0 * g.halo) * (coreH + 2.0 * g.halo);
+    };
     if (grid.tiled() && !arbitrary.empty()) {
       // MicroAST, Magenta, WCT-16x: frames of a batch run one after the other through the tiles.
       const ArbitraryTiledValues v = arbitraryTiledValues(arbitrary);
       e.fastTile = c.fast.tile;
       if (e.tiling.empty()) e.tiling = grid.describe();  // hybrid: the optimizer's, with its larger halo
-      int coreW = 0, coreH = 0;
-      for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
-      for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
-      const double tileP = (coreW + 2.0 * grid.halo) * (coreH + 2.0 * grid.halo);
+      const double tileP = largestTilePixels(grid);
       const double Pp = static_cast<double>(padW) * padH;
       add("style network input and output", v.fixedBytes + 4.0 * v.whole * Pp, true);
       const double quarter = 4.0 * v.quarter * Pp;
@@ -399,10 +397,7 @@ MemoryEstimate estimateMemory(const Config& c, JobKind kind, int srcW, int srcH)
       // Frames of a batch run one after the other through the tiles.
       e.fastTile = c.fast.tile;
       if (e.tiling.empty()) e.tiling = grid.describe();  // hybrid: the optimizer's, with its larger halo
-      int coreW = 0, coreH = 0;
-      for (int i = 0; i < grid.cols; ++i) coreW = std::max(coreW, grid.coreWidth(i));
-      for (int i = 0; i < grid.rows; ++i) coreH = std::max(coreH, grid.coreHeight(i));
-      const double tileP = (coreW + 2.0 * models::kFastTileHalo) * (coreH + 2.0 * models::kFastTileHalo);
+      const double tileP = largestTilePixels(grid);
       const double Pp = static_cast<double>(padW) * padH, bytes = reduced ? 2.0 : 4.0;
       const double input = 4.0 * kFastTiledInputValues * Pp;
       const double residual = bytes * kFastTiledResidualValues * Pp;
